@@ -24,7 +24,7 @@ from loadkit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, LoadkitError
 # command -> (module with register(), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("loadkit.runner", "run a scenario: start the target, load it, inject faults, report"),
-    "report": ("loadkit.report.cli", "analyse a run directory: summary.json, report.html, junit.xml"),
+    "report": ("loadkit.report.cli", "analyse a run dir: summary.json, report.html, junit.xml"),
     "baseline": ("loadkit.report.cli", "save a run's summary as a named baseline"),
     "compare": ("loadkit.report.cli", "compare two runs"),
     "target": ("loadkit.target.cli", "start the reference target (gateway + agent) on 127.0.0.1"),
@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command is not None:
             parser.print_usage(sys.stderr)
             known = ", ".join(COMMANDS)
-            print(f"loadkit: error: unknown command '{command}'; use one of: {known}", file=sys.stderr)
+            message = f"unknown command '{command}'; use one of: {known}"
+            print(f"loadkit: error: {message}", file=sys.stderr)
             return EXIT_BAD_INPUT
         parser.parse_args(args_list)  # handles --help / --version
         parser.print_help()

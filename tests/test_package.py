@@ -26,10 +26,15 @@ def test_every_error_derives_from_one_root() -> None:
 
 def test_config_error_is_one_line_naming_file_field_and_fix() -> None:
     exc = errors.ScenarioError(
-        "'3 minutes' is not a duration", source="s.yaml", line=4, field="stages[0].duration",
+        "'3 minutes' is not a duration",
+        source="s.yaml",
+        line=4,
+        field="stages[0].duration",
         fix="write e.g. '30s'",
     )
-    assert str(exc) == "s.yaml:4: stages[0].duration: '3 minutes' is not a duration; write e.g. '30s'"
+    assert str(exc) == (
+        "s.yaml:4: stages[0].duration: '3 minutes' is not a duration; write e.g. '30s'"
+    )
     assert exc.exit_code == errors.EXIT_BAD_INPUT
     assert "\n" not in str(exc)
 
@@ -44,7 +49,9 @@ def test_every_command_module_registers() -> None:
     for command in COMMANDS:
         proc = subprocess.run(
             [sys.executable, "-m", "loadkit", command, "--help"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert proc.returncode == 0, (command, proc.stderr)
         assert "usage: loadkit" in proc.stdout
