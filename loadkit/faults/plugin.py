@@ -1,14 +1,196 @@
-"""Locust plugin seam for faults (stub until the faults part lands)."""
+"""Locust plugin seam for faults: arguments, the schedule, revert guarantees, the UI tab.
+
+On the master (or the local runner) :func:`attach` validates the fault plan
+(``--loadkit-faults FILE``, or the ``faults:`` of ``--loadkit-scenario``), first
+reverts faults a hard-killed earlier run left behind (the journal index), and
+wires the schedule to Locust's events:
+
+- ``test_start``: the timeline starts, offsets count from here;
+- ``test_stopping`` / ``test_stop``: everything active is reverted (``stop``),
+  which covers the normal end, ``--run-time`` and the web UI's Stop button;
+- ``quitting``: reverted too, with reason ``signal`` when the test was still
+  running (Ctrl-C, SIGTERM: Locust's own handlers fire ``quitting``).
+
+Workers only listen: the master sends the active fault names with every
+change, and :func:`active_faults` returns them, so users can tag what they
+measure (``if "gw-pause" in active_faults(): ...``).
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
 from typing import Any
+
+from loadkit.errors import ConfigError
+from loadkit.faults.backend import DEFAULT_PROXY_API, BackendContext, BackendSet
+from loadkit.faults.journal import FaultJournal, recover
+from loadkit.faults.model import FaultSpec, load_fault_file
+from loadkit.faults.schedule import FaultSchedule
+
+__all__ = ["MESSAGE_TYPE", "active_faults", "add_arguments", "attach"]
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "loadkit_faults"
+_active: frozenset[str] = frozenset()
+
+
+def active_faults() -> frozenset[str]:
+    """Names of the faults active now (on workers: as last told by the master)."""
+    return _active
+
+
+def _set_active(names: list[str] | frozenset[str]) -> None:
+    global _active
+    _active = frozenset(names)
 
 
 def add_arguments(parser: Any) -> None:
     """Add this part's --loadkit-* arguments to Locust's parser."""
+    parser.add_argument(
+        "--loadkit-faults",
+        metavar="FILE",
+        default=None,
+        include_in_web_ui=False,
+        help="YAML file with a top-level 'faults:' list (a scenario file works)",
+    )
+    parser.add_argument(
+        "--loadkit-target-info",
+        metavar="PATH",
+        default=None,
+        include_in_web_ui=False,
+        help="the target's target.json (pids and restart commands) for 'target: gateway'",
+    )
+    parser.add_argument(
+        "--loadkit-proxy-api",
+        metavar="URL",
+        default=DEFAULT_PROXY_API,
+        include_in_web_ui=False,
+        help=f"Toxiproxy-compatible API for proxy faults (default {DEFAULT_PROXY_API})",
+    )
+    parser.add_argument(
+        "--loadkit-proxy-name",
+        metavar="NAME",
+        default=None,
+        include_in_web_ui=False,
+        help="proxy used by proxy faults that name none",
+    )
+    parser.add_argument(
+        "--loadkit-faults-index",
+        metavar="DIR",
+        default=None,
+        include_in_web_ui=False,
+        help="journal index of active faults (default $LOADKIT_FAULTS_INDEX or ~/.loadkit/faults)",
+    )
 
 
-def attach(environment: Any, recorder: Any = None) -> Any:
-    """Attach this part to a Locust Environment."""
-    return None
+def _on_message(environment: Any = None, msg: Any = None, **_kwargs: Any) -> None:
+    data = getattr(msg, "data", None) or {}
+    _set_active(list(data.get("active") or []))
+
+
+def _plan(options: Any) -> list[FaultSpec]:
+    path = getattr(options, "loadkit_faults", None)
+    if path:
+        return load_fault_file(path)
+    scenario = getattr(options, "loadkit_scenario", None)
+    if scenario and Path(scenario).exists():
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(scenario).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return []  # the scenario part reports its own file's problems
+        if isinstance(data, dict) and data.get("faults"):
+            return load_fault_file(scenario)
+    return []
+
+
+def _recover_leftovers(index: Path | None) -> None:
+    try:
+        results = recover(index)
+    except Exception:
+        log.exception("could not recover faults left by earlier runs")
+        return
+    for result in results:
+        if result.skipped:
+            continue
+        if result.ok:
+            log.warning("reverted fault %s left active by an earlier run", result.name)
+        else:
+            log.error(
+                "fault %s left by an earlier run: revert failed: %s", result.name, result.error
+            )
+
+
+def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
+    """Attach the fault schedule to a Locust Environment; returns it on master/local."""
+    from locust.runners import WorkerRunner
+
+    runner = environment.runner
+    if runner is None:
+        return None
+    if MESSAGE_TYPE not in runner.custom_messages:
+        runner.register_message(MESSAGE_TYPE, _on_message)
+    _set_active([])
+    if isinstance(runner, WorkerRunner):
+        return None
+    options = environment.parsed_options
+    try:
+        specs = _plan(options)
+    except ConfigError as exc:
+        print(f"loadkit: error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    index_opt = getattr(options, "loadkit_faults_index", None)
+    index = Path(index_opt) if index_opt else None
+    _recover_leftovers(index)
+    if not specs:
+        return None
+    context = BackendContext(
+        host=environment.host or getattr(options, "host", None),
+        target_info=getattr(options, "loadkit_target_info", None),
+        proxy_api=getattr(options, "loadkit_proxy_api", None) or DEFAULT_PROXY_API,
+        proxy_name=getattr(options, "loadkit_proxy_name", None),
+    )
+    run_dir = getattr(recorder, "run_dir", None)
+    journal = FaultJournal(Path(run_dir) if run_dir else None, context, index)
+
+    def tell_workers(names: list[str]) -> None:
+        _set_active(names)
+        if runner.__class__.__name__ != "LocalRunner":
+            runner.send_message(MESSAGE_TYPE, {"active": names})
+
+    schedule = FaultSchedule(specs, BackendSet(context), recorder, journal, tell_workers)
+    _wire_events(environment, schedule)
+    if environment.web_ui is not None:
+        from loadkit.faults import webui
+
+        webui.install(environment.web_ui, schedule)
+    environment.loadkit_faults = schedule
+    return schedule
+
+
+def _wire_events(environment: Any, schedule: FaultSchedule) -> None:
+    events = environment.events
+
+    def on_test_start(**_kwargs: Any) -> None:
+        schedule.start()
+
+    def on_test_stopping(**_kwargs: Any) -> None:
+        schedule.stop("stop")
+
+    def on_quitting(**_kwargs: Any) -> None:
+        from locust.runners import STATE_RUNNING, STATE_SPAWNING
+
+        running = environment.runner is not None and environment.runner.state in (
+            STATE_RUNNING,
+            STATE_SPAWNING,
+        )
+        schedule.stop("signal" if running else "stop")
+
+    events.test_start.add_listener(on_test_start)
+    events.test_stopping.add_listener(on_test_stopping)
+    events.test_stop.add_listener(on_test_stopping)
+    events.quitting.add_listener(on_quitting)

@@ -1,14 +1,346 @@
-"""Locust plugin seam for metrics (stub until the metrics part lands)."""
+"""Locust plugin seam for metrics: wires the run recorder into Locust's events.
+
+``loadkit.locust`` calls :func:`add_arguments` from ``init_command_line_parser``
+and :func:`attach` from ``init``. Roles:
+
+* **local runner**: counts request latencies itself and writes the run directory.
+* **worker**: counts request latencies and ships each finished interval to the
+  master as a ``loadkit_latency`` custom message (sparse HDR bucket counts), plus
+  a last partial interval on ``test_stop``; writes nothing.
+* **master**: merges what workers send and writes the run directory.
+
+A run starts on ``test_start`` and stops on ``test_stop`` (one run directory per
+test start, also from the web UI); the ``quit`` event completes ``run.json``
+with Locust's exit code and final totals.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import gevent
+import psutil
+from locust.env import Environment
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+
+from loadkit.errors import ConfigError
+from loadkit.metrics import settings as _settings
+from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
+from loadkit.metrics.recorder import RunInfo, RunRecorder
+from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
+from loadkit.metrics.rundir import git_commit, strip_userinfo, versions
+from loadkit.metrics.settings import MetricsSettings, read_target_info
+from loadkit.metrics.timeline import TimelineWatcher
+
+__all__ = ["LATENCY_MESSAGE", "add_arguments", "attach", "recorder_of"]
+
+log = logging.getLogger(__name__)
+
+LATENCY_MESSAGE = "loadkit_latency"
+RECORDER_ATTRIBUTE = "loadkit_recorder"
+# Wait this long after test_stop for the workers' last stats before completing run.json.
+WORKER_GRACE_S = 4.0
 
 
 def add_arguments(parser: Any) -> None:
     """Add this part's --loadkit-* arguments to Locust's parser."""
+    _settings.add_arguments(parser)
 
 
-def attach(environment: Any, recorder: Any = None) -> Any:
-    """Attach this part to a Locust Environment."""
-    return None
+def recorder_of(environment: Environment) -> RunRecorder | None:
+    """The :class:`RunRecorder` attached to ``environment`` (None on workers)."""
+    recorder = getattr(environment, RECORDER_ATTRIBUTE, None)
+    return recorder if isinstance(recorder, RunRecorder) else None
+
+
+def attach(environment: Environment, recorder: Any = None) -> RunRecorder | None:
+    """Attach metrics to ``environment``; the recorder on master/local, None on workers.
+
+    Bad settings end the process with one line on stderr and exit code 2.
+    """
+    existing = recorder_of(environment)
+    if existing is not None:
+        return existing
+    is_worker = isinstance(environment.runner, WorkerRunner)
+    try:
+        settings = MetricsSettings.from_options(
+            environment.parsed_options, check_out_dir=not is_worker
+        )
+    except ConfigError as exc:
+        _exit_bad_input(exc, environment)
+    counter = IntervalCounter()
+    environment.events.request.add_listener(counter.on_request)
+    if is_worker:
+        _WorkerShipper(environment, counter).install()
+        return None
+    pipeline = _RunPipeline(environment, counter, settings)
+    pipeline.install()
+    setattr(environment, RECORDER_ATTRIBUTE, pipeline.recorder)
+    return pipeline.recorder
+
+
+def _exit_bad_input(exc: ConfigError, environment: Environment) -> NoReturn:
+    print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
+    options = environment.parsed_options
+    if getattr(options, "processes", None) and not isinstance(environment.runner, WorkerRunner):
+        _end_forked_workers()
+    raise SystemExit(exc.exit_code)
+
+
+def _end_forked_workers() -> None:
+    """With ``--processes`` the workers are our forked children, and Locust's exit path
+    would leave them running; ask them to stop (Locust's atexit hook reaps them)."""
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+
+
+class _IntervalTicker:
+    """Calls ``tick(index_of_the_interval_that_just_ended)`` at every interval boundary."""
+
+    def __init__(self, interval_s: float, tick: Any) -> None:
+        self.interval_s = interval_s
+        self._tick = tick
+        self._greenlet = gevent.spawn(self._loop)
+
+    def _loop(self) -> None:
+        while True:
+            now = time.time()
+            ending = interval_index(now, self.interval_s)
+            gevent.sleep((ending + 1) * self.interval_s - now + 0.002)
+            try:
+                self._tick(ending)
+            except Exception:
+                log.exception("loadkit: interval tick failed")
+
+    def stop(self) -> None:
+        self._greenlet.kill(block=True, timeout=5)
+
+
+class _WorkerShipper:
+    """Worker side: count locally, send each finished interval to the master."""
+
+    def __init__(self, environment: Environment, counter: IntervalCounter) -> None:
+        self.environment = environment
+        self.counter = counter
+        self.interval_s = 1.0
+        self._ticker: _IntervalTicker | None = None
+
+    def install(self) -> None:
+        self.environment.events.test_start.add_listener(self._on_test_start)
+        self.environment.events.test_stop.add_listener(self._on_test_stop)
+
+    def _on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
+        try:  # the master's options were copied into parsed_options just before test_start
+            self.interval_s = _settings.parse_interval(
+                getattr(environment.parsed_options, "loadkit_interval", _settings.DEFAULT_INTERVAL)
+            )
+        except ConfigError as exc:
+            log.error("loadkit: %s", exc)
+        self.counter.swap()
+        self.counter.enabled = True
+        if self._ticker is not None:
+            self._ticker.stop()
+        self._ticker = _IntervalTicker(self.interval_s, self._ship)
+
+    def _ship(self, index: int) -> None:
+        counts = self.counter.swap()
+        if not counts:
+            return
+        runner = self.environment.runner
+        try:
+            if runner is not None:
+                runner.send_message(LATENCY_MESSAGE, {"i": index, "c": to_wire(counts)})
+        except Exception as exc:  # the master is gone or the connection is being reset
+            log.warning("loadkit: could not send interval %d to the master: %s", index, exc)
+
+    def _on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self._ship(interval_index(time.time(), self.interval_s))
+        self.counter.enabled = False
+
+
+class _RunPipeline:
+    """Master / local side: one run directory per test start."""
+
+    def __init__(
+        self, environment: Environment, counter: IntervalCounter, settings: MetricsSettings
+    ) -> None:
+        self.environment = environment
+        self.counter = counter
+        self.settings = settings
+        self.recorder = RunRecorder()
+        self.is_master = isinstance(environment.runner, MasterRunner)
+        self.watcher = TimelineWatcher(environment, self.recorder.event)
+        self._ticker: _IntervalTicker | None = None
+        self._finisher: gevent.Greenlet[Any, Any] | None = None
+        self._interrupted = False
+
+    def install(self) -> None:
+        events = self.environment.events
+        events.test_start.add_listener(self._on_test_start)
+        events.test_stop.add_listener(self._on_test_stop)
+        events.quitting.add_listener(self._on_quitting)
+        events.quit.add_listener(self._on_quit)
+        runner = self.environment.runner
+        if self.is_master and runner is not None:
+            events.worker_connect.add_listener(self._on_worker_connect)
+            runner.register_message(LATENCY_MESSAGE, self._on_latency)
+
+    # -- run start ------------------------------------------------------------------------
+
+    def _on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
+        try:  # the web UI may have changed the options since init
+            self.settings = MetricsSettings.from_options(environment.parsed_options)
+        except ConfigError as exc:
+            log.error("loadkit: not recording this run: %s", exc)
+            return
+        self._cancel_finisher()
+        self._interrupted = False
+        run = self.recorder.start(
+            self.settings.out_dir, self._run_info(), self.settings.interval_s, self._collectors()
+        )
+        self.counter.swap()
+        self.counter.enabled = not self.is_master
+        self.watcher = TimelineWatcher(environment, self.recorder.event)
+        self.watcher.poll()
+        self._ticker = _IntervalTicker(run.interval_s, self._tick)
+
+    def _run_info(self) -> RunInfo:
+        env = self.environment
+        options = env.parsed_options
+        scenario = getattr(env, "loadkit_scenario", None)
+        locustfiles = env.parsed_locustfiles or []
+        locustfile = locustfiles[0] if locustfiles else getattr(options, "locustfile", None)
+        scenario_file = getattr(options, "loadkit_scenario", None) or getattr(
+            scenario, "path", None
+        )
+        name = (
+            self.settings.run_name
+            or getattr(scenario, "name", None)
+            or (Path(str(scenario_file)).stem if scenario_file else None)
+            or (Path(str(locustfile)).stem if locustfile else None)
+            or "run"
+        )
+        runner = env.runner
+        workers = len(getattr(runner, "clients", {}) or {}) if self.is_master else 0
+        checks = getattr(scenario, "checks", None) or []
+        baseline = getattr(scenario, "baseline", None)
+        return RunInfo(
+            name=str(name),
+            host=strip_userinfo(env.host),
+            locustfile=str(locustfile) if locustfile else None,
+            scenario_file=str(scenario_file) if scenario_file else None,
+            mode="master" if self.is_master else "local",
+            workers=workers,
+            checks=[str(check) for check in checks],
+            baseline=str(baseline) if baseline else None,
+            target_pids=dict(self.settings.target_pids),
+            containers=list(self.settings.containers),
+            versions=versions(),
+            git_commit=git_commit(),
+        )
+
+    def _collectors(self) -> list[Collector]:
+        info = str(getattr(self.environment.parsed_options, "loadkit_target_info", "") or "")
+        collectors: list[Collector] = []
+        for label, pid in self.settings.target_pids.items():
+            collectors.append(ProcessCollector(label, pid, _pid_resolver(info, label)))
+        collectors.append(ProcessCollector("locust-master", os.getpid()))
+        collectors.extend(docker_collectors(self.settings.containers))
+        return collectors
+
+    # -- while running --------------------------------------------------------------------
+
+    def _tick(self, index: int) -> None:
+        run = self.recorder.run
+        if run is None:
+            return
+        if not self.is_master:
+            run.merger.add(index, self.counter.swap())
+        run.merger.write_due(time.time())
+        self.watcher.poll()
+
+    def _on_latency(self, environment: Environment, msg: Any, **_kwargs: Any) -> None:
+        run = self.recorder.run
+        if run is None or run.finished:
+            return
+        data = msg.data or {}
+        run.merger.add(int(data["i"]), from_wire(data["c"]))
+
+    def _on_worker_connect(self, client_id: str, **_kwargs: Any) -> None:
+        if self.recorder.run is not None:
+            self.watcher.worker_joined(client_id)
+
+    # -- run end --------------------------------------------------------------------------
+
+    def _on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
+        run = self.recorder.run
+        if run is None or run.stopped_at is not None:
+            return
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        if not self.is_master:
+            run.merger.add(interval_index(time.time(), run.interval_s), self.counter.swap())
+            self.counter.enabled = False
+        self.watcher.poll()
+        self.recorder.stop()
+        if self.is_master:  # the workers' last intervals and stats are still on their way
+            self._finisher = gevent.spawn_later(WORKER_GRACE_S, self._finish, None)
+        else:
+            self._finish(None)
+
+    def _on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
+        runner = environment.runner
+        running = runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING)
+        self._interrupted = running and self.recorder.running
+
+    def _on_quit(self, exit_code: int, **_kwargs: Any) -> None:
+        self._cancel_finisher()
+        if self.recorder.run is not None:
+            self._finish(exit_code)
+        self.recorder.close()
+
+    def _finish(self, exit_code: int | None) -> None:
+        code = self._expected_exit_code() if exit_code is None else exit_code
+        stats = self.environment.stats
+        totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+        self.recorder.finish(code, self._interrupted, totals)
+
+    def _expected_exit_code(self) -> int:
+        """The exit code Locust will use, as far as it is known before ``quit``."""
+        env = self.environment
+        if env.process_exit_code is not None:
+            return int(env.process_exit_code)
+        runner = env.runner
+        if runner is not None and (runner.errors or runner.exceptions):
+            return int(getattr(env.parsed_options, "exit_code_on_error", 1))
+        return 0
+
+    def _cancel_finisher(self) -> None:
+        if self._finisher is not None:
+            self._finisher.kill(block=False)
+            self._finisher = None
+
+
+def _pid_resolver(target_info: str, label: str) -> Any:
+    """Re-read target.json for ``label``'s pid (the process fault backend restarts processes)."""
+    if not target_info:
+        return None
+
+    def resolve() -> int | None:
+        try:
+            return read_target_info(Path(target_info).expanduser()).get(label)
+        except ConfigError:
+            return None
+
+    return resolve

@@ -1,1 +1,20 @@
-"""loadkit.target."""
+"""The reference target: a gateway (HTTP + WebSocket, SQLite) and an agent process.
+
+Start it from Python with :func:`start_target` (a context manager returning a
+:class:`RunningTarget`) or from the shell with ``loadkit target``. The API is
+docs/target-api.md; clients check ``bytes N`` outputs with
+:func:`deterministic_bytes`.
+
+Modules: ``gateway`` (app + process), ``jobs`` / ``internal`` / ``store`` (job
+routes, agent routes, SQLite), ``commands`` (the safe command language),
+``agent`` / ``breaker`` / ``outbox`` / ``workspaces`` (the agent), ``launcher``
+/ ``cli`` / ``serve`` / ``config`` (processes and settings), ``sessions``,
+``tasks`` / ``wshub``, ``appfaults``.
+"""
+
+from __future__ import annotations
+
+from loadkit.target.commands import deterministic_bytes
+from loadkit.target.launcher import RunningTarget, start_target
+
+__all__ = ["RunningTarget", "deterministic_bytes", "start_target"]

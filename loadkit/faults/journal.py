@@ -1,0 +1,236 @@
+"""A journal of active faults on disk, so a hard-killed run's faults can be undone.
+
+While a run has faults active, it keeps two copies of one small file up to
+date (rewritten atomically on every inject and revert):
+
+- ``<run-dir>/faults.journal`` (the run directory contract: empty when all
+  faults are reverted);
+- ``<index>/<owner pid>-<start>.journal`` in the journal index
+  (``$LOADKIT_FAULTS_INDEX``, default ``~/.loadkit/faults``), deleted when empty,
+  so ``loadkit faults recover`` and the start of the next run find faults left
+  behind by any run on this machine without knowing its run directory.
+
+Each line is one active fault: ``{name, spec, context, owner_pid, run_dir,
+injected_at}``. :func:`recover` reverts the faults of journals whose owner is
+no longer running, and appends a ``fault_revert`` event with reason
+``recover`` to that run's ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from loadkit.errors import LoadkitError
+from loadkit.faults.backend import BackendContext, BackendSet
+from loadkit.faults.model import FaultSpec
+
+__all__ = ["FaultJournal", "RecoverResult", "default_index_dir", "recover"]
+
+JOURNAL_NAME = "faults.journal"
+
+
+def default_index_dir() -> Path:
+    env = os.environ.get("LOADKIT_FAULTS_INDEX")
+    return Path(env) if env else Path.home() / ".loadkit" / "faults"
+
+
+def _write_atomic(path: Path, lines: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{line}\n" for line in lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of a journal file; a torn or foreign line is skipped."""
+    entries: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return entries
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "spec" in entry:
+            entries.append(entry)
+    return entries
+
+
+class FaultJournal:
+    """The active faults of one run, mirrored to its run dir and the index."""
+
+    def __init__(
+        self,
+        run_dir: Path | None,
+        context: BackendContext,
+        index_dir: Path | None = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.context = context
+        index = index_dir or default_index_dir()
+        self.index_path = index / f"{os.getpid()}-{time.time_ns()}.journal"
+        self.run_path = run_dir / JOURNAL_NAME if run_dir else None
+        self._entries: dict[str, dict[str, Any]] = {}
+        if self.run_path:
+            _write_atomic(self.run_path, [])
+
+    def add(self, spec: FaultSpec) -> None:
+        self._entries[spec.name] = {
+            "name": spec.name,
+            "spec": spec.to_dict(),
+            "context": self.context.to_dict(),
+            "owner_pid": os.getpid(),
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "injected_at": time.time(),
+        }
+        self._flush()
+
+    def remove(self, name: str) -> None:
+        if self._entries.pop(name, None) is not None:
+            self._flush()
+
+    def active(self) -> list[str]:
+        return list(self._entries)
+
+    def _flush(self) -> None:
+        lines = [json.dumps(entry, sort_keys=True) for entry in self._entries.values()]
+        if self.run_path:
+            _write_atomic(self.run_path, lines)
+        if lines:
+            _write_atomic(self.index_path, lines)
+        else:
+            self.index_path.unlink(missing_ok=True)
+
+
+@dataclass
+class RecoverResult:
+    name: str
+    kind: str
+    journal: str
+    ok: bool
+    error: str | None = None
+    skipped: str | None = None  # why it was left alone (owner still running)
+
+
+def _owner_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _append_event(run_dir: str | None, event: dict[str, Any]) -> None:
+    if not run_dir or not Path(run_dir).is_dir():
+        return
+    path = Path(run_dir) / "events.jsonl"
+    prefix = ""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                prefix = "" if fh.read(1) == b"\n" else "\n"  # close a torn last line
+    except OSError:
+        pass
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(prefix + json.dumps(event) + "\n")
+
+
+def _key(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (entry.get("owner_pid"), entry.get("name"), entry.get("injected_at"))
+
+
+def _recover_entry(entry: dict[str, Any], force: bool, journal: Path) -> RecoverResult:
+    spec = FaultSpec.from_dict(entry["spec"])
+    if not force and _owner_alive(entry.get("owner_pid")):
+        return RecoverResult(
+            spec.name,
+            spec.kind,
+            str(journal),
+            False,
+            skipped=f"run pid {entry['owner_pid']} still running",
+        )
+    backends = BackendSet(BackendContext.from_dict(entry.get("context") or {}))
+    error: str | None = None
+    try:
+        backends.revert(spec)
+    except LoadkitError as exc:
+        error = str(exc)
+    except Exception as exc:  # a backend bug must not stop recovering the others
+        error = f"{type(exc).__name__}: {exc}"
+    _append_event(
+        entry.get("run_dir"),
+        {
+            "t": time.time(),
+            "type": "fault_revert",
+            "name": spec.name,
+            "kind": spec.kind,
+            "reason": "recover",
+            "ok": error is None,
+            "error": error,
+        },
+    )
+    return RecoverResult(spec.name, spec.kind, str(journal), error is None, error)
+
+
+def recover(
+    index_dir: Path | None = None,
+    run_dirs: Iterable[Path] = (),
+    *,
+    force: bool = False,
+) -> list[RecoverResult]:
+    """Revert faults left active by runs that are no longer running.
+
+    Reads every journal in the index, ``<run_dir>/faults.journal`` of the given
+    run dirs and of the runs the index names; each fault is reverted once (the
+    newest first) and removed from every copy when its revert succeeded.
+    ``force`` also reverts the faults of runs that are still running.
+    """
+    index = index_dir or default_index_dir()
+    paths = sorted(index.glob("*.journal")) if index.is_dir() else []
+    paths += [Path(d) / JOURNAL_NAME for d in run_dirs]
+    by_file = {path: read_entries(path) for path in paths}
+    for entries in list(by_file.values()):
+        for entry in entries:
+            if entry.get("run_dir"):
+                copy = Path(entry["run_dir"]) / JOURNAL_NAME
+                if copy not in by_file and copy.exists():
+                    by_file[copy] = read_entries(copy)
+    unique: dict[tuple[Any, Any, Any], tuple[dict[str, Any], Path]] = {}
+    for path, entries in by_file.items():
+        for entry in entries:
+            unique.setdefault(_key(entry), (entry, path))
+    ordered = sorted(unique.items(), key=lambda kv: -float(kv[1][0].get("injected_at") or 0))
+    results: list[RecoverResult] = []
+    resolved: set[tuple[Any, Any, Any]] = set()
+    for key, (entry, path) in ordered:
+        result = _recover_entry(entry, force, path)
+        results.append(result)
+        if result.ok:
+            resolved.add(key)
+    for path, entries in by_file.items():
+        if entries:
+            _rewrite(path, [e for e in entries if _key(e) not in resolved])
+    return results
+
+
+def _rewrite(path: Path, entries: list[dict[str, Any]]) -> None:
+    if entries or path.name == JOURNAL_NAME:
+        _write_atomic(path, [json.dumps(e, sort_keys=True) for e in entries])
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,172 @@
+"""HdrHistogram interval logs (``latency.hlog``): tags, writing, tolerant reading.
+
+Latencies are recorded in microseconds, 3 significant digits, 1 µs … 1 hour
+(the layout of ``docs/run-dir.md``). The hot path does not touch an
+:class:`HdrHistogram` at all: :func:`counts_index` maps a value to the index of
+its HDR bucket with integer arithmetic, callers count indices in a plain dict,
+and :func:`histogram_from_counts` turns such a sparse map into a real histogram
+once per interval. The index is exactly the one ``hdrh`` uses, so nothing is
+lost beyond the histogram's own precision.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = [
+    "HIGHEST_US",
+    "LOWEST_US",
+    "SIGNIFICANT_DIGITS",
+    "HlogWriter",
+    "IntervalHistogram",
+    "counts_index",
+    "decode_tag",
+    "encode_tag",
+    "histogram_from_counts",
+    "new_histogram",
+    "read_log",
+    "read_start_time",
+]
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # one hour
+SIGNIFICANT_DIGITS = 3
+OUTCOMES = ("ok", "fail")
+
+# HDR layout for (1, 1 h, 3 digits): 2048 sub-buckets, half count 1024, unit magnitude 0.
+_SUB_BUCKET_MASK = 2047
+_HALF_COUNT_MAGNITUDE = 10
+_HALF_COUNT = 1024
+_MAX_INDEX = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).counts_len - 1
+
+LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
+
+
+def encode_tag(outcome: str, endpoint: str) -> str:
+    """``ok`` / ``fail`` and ``"<request_type> <name>"`` → an hlog tag (no spaces/commas)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+    return f"{outcome}:{urllib.parse.quote(endpoint, safe='/:')}"
+
+
+def decode_tag(tag: str) -> tuple[str, str]:
+    """An hlog tag → ``(outcome, endpoint)``; inverse of :func:`encode_tag`."""
+    outcome, sep, quoted = tag.partition(":")
+    if not sep or outcome not in OUTCOMES:
+        raise ValueError(f"not a loadkit latency tag: {tag!r}")
+    return outcome, urllib.parse.unquote(quoted)
+
+
+def counts_index(value_us: int) -> int:
+    """Index of ``value_us``'s bucket in the HDR counts array (same as ``hdrh``)."""
+    if value_us < LOWEST_US:
+        return 0
+    bucket = (value_us | _SUB_BUCKET_MASK).bit_length() - 11
+    index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (value_us >> bucket) - _HALF_COUNT
+    return index if index <= _MAX_INDEX else _MAX_INDEX
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def histogram_from_counts(counts: Mapping[int, int]) -> HdrHistogram:
+    """A histogram holding ``{counts_index: count}``."""
+    histogram = new_histogram()
+    for index, count in counts.items():
+        histogram.record_value(histogram.get_value_from_index(index), count)
+    return histogram
+
+
+class IntervalHistogram(NamedTuple):
+    """One line of an interval log: a tagged histogram over ``[start_s, end_s)``."""
+
+    tag: str
+    start_s: float
+    end_s: float
+    histogram: HdrHistogram
+
+
+class HlogWriter:
+    """Appends tagged interval histograms to an ``.hlog`` file, flushing each batch."""
+
+    def __init__(self, path: Path, start_time: float) -> None:
+        self.path = path
+        self.start_time = start_time
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_time))
+        self._file.write("#[Histogram log format version 1.2]\n")
+        self._file.write(f"#[StartTime: {start_time:.3f} (seconds since epoch), {stamp}Z]\n")
+        self._file.write(LEGEND + "\n")
+        self._file.flush()
+
+    def write(self, tag: str, start_s: float, end_s: float, histogram: HdrHistogram) -> None:
+        """Append one interval (times relative to the start time, seconds)."""
+        if self._file is None:
+            return
+        start_s = max(start_s, 0.0)
+        length = max(end_s - start_s, 0.0)
+        max_ms = histogram.get_max_value() / 1000.0
+        payload = histogram.encode().decode("ascii")
+        self._file.write(f"Tag={tag},{start_s:.3f},{length:.3f},{max_ms:.3f},{payload}\n")
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            self._file.close()
+            self._file = None
+
+
+def read_start_time(path: Path) -> float | None:
+    """The ``#[StartTime: ...]`` of an interval log (epoch seconds), if present."""
+    with path.open(encoding="utf-8", errors="replace") as file:
+        for line in file:
+            if line.startswith("#[StartTime:"):
+                try:
+                    return float(line.split()[1])
+                except (IndexError, ValueError):
+                    return None
+            if not line.startswith("#"):
+                break
+    return None
+
+
+def read_log(path: Path | str) -> Iterator[IntervalHistogram]:
+    """Every interval of ``path`` as ``(tag, start_s, end_s, histogram)``, in file order.
+
+    A line that cannot be parsed (a torn last line after a hard kill) is skipped.
+    Untagged lines get the tag ``""``.
+    """
+    with Path(path).open(encoding="utf-8", errors="replace") as file:
+        for line in file:
+            parsed = _parse_line(line)
+            if parsed is not None:
+                yield parsed
+
+
+def _parse_line(line: str) -> IntervalHistogram | None:
+    if not line.endswith("\n") or line.startswith(("#", '"')):
+        return None
+    tag = ""
+    if line.startswith("Tag="):
+        tag, _, line = line[4:].partition(",")
+    fields = line.rstrip("\n").split(",")
+    if len(fields) != 4:
+        return None
+    try:
+        start_s = float(fields[0])
+        length_s = float(fields[1])
+        histogram = HdrHistogram.decode(fields[3].encode("ascii"))
+    except Exception:  # a torn or garbled line: the reader's contract is to skip it
+        return None
+    return IntervalHistogram(tag, start_s, start_s + length_s, histogram)

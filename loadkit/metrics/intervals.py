@@ -1,0 +1,136 @@
+"""Per-interval latency counts: the hot path, the wire form and the master's merge.
+
+Intervals are numbered from the epoch (``index = floor(t / interval_s)``), so a
+master and its workers agree on interval boundaries without talking about them.
+
+* :class:`IntervalCounter` sits on Locust's ``request`` event. Recording one
+  request is a dict lookup, an integer bucket computation and an increment;
+  every interval :meth:`IntervalCounter.swap` hands the finished counts away.
+* :func:`to_wire` / :func:`from_wire` turn counts into msgpack-friendly lists
+  (sparse HDR bucket indices and counts) for worker → master messages.
+* :class:`IntervalMerger` (master / local runner) merges counts from every
+  source and writes an interval to ``latency.hlog`` once it is ``lag`` intervals
+  old; anything arriving later for a written interval is written as an extra line
+  for the same interval, so no request is ever dropped.
+
+Memory is bounded by endpoints × HDR buckets × pending intervals, never by run length.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from loadkit.metrics.hlog import HlogWriter, counts_index, encode_tag, histogram_from_counts
+
+__all__ = ["Counts", "IntervalCounter", "IntervalMerger", "from_wire", "interval_index", "to_wire"]
+
+# (request_type, name, ok) -> {hdr counts index: count}
+Counts = dict[tuple[str, str, bool], dict[int, int]]
+
+
+def interval_index(t: float, interval_s: float) -> int:
+    return math.floor(t / interval_s)
+
+
+class IntervalCounter:
+    """Counts request latencies of the current interval (the Locust hot path)."""
+
+    __slots__ = ("_current", "enabled")
+
+    def __init__(self) -> None:
+        self._current: Counts = {}
+        self.enabled = False
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        exception: BaseException | None = None,
+        **_kwargs: Any,
+    ) -> None:
+        if not self.enabled:
+            return
+        key = (request_type, name, exception is None)
+        counts = self._current.get(key)
+        if counts is None:
+            counts = self._current[key] = {}
+        index = counts_index(int((response_time or 0) * 1000))
+        counts[index] = counts.get(index, 0) + 1
+
+    def swap(self) -> Counts:
+        """The counts recorded since the last swap (and start afresh)."""
+        finished, self._current = self._current, {}
+        return finished
+
+
+def to_wire(counts: Counts) -> list[list[Any]]:
+    """Counts → ``[[request_type, name, ok, [indices], [counts]], ...]`` (msgpack-safe)."""
+    return [
+        [request_type, name, ok, list(buckets.keys()), list(buckets.values())]
+        for (request_type, name, ok), buckets in counts.items()
+    ]
+
+
+def from_wire(rows: list[list[Any]]) -> Counts:
+    counts: Counts = {}
+    for request_type, name, ok, indices, values in rows:
+        counts[(str(request_type), str(name), bool(ok))] = dict(zip(indices, values, strict=True))
+    return counts
+
+
+def merge_into(target: Counts, extra: Counts) -> None:
+    for key, buckets in extra.items():
+        into = target.get(key)
+        if into is None:
+            target[key] = dict(buckets)
+            continue
+        for index, count in buckets.items():
+            into[index] = into.get(index, 0) + count
+
+
+class IntervalMerger:
+    """Collects counts by interval and writes each interval to the hlog once it is due."""
+
+    def __init__(self, writer: HlogWriter, interval_s: float, started_at: float) -> None:
+        self.writer = writer
+        self.interval_s = interval_s
+        self.started_at = started_at
+        self.stopped_at: float | None = None
+        self._pending: dict[int, Counts] = {}
+        self.requests_written = 0
+
+    def add(self, index: int, counts: Counts) -> None:
+        if not counts:
+            return
+        pending = self._pending.get(index)
+        if pending is None:
+            self._pending[index] = pending = {}
+        merge_into(pending, counts)
+
+    def pending_intervals(self) -> int:
+        return len(self._pending)
+
+    def write_due(self, now: float, lag: int = 1) -> None:
+        """Write every interval that ended at least ``lag`` intervals before ``now``."""
+        due_before = interval_index(now, self.interval_s) - lag
+        for index in sorted(i for i in self._pending if i < due_before):
+            self._write(index, self._pending.pop(index))
+        self.writer.flush()
+
+    def write_all(self) -> None:
+        for index in sorted(self._pending):
+            self._write(index, self._pending.pop(index))
+        self.writer.flush()
+
+    def _write(self, index: int, counts: Counts) -> None:
+        start = max(index * self.interval_s, self.started_at)
+        end = (index + 1) * self.interval_s
+        if self.stopped_at is not None:
+            end = max(min(end, self.stopped_at), start)
+        for (request_type, name, ok), buckets in sorted(counts.items()):
+            histogram = histogram_from_counts(buckets)
+            self.requests_written += histogram.get_total_count()
+            tag = encode_tag("ok" if ok else "fail", f"{request_type} {name}")
+            self.writer.write(tag, start - self.started_at, end - self.started_at, histogram)

@@ -1,0 +1,100 @@
+"""The run directory: its name, ``run.json`` (atomic rewrites) and what goes in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+import urllib.parse
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RUN_SCHEMA",
+    "create_run_dir",
+    "git_commit",
+    "run_name_slug",
+    "strip_userinfo",
+    "versions",
+    "write_json_atomic",
+]
+
+RUN_SCHEMA = 1
+
+
+def run_name_slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return slug or "run"
+
+
+def create_run_dir(out_dir: Path, name: str, started_at: float) -> Path:
+    """``out_dir/YYYYmmdd-HHMMSS-<name>`` (``-2``, ``-3``… if taken), created."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
+    base = f"{stamp}-{run_name_slug(name)}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        candidate = out_dir / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free run directory name for {base} in {out_dir}")
+
+
+def strip_userinfo(url: str | None) -> str | None:
+    """``http://user:pw@host:1/p?q`` → ``http://host:1/p?q`` (never write credentials)."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _version_of(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    return {
+        "loadkit": _version_of("loadkit"),
+        "locust": _version_of("locust"),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The commit checked out in ``cwd`` (or the current folder), if it is a git checkout."""
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = proc.stdout.strip()
+    return commit if proc.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename (never half-written)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,164 @@
+"""Statistics of a run: per endpoint and overall, per phase, and over time.
+
+Percentiles always come from merged HDR histograms (see
+:func:`loadkit.report.hdr.grouped_percentiles`), failures included, like
+Locust's own statistics; error rates and rates come from histogram counts.
+Latencies are reported in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import numpy as np
+import pandas as pd
+
+from loadkit.report.hdr import grouped_percentiles
+from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
+from loadkit.report.rundir import RunData
+
+__all__ = ["OVERALL", "PERCENTILES", "Analysis", "analyse", "interval_series"]
+
+OVERALL = "ALL"
+# summary key -> percentile
+PERCENTILES: dict[str, float] = {
+    "p50": 50.0,
+    "p90": 90.0,
+    "p95": 95.0,
+    "p99": 99.0,
+    "p99_9": 99.9,
+    "max": 100.0,
+}
+STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES]
+
+
+@dataclass
+class Analysis:
+    run: RunData
+    endpoints: list[str]
+    phases: list[Phase]
+    faults: list[FaultWindow]
+    stats: pd.DataFrame  # index (phase, endpoint); STAT_COLUMNS; latencies in ms
+    series: pd.DataFrame  # s, endpoint, count, failures, error_rate, rate, p50, p95, p99
+    users: pd.DataFrame  # s, users
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def stat(self, phase: str, endpoint: str, metric: str) -> float:
+        try:
+            return float(cast(float, self.stats.loc[(phase, endpoint), metric]))
+        except KeyError:
+            return float("nan")
+
+
+def _stats_for_rows(
+    run: RunData, row_mask: np.ndarray, endpoint_ids: np.ndarray, n_endpoints: int, seconds: float
+) -> pd.DataFrame:
+    """Stats per endpoint id (plus one overall row, id ``n_endpoints``) for the masked rows."""
+    rows = run.latency.rows
+    log = run.latency
+    selected = row_mask[log.entry_row]
+    entry_endpoint = endpoint_ids[log.entry_row[selected]]
+    index, counts = log.entry_index[selected], log.entry_count[selected]
+    n = n_endpoints + 1
+    group = np.concatenate((entry_endpoint, np.full(len(index), n_endpoints)))
+    values, totals = grouped_percentiles(
+        log.layout,
+        group,
+        np.concatenate((index, index)),
+        np.concatenate((counts, counts)),
+        list(PERCENTILES.values()),
+        n,
+    )
+    failed = (rows["outcome"].to_numpy() == "fail") & row_mask
+    failures = np.bincount(
+        endpoint_ids[failed], weights=rows["count"].to_numpy()[failed], minlength=n_endpoints
+    )
+    failures = np.append(failures, failures.sum())
+    frame = pd.DataFrame(values / 1000.0, columns=list(PERCENTILES))
+    frame.insert(0, "count", totals)
+    frame.insert(1, "failures", failures.astype(np.int64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame.insert(
+            2, "error_rate", np.where(totals > 0, failures / np.maximum(totals, 1), np.nan)
+        )
+    frame.insert(3, "rate", totals / seconds if seconds > 0 else np.nan)
+    return frame
+
+
+def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
+    """Per interval: count, failures, error rate, rate and p50/p95/p99 per endpoint and overall."""
+    rows, log = run.latency.rows, run.latency
+    columns = ["s", "endpoint", "count", "failures", "error_rate", "rate", "p50", "p95", "p99"]
+    if not len(rows):
+        return pd.DataFrame({column: [] for column in columns})
+    interval = run.interval_s
+    slot = np.floor(rows["t"].to_numpy() / interval + 1e-6).astype(np.int64)
+    slot -= slot.min() if slot.min() < 0 else 0
+    n_slots = int(slot.max()) + 1
+    endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
+    n = len(endpoints) + 1
+    row_group = slot * n + endpoint_ids
+    entry_group = row_group[log.entry_row]
+    overall_group = slot[log.entry_row] * n + len(endpoints)
+    values, totals = grouped_percentiles(
+        log.layout,
+        np.concatenate((entry_group, overall_group)),
+        np.concatenate((log.entry_index, log.entry_index)),
+        np.concatenate((log.entry_count, log.entry_count)),
+        [50.0, 95.0, 99.0],
+        n_slots * n,
+    )
+    failed = rows["outcome"].to_numpy() == "fail"
+    counts = rows["count"].to_numpy()
+    failures = np.bincount(row_group[failed], weights=counts[failed], minlength=n_slots * n)
+    failures = failures.reshape(n_slots, n)
+    failures[:, -1] = failures[:, :-1].sum(axis=1)
+    failures = failures.reshape(-1)
+    keep = totals > 0
+    names = np.array([*endpoints, OVERALL], dtype=object)
+    group_ids = np.arange(n_slots * n)
+    frame = pd.DataFrame(
+        {
+            "s": (group_ids // n)[keep] * interval,
+            "endpoint": names[(group_ids % n)[keep]],
+            "count": totals[keep],
+            "failures": failures[keep].astype(np.int64),
+        }
+    )
+    frame["error_rate"] = frame["failures"] / frame["count"]
+    frame["rate"] = frame["count"] / interval
+    for column, key in enumerate(("p50", "p95", "p99")):
+        frame[key] = values[keep, column] / 1000.0
+    return frame
+
+
+def _users(run: RunData) -> pd.DataFrame:
+    points = [
+        (float(e["s"]), float(e["count"]))
+        for e in run.events
+        if e["type"] == "users" and isinstance(e.get("count"), int | float)
+    ]
+    return pd.DataFrame(points, columns=["s", "users"])
+
+
+def analyse(run: RunData) -> Analysis:
+    """Compute every statistic the report, checks and baselines use."""
+    rows = run.latency.rows
+    endpoints = run.latency.endpoints
+    phases = derive_phases(run.events, run.end_s)
+    faults = fault_windows(run.events, run.end_s)
+    endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
+    middle = (rows["t"] + rows["length"] / 2).to_numpy() if len(rows) else np.zeros(0)
+    frames = []
+    for phase in phases:
+        mask = (middle >= phase.start_s) & (middle < phase.end_s)
+        if phase.name == "run":
+            mask = np.ones(len(rows), dtype=bool)
+        frame = _stats_for_rows(run, mask, endpoint_ids, len(endpoints), phase.duration_s)
+        frame.insert(0, "endpoint", [*endpoints, OVERALL])
+        frame.insert(0, "phase", phase.name)
+        frames.append(frame)
+    stats = pd.concat(frames, ignore_index=True).set_index(["phase", "endpoint"])
+    series = interval_series(run, endpoints)
+    return Analysis(run, endpoints, phases, faults, stats, series, _users(run))

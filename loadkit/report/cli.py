@@ -1,0 +1,166 @@
+"""``loadkit report``, ``loadkit baseline`` and ``loadkit compare``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from loadkit.errors import EXIT_CHECKS_FAILED, EXIT_OK, RunDirError
+
+__all__ = ["register"]
+
+DEFAULT_BASELINE_DIR = Path("reports/baselines")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from loadkit.report.baseline import parse_tolerances
+    from loadkit.report.html import write_html
+    from loadkit.report.junit import write_junit
+    from loadkit.report.report import build_report, write_summary
+    from loadkit.report.text import text_summary
+
+    tolerances = parse_tolerances(args.tolerance)
+    report = build_report(
+        args.run_dir,
+        extra_checks=args.check,
+        baseline=args.baseline,
+        baseline_dir=args.baseline_dir,
+        tolerances=tolerances,
+    )
+    out: Path = args.out or args.run_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(
+            f"cannot create it ({exc.strerror})",
+            source=str(out),
+            field="--out",
+            fix="choose a writable folder",
+        ) from None
+    written = [write_summary(report, out), write_html(report, out), write_junit(report, out)]
+    print(text_summary(report))
+    print("wrote " + ", ".join(str(path) for path in written))
+    return EXIT_OK if report.passed else EXIT_CHECKS_FAILED
+
+
+def _baseline_save(args: argparse.Namespace) -> int:
+    from loadkit.report.analysis import analyse
+    from loadkit.report.baseline import save_baseline
+    from loadkit.report.rundir import load_run_dir
+
+    path = save_baseline(analyse(load_run_dir(args.run_dir)), args.name, args.dir)
+    print(f"saved baseline {args.name}: {path}")
+    return EXIT_OK
+
+
+def _baseline_show(args: argparse.Namespace) -> int:
+    from loadkit.report.baseline import load_baseline, resolve_baseline
+
+    data = load_baseline(resolve_baseline(args.name, args.dir))
+    print(f"baseline {args.name} (run {data.get('run_id')})")
+    for endpoint, stats in data["endpoints"].items():
+        p95 = stats.get("p95")
+        p95_text = "-" if p95 is None else f"{p95:.1f}ms"
+        print(f"  {endpoint}: count {stats.get('count')}, p95 {p95_text}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from loadkit.report.analysis import analyse
+    from loadkit.report.baseline import compare_to_baseline, parse_tolerances, snapshot
+    from loadkit.report.html import render_comparison
+    from loadkit.report.rundir import load_run_dir
+
+    tolerances = parse_tolerances(args.tolerance)
+    first, second = analyse(load_run_dir(args.run_a)), analyse(load_run_dir(args.run_b))
+    diffs = compare_to_baseline(snapshot(second), snapshot(first), tolerances)
+    labels = (args.run_a.name, args.run_b.name)
+    print(f"{labels[1]} compared with {labels[0]}:")
+    for diff in diffs:
+        if diff.baseline is None or diff.current is None:
+            print(f"  {diff.status:<11} {diff.endpoint}")
+            continue
+        print(
+            f"  {diff.status:<11} {diff.endpoint} {diff.metric}: "
+            f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
+        )
+    out: Path = args.out or (args.run_b / "compare.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _tolerance_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=PCT",
+        help="regression tolerance, e.g. p95=10%% (defaults: p95=15%%, p99=20%%, "
+        "error_rate=1%% absolute, rate=10%%); repeatable",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the report, baseline and compare commands."""
+    report = subparsers.add_parser(
+        "report",
+        help="analyse a run directory",
+        description="Analyse a run directory: write summary.json, report.html and junit.xml, "
+        "print a summary; exit 0 when every check passes, 1 when one fails, 2 on bad input.",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument(
+        "--baseline",
+        metavar="NAME_OR_FILE",
+        help="compare with a saved baseline (a name or a .json file)",
+    )
+    report.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=DEFAULT_BASELINE_DIR,
+        help="where named baselines live (default: %(default)s)",
+    )
+    report.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="an extra check, e.g. 'p95(POST /execute) < 250ms'; repeatable",
+    )
+    report.add_argument("--out", type=Path, help="write the files here (default: RUN_DIR)")
+    _tolerance_option(report)
+    report.set_defaults(func=_report)
+
+    baseline = subparsers.add_parser("baseline", help="save or show a named baseline")
+    actions = baseline.add_subparsers(dest="action", metavar="ACTION", required=True)
+    save = actions.add_parser("save", help="store a run's statistics as baseline NAME")
+    save.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    save.add_argument("name", metavar="NAME")
+    save.add_argument(
+        "--dir",
+        type=Path,
+        default=DEFAULT_BASELINE_DIR,
+        help="baseline folder (default: %(default)s)",
+    )
+    save.set_defaults(func=_baseline_save)
+    show = actions.add_parser("show", help="print a saved baseline")
+    show.add_argument("name", metavar="NAME_OR_FILE")
+    show.add_argument("--dir", type=Path, default=DEFAULT_BASELINE_DIR)
+    show.set_defaults(func=_baseline_show)
+
+    compare = subparsers.add_parser("compare", help="compare two runs (text and HTML)")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the reference run")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to judge")
+    compare.add_argument("--out", type=Path, help="HTML file (default: RUN_B/compare.html)")
+    _tolerance_option(compare)
+    compare.set_defaults(func=_compare)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from loadkit.cli import main
+
+    sys.exit(main(["report", *sys.argv[1:]]))

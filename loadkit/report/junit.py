@@ -1,0 +1,73 @@
+"""JUnit XML: one test case per check (and one per baseline regression gate), for CI."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from loadkit.report.report import Report
+
+__all__ = ["junit_xml", "write_junit"]
+
+
+def junit_xml(report: Report) -> str:
+    analysis = report.analysis
+    suite_name = f"loadkit.{analysis.run.name}"
+    cases: list[ET.Element] = []
+    for verdict in report.verdicts:
+        case = ET.Element("testcase", name=verdict.expression, classname=f"{suite_name}.checks")
+        case.set("time", "0")
+        if not verdict.passed:
+            message = f"{verdict.value_text} (limit {verdict.limit_text})"
+            if verdict.note:
+                message += f": {verdict.note}"
+            failure = ET.SubElement(case, "failure", message=message, type="CheckFailed")
+            failure.text = f"{verdict.expression}\nmeasured: {verdict.value_text}\n" + (
+                f"limit: {verdict.limit_text}\n{verdict.note}".rstrip()
+            )
+        cases.append(case)
+    if report.baseline is not None:
+        case = ET.Element(
+            "testcase",
+            name=f"baseline {report.baseline.name}",
+            classname=f"{suite_name}.baseline",
+            time="0",
+        )
+        regressions = report.baseline.regressions
+        if regressions:
+            lines = [
+                f"{d.endpoint} {d.metric}: {d.baseline:.4g} -> {d.current:.4g} ({d.change})"
+                for d in regressions
+                if d.baseline is not None and d.current is not None
+            ]
+            failure = ET.SubElement(
+                case,
+                "failure",
+                type="Regression",
+                message=f"{len(regressions)} regression(s): " + "; ".join(lines),
+            )
+            failure.text = "\n".join(lines)
+        cases.append(case)
+    failures = sum(1 for case in cases if case.find("failure") is not None)
+    suite = ET.Element(
+        "testsuite",
+        name=suite_name,
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{analysis.run.end_s:.3f}",
+    )
+    suite.extend(cases)
+    suites = ET.Element(
+        "testsuites", name="loadkit", tests=str(len(cases)), failures=str(failures), errors="0"
+    )
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
+
+
+def write_junit(report: Report, out: Path) -> Path:
+    path = out / "junit.xml"
+    path.write_text(junit_xml(report) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,112 @@
+"""Recovery time after each fault: how long until latency and errors are back to normal.
+
+The pre-fault level is the merged p95 and error rate of the up to
+``PRE_WINDOW_S`` seconds before the injection (outside any other fault). After
+the revert, an interval is *healthy* when its overall p95 is within
+``P95_TOLERANCE`` of that level (plus ``P95_FLOOR_MS``, so that 1 ms of noise on
+a fast service does not count) and its error rate within
+``ERROR_RATE_TOLERANCE`` of it. The recovery time is the time from the revert
+to the start of the first run of ``HEALTHY_INTERVALS`` healthy intervals; an
+interval without any request is not healthy (the target is not answering).
+A fault that never gets there before the next fault or the end of the run
+"did not recover".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from loadkit.report.analysis import OVERALL, Analysis
+from loadkit.report.hdr import grouped_percentiles
+
+__all__ = ["Recovery", "find_recoveries"]
+
+PRE_WINDOW_S = 60.0
+P95_TOLERANCE = 0.25
+P95_FLOOR_MS = 5.0
+ERROR_RATE_TOLERANCE = 0.01
+HEALTHY_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class Recovery:
+    fault: str
+    kind: str
+    revert_s: float | None
+    recovered: bool
+    recovery_s: float | None  # None: did not recover, or not measurable
+    pre_p95_ms: float | None
+    pre_error_rate: float | None
+    note: str
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _pre_fault_level(analysis: Analysis, start_s: float, end_s: float) -> tuple[float, float, int]:
+    """Merged overall (p95 ms, error rate, count) of the rows in [start_s, end_s) outside faults."""
+    run = analysis.run
+    rows, log = run.latency.rows, run.latency
+    middle = (rows["t"] + rows["length"] / 2).to_numpy()
+    mask = (middle >= start_s) & (middle < end_s)
+    for window in analysis.faults:
+        mask &= ~((middle >= window.start_s) & (middle < window.end_s + 0.0))
+    selected = mask[log.entry_row]
+    values, totals = grouped_percentiles(
+        log.layout,
+        np.zeros(int(selected.sum()), dtype=np.int64),
+        log.entry_index[selected],
+        log.entry_count[selected],
+        [95.0],
+        1,
+    )
+    counts = rows["count"].to_numpy()
+    failures = counts[mask & (rows["outcome"].to_numpy() == "fail")].sum()
+    total = int(totals[0])
+    return float(values[0, 0]) / 1000.0, float(failures / total if total else 0.0), total
+
+
+def _recovery(analysis: Analysis, series: pd.DataFrame, position: int) -> Recovery:
+    window = analysis.faults[position]
+    revert = window.end_s if window.reverted else None
+    if not window.reverted:
+        return Recovery(window.name, window.kind, revert, False, None, None, None, "never reverted")
+    p95, errors, count = _pre_fault_level(
+        analysis, max(window.start_s - PRE_WINDOW_S, 0.0), window.start_s
+    )
+    if count == 0:
+        note = "no requests before the fault to compare with"
+        return Recovery(window.name, window.kind, revert, False, None, None, None, note)
+    later = [w.start_s for w in analysis.faults[position + 1 :] if w.start_s >= window.end_s]
+    horizon = min(later) if later else analysis.run.end_s
+    p95_limit = p95 * (1 + P95_TOLERANCE) + P95_FLOOR_MS
+    error_limit = errors + ERROR_RATE_TOLERANCE
+    interval = analysis.run.interval_s
+    slot = int(np.floor(window.end_s / interval + 1e-6))
+    streak_start, streak = 0.0, 0
+    while slot * interval < horizon:
+        start = slot * interval
+        healthy = False
+        if start in series.index:
+            point = series.loc[start]
+            healthy = bool(point["p95"] <= p95_limit and point["error_rate"] <= error_limit)
+        if healthy:
+            streak_start = start if streak == 0 else streak_start
+            streak += 1
+            if streak >= HEALTHY_INTERVALS:
+                seconds = max(streak_start - window.end_s, 0.0)
+                return Recovery(window.name, window.kind, revert, True, seconds, p95, errors, "")
+        else:
+            streak = 0
+        slot += 1
+    note = f"not back to normal before {'the next fault' if later else 'the end of the run'}"
+    return Recovery(window.name, window.kind, revert, False, None, p95, errors, note)
+
+
+def find_recoveries(analysis: Analysis) -> list[Recovery]:
+    """One :class:`Recovery` per fault window, in order of injection."""
+    series = analysis.series[analysis.series["endpoint"] == OVERALL].set_index("s")
+    return [_recovery(analysis, series, position) for position in range(len(analysis.faults))]

@@ -1,0 +1,114 @@
+"""``loadkit target``: start the reference target (gateway + agent) and keep it running.
+
+Prints ``gateway: http://127.0.0.1:PORT`` as the first line (flushed), then
+``agent: ...`` and ``data: DIR``; stops both processes cleanly on Ctrl-C or
+SIGTERM. Binds to loopback unless ``--allow-non-loopback`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from loadkit.errors import EXIT_OK, ConfigError
+from loadkit.target.config import AgentConfig, TargetConfig, add_config_arguments
+from loadkit.target.launcher import start_target
+
+__all__ = ["handler", "register"]
+
+GATEWAY_OPTIONS = {
+    "queue_limit",
+    "response_ttl_s",
+    "cleanup_interval_s",
+    "lease_s",
+    "max_body_bytes",
+    "cold_start_ms",
+    "warm_start_ms",
+    "idle_after_s",
+    "expire_after_s",
+}
+AGENT_OPTIONS = {"concurrency", "heartbeat_s", "request_timeout_s", "breaker_failures"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "target",
+        help="start the reference target (gateway + agent) on 127.0.0.1",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="gateway port (default: any free)")
+    parser.add_argument("--agent-port", type=int, default=0, help="agent port (default: any free)")
+    parser.add_argument("--data-dir", default=None, help="state folder (default: a new temp dir)")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow --host to be an address other than loopback (exposes the target)",
+    )
+    add_config_arguments(parser, TargetConfig, only=GATEWAY_OPTIONS)
+    add_config_arguments(parser, AgentConfig, only=AGENT_OPTIONS)
+    parser.set_defaults(func=handler)
+
+
+def _check_host(host: str, allow_non_loopback: bool) -> None:
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise ConfigError(
+            f"{host!r} is not an IP address", field="--host", fix="use e.g. 127.0.0.1"
+        ) from None
+    if not loopback and not allow_non_loopback:
+        raise ConfigError(
+            f"{host} is not a loopback address",
+            field="--host",
+            fix="use 127.0.0.1, or add --allow-non-loopback to expose the target on purpose",
+        )
+
+
+def _check_port(value: int, flag: str) -> None:
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{value} is not a port", field=flag, fix="use 0 (any) to 65535")
+
+
+def handler(args: argparse.Namespace) -> int:
+    _check_host(args.host, args.allow_non_loopback)
+    _check_port(args.port, "--port")
+    _check_port(args.agent_port, "--agent-port")
+    for name in GATEWAY_OPTIONS | AGENT_OPTIONS:
+        if getattr(args, name) < 0:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{getattr(args, name)} is negative", field=flag, fix="use >= 0")
+    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="loadkit-"))
+    options = {name: getattr(args, name) for name in GATEWAY_OPTIONS | AGENT_OPTIONS}
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    target = start_target(
+        data_dir, host=args.host, port=args.port, agent_port=args.agent_port, **options
+    )
+    try:
+        print(f"gateway: {target.url}", flush=True)
+        print(f"agent: {target.agent_url}", flush=True)
+        print(f"data: {target.data_dir}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        target.stop()
+        signal.signal(signal.SIGTERM, previous)
+    print("target stopped", file=sys.stderr, flush=True)
+    return EXIT_OK

@@ -1,0 +1,157 @@
+"""Settings of the reference target's two processes, and their command-line form.
+
+:class:`TargetConfig` is what the gateway (and every route module mounted in
+it: jobs, sessions, tasks, app faults) reads. :class:`AgentConfig` is what the
+agent reads. Both turn into and back from command-line flags, so the launcher
+can build a ``cmd`` that restarts a process with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["AgentConfig", "TargetConfig", "add_config_arguments", "config_from_args", "to_argv"]
+
+MiB = 1024 * 1024
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Gateway settings (jobs, sessions, tasks, faults share this object)."""
+
+    data_dir: Path = field(
+        default=Path("."), metadata=_help("folder for the SQLite database, outbox and logs")
+    )
+    host: str = field(default="127.0.0.1", metadata=_help("address to bind"))
+    port: int = field(
+        default=0,
+        metadata=_help("port to bind (0 = any free port, reported in <data-dir>/gateway.port)"),
+    )
+    queue_limit: int = field(
+        default=10000, metadata=_help("queued jobs accepted before POST /execute answers 429")
+    )
+    max_body_bytes: int = field(
+        default=1 * MiB, metadata=_help("largest request body accepted by public endpoints")
+    )
+    max_result_bytes: int = field(
+        default=160 * MiB, metadata=_help("largest result body the agent may deliver")
+    )
+    response_ttl_s: float = field(
+        default=3600.0, metadata=_help("age after which /cleanup/run deletes responses")
+    )
+    cleanup_interval_s: float = field(
+        default=60.0, metadata=_help("period of the automatic cleanup (0 = never)")
+    )
+    lease_s: float = field(
+        default=10.0,
+        metadata=_help("a claimed job whose agent stops heartbeating is requeued after this"),
+    )
+    agent_stale_s: float = field(
+        default=5.0, metadata=_help("/health reports 'degraded' after this long without heartbeat")
+    )
+    cold_start_ms: int = field(default=800, metadata=_help("session cold start"))
+    warm_start_ms: int = field(
+        default=50, metadata=_help("session warm start (same user+project has a live container)")
+    )
+    idle_after_s: float = field(
+        default=30.0, metadata=_help("a ready session without activity becomes idle after this")
+    )
+    expire_after_s: float = field(
+        default=60.0, metadata=_help("an idle session expires after this")
+    )
+    watch_pid: int = field(
+        default=0, metadata=_help("exit when this process is gone (0 = don't watch)")
+    )
+
+    @property
+    def db_path(self) -> Path:
+        """The gateway's SQLite database (WAL); each part keeps its own tables in it."""
+        return self.data_dir / "gateway.db"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Agent settings."""
+
+    gateway_url: str = field(default="http://127.0.0.1:8080", metadata=_help("gateway base URL"))
+    data_dir: Path = field(
+        default=Path("."), metadata=_help("folder for the outbox and workspace state")
+    )
+    host: str = field(default="127.0.0.1", metadata=_help("address of the agent's own /health"))
+    port: int = field(
+        default=0,
+        metadata=_help("port of the agent's /health (0 = any, reported in <data-dir>/agent.port)"),
+    )
+    concurrency: int = field(default=4, metadata=_help("jobs run at the same time"))
+    poll_s: float = field(
+        default=0.05, metadata=_help("pause between claims when the queue is empty")
+    )
+    heartbeat_s: float = field(
+        default=0.25, metadata=_help("heartbeat period (also how fast interrupts are seen)")
+    )
+    request_timeout_s: float = field(
+        default=3.0, metadata=_help("timeout of one call to the gateway")
+    )
+    backoff_base_s: float = field(
+        default=0.1, metadata=_help("first retry delay of a failed callback")
+    )
+    backoff_max_s: float = field(default=5.0, metadata=_help("largest retry delay"))
+    breaker_failures: int = field(
+        default=3, metadata=_help("consecutive failures that open the circuit breaker")
+    )
+    breaker_open_s: float = field(
+        default=2.0, metadata=_help("time the breaker stays open before a half-open trial")
+    )
+    watch_pid: int = field(
+        default=0, metadata=_help("exit when this process is gone (0 = don't watch)")
+    )
+
+
+C = TypeVar("C", TargetConfig, AgentConfig)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type[Any], *, only: set[str] | None = None
+) -> None:
+    """Add one ``--flag`` per field of ``cls`` (or of the fields named in ``only``)."""
+    for f in fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        kind = type(f.default)
+        parser.add_argument(
+            _flag(f.name),
+            dest=f.name,
+            type=kind,
+            default=f.default,
+            help=f"{f.metadata['help']} (default: {f.default})",
+        )
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:
+    """Build ``cls`` from parsed arguments (missing ones keep their defaults)."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if hasattr(args, f.name):
+            values[f.name] = getattr(args, f.name)
+    values.update(overrides)
+    return cls(**values)
+
+
+def to_argv(config: TargetConfig | AgentConfig) -> list[str]:
+    """The flags that rebuild ``config`` through :func:`config_from_args`."""
+    argv: list[str] = []
+    for name, value in dataclasses.asdict(config).items():
+        argv += [_flag(name), str(value)]
+    return argv

@@ -1,0 +1,285 @@
+"""Start the reference target (gateway + agent) as two real processes.
+
+    with start_target(tmp_path, lease_s=2) as target:
+        httpx.post(f"{target.url}/execute", json={...})
+        target.agent.kill()           # kill -9
+        target.restart("agent")       # same data dir, same port
+
+Each process binds its own socket (port 0 = any free port) and reports the
+port it really got in ``<data-dir>/<name>.port``; the launcher waits for that
+file and for ``GET /health``, then writes ``<data-dir>/target.json`` (the
+contract of docs/target-api.md). ``cmd`` in there restarts a process with the
+same data dir and the same port. Each child watches the launcher's pid and
+exits when it is gone, so no orphan is left holding a port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import psutil
+
+from loadkit.errors import ConfigError, TargetError
+from loadkit.target.config import AgentConfig, TargetConfig, to_argv
+
+__all__ = ["ManagedProcess", "RunningTarget", "start_target"]
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+_GATEWAY_FIELDS = {f.name for f in dataclasses.fields(TargetConfig)}
+_AGENT_FIELDS = {f.name for f in dataclasses.fields(AgentConfig)} - {"data_dir", "host", "port"}
+
+
+class ManagedProcess:
+    """One child process of the target: ``pid``, ``cmd``, ``url``; start, stop, kill."""
+
+    def __init__(self, name: str, cmd: list[str], data_dir: Path, port_file: Path) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.data_dir = data_dir
+        self.port_file = port_file
+        self.url = ""
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid if self.popen is not None else 0
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def start(self, host: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        self.port_file.unlink(missing_ok=True)
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / f"{self.name}.log").open("ab") as log:
+            self.popen = subprocess.Popen(
+                self.cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while not self.port_file.exists():
+            self._check_alive(logs / f"{self.name}.log")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TargetError(f"{self.name} did not start within {timeout_s:.0f}s")
+            time.sleep(0.02)
+        port = int(self.port_file.read_text(encoding="ascii").strip())
+        self.url = f"http://{_url_host(host)}:{port}"
+        self._set_port(port)
+        while not self._healthy():
+            self._check_alive(logs / f"{self.name}.log")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TargetError(f"{self.name} at {self.url} did not become healthy")
+            time.sleep(0.05)
+
+    def _set_port(self, port: int) -> None:
+        """Pin ``--port`` in ``cmd`` to the port really bound, so a restart reuses it."""
+        index = self.cmd.index("--port")
+        self.cmd[index + 1] = str(port)
+
+    def _check_alive(self, log_file: Path) -> None:
+        if self.popen is not None and self.popen.poll() is not None:
+            lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            last = lines[-1] if lines else f"exit code {self.popen.returncode}"
+            raise TargetError(f"{self.name} exited at start: {last}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM (and SIGCONT, in case it was paused), then SIGKILL after ``timeout_s``."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
+                self.popen.send_signal(signal.SIGCONT)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.popen.wait()
+
+    def kill(self) -> None:
+        """``kill -9``: no cleanup of any kind."""
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.kill()
+            self.popen.wait()
+
+    def signal(self, signum: int) -> None:
+        """Send a signal (e.g. SIGSTOP / SIGCONT to pause and resume)."""
+        if self.popen is not None and self.popen.poll() is None:
+            os.kill(self.popen.pid, signum)
+
+    def describe(self) -> dict[str, Any]:
+        return {"pid": self.pid, "url": self.url, "cmd": list(self.cmd)}
+
+
+def _terminate(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGCONT + SIGTERM a process we did not start, SIGKILL it after ``timeout_s``."""
+    try:
+        proc = psutil.Process(pid)
+        proc.resume()
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout_s)
+    except psutil.Error:
+        pass
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class RunningTarget:
+    """A started target: ``url``, ``agent_url``, ``data_dir``, ``gateway``, ``agent``."""
+
+    def __init__(self, data_dir: Path, host: str, gateway: ManagedProcess, agent: ManagedProcess):
+        self.data_dir = data_dir
+        self.host = host
+        self.gateway = gateway
+        self.agent = agent
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def agent_url(self) -> str:
+        return self.agent.url
+
+    @property
+    def processes(self) -> dict[str, ManagedProcess]:
+        return {"gateway": self.gateway, "agent": self.agent}
+
+    def start(self) -> None:
+        try:
+            self.gateway.start(self.host)
+            agent_cmd = self.agent.cmd
+            agent_cmd[agent_cmd.index("--gateway-url") + 1] = self.gateway.url
+            self.agent.start(self.host)
+        except BaseException:
+            self.stop()
+            raise
+        self.write_manifest()
+
+    def restart(self, name: str) -> None:
+        """Stop ``name`` (if it still runs) and start it again on the same port and data."""
+        process = self.processes.get(name)
+        if process is None:
+            raise ConfigError(f"no process {name!r}", field="name", fix="use gateway or agent")
+        self._stop(name, process)
+        process.start(self.host)
+        self.write_manifest()
+
+    def stop(self) -> None:
+        """Stop the agent, then the gateway: SIGTERM, then kill after a grace period.
+
+        A process restarted by someone else from ``target.json`` (the process
+        fault backend records its new pid there) is stopped too.
+        """
+        self._stop("agent", self.agent)
+        self._stop("gateway", self.gateway)
+
+    def _stop(self, name: str, process: ManagedProcess) -> None:
+        process.stop()
+        pid = self._restarted_elsewhere(name, process)
+        if pid:
+            _terminate(pid)
+
+    def _restarted_elsewhere(self, name: str, process: ManagedProcess) -> int:
+        """The pid in target.json when it is another live copy of ``process``, else 0."""
+        try:
+            manifest = json.loads((self.data_dir / "target.json").read_text(encoding="utf-8"))
+            pid = int(manifest[name]["pid"])
+            if pid != process.pid and psutil.Process(pid).cmdline() == process.cmd:
+                return pid
+        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+            pass
+        return 0
+
+    def write_manifest(self) -> None:
+        manifest = {
+            "gateway": self.gateway.describe(),
+            "agent": self.agent.describe(),
+            "data_dir": str(self.data_dir),
+        }
+        path = self.data_dir / "target.json"
+        tmp = path.with_name(".target.json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    def __enter__(self) -> RunningTarget:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_target(
+    data_dir: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    agent_port: int = 0,
+    **options: Any,
+) -> RunningTarget:
+    """Start gateway + agent with ``options`` (fields of TargetConfig / AgentConfig)."""
+    unknown = set(options) - _GATEWAY_FIELDS - _AGENT_FIELDS
+    if unknown:
+        raise ConfigError(
+            f"unknown target option(s) {', '.join(sorted(unknown))}",
+            field="options",
+            fix="use fields of TargetConfig or AgentConfig (loadkit.target.config)",
+        )
+    root = Path(data_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    watch = {"watch_pid": os.getpid()}
+    gateway_opts = {k: v for k, v in options.items() if k in _GATEWAY_FIELDS}
+    agent_opts = {k: v for k, v in options.items() if k in _AGENT_FIELDS}
+    gateway_config = TargetConfig(data_dir=root, host=host, port=port, **{**watch, **gateway_opts})
+    agent_config = AgentConfig(data_dir=root, host=host, port=agent_port, **{**watch, **agent_opts})
+    python = sys.executable
+    gateway = ManagedProcess(
+        "gateway",
+        [python, "-m", "loadkit.target.gateway", *to_argv(gateway_config)],
+        root,
+        root / "gateway.port",
+    )
+    agent = ManagedProcess(
+        "agent",
+        [python, "-m", "loadkit.target.agent", *to_argv(agent_config)],
+        root,
+        root / "agent.port",
+    )
+    target = RunningTarget(root, host, gateway, agent)
+    target.start()
+    return target

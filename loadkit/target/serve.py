@@ -1,0 +1,88 @@
+"""Run a Starlette app under uvicorn on a socket this process binds itself.
+
+Binding first lets a process asked for port 0 report the port it really got
+(written to a port file before serving), and lets a restart reuse the same
+port at once (``SO_REUSEADDR``). A watched parent pid makes a process exit by
+itself when the launcher that owns it is gone, so no orphan keeps a port.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from loadkit.errors import EXIT_BAD_INPUT, TargetError
+
+__all__ = ["bind_socket", "exit_with_error", "serve", "write_port_file"]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; a taken port is a one-line TargetError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise TargetError(f"port {port} on {host} is already in use; pick another") from None
+        raise TargetError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def write_port_file(path: Path, port: int) -> None:
+    """Write ``port`` atomically (a reader never sees a half-written number)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{port}\n", encoding="ascii")
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watch(server: uvicorn.Server, pid: int) -> None:
+    while not server.should_exit:
+        if not _pid_alive(pid):
+            server.should_exit = True
+            return
+        time.sleep(0.5)
+
+
+def serve(app: Any, sock: socket.socket, *, watch_pid: int = 0) -> None:
+    """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (or until ``watch_pid`` exits)."""
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    if watch_pid:
+        threading.Thread(target=_watch, args=(server, watch_pid), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def exit_with_error(prog: str, exc: Exception) -> None:
+    """Print a one-line error (no traceback) and exit non-zero."""
+    print(f"{prog}: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_BAD_INPUT)

@@ -1,0 +1,256 @@
+"""Interactive sessions on simulated containers: cold and warm starts, idling, expiry.
+
+A session is ``starting`` until its container is up: a *cold* start takes
+``cold_start_ms``; a *warm* start (``warm_start_ms``) happens when the same
+user+project already has a live (not expired, not deleted) session. Then it is
+``ready``; ``idle`` after ``idle_after_s`` without activity; ``expired``
+``expire_after_s`` later. Nothing runs in the background: each state is
+computed from the stored timestamps when asked.
+
+Rows live in the gateway's SQLite file (table ``sessions``), so sessions
+survive a gateway restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from loadkit.target.config import TargetConfig
+from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object, require_str
+from loadkit.target.statedb import connect
+
+__all__ = ["STATES", "Session", "SessionStore", "routes"]
+
+STATES = ("starting", "ready", "idle", "expired")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    warm INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    ready_at REAL NOT NULL,
+    last_active_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_container ON sessions (user_id, project);
+CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (last_active_at);
+"""
+
+# Expired sessions are kept this long (for GET) before they are purged.
+PURGE_AFTER_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    client_id: str
+    user_id: str
+    project: str
+    warm: bool
+    created_at: float
+    ready_at: float  # when the container is (or will be) up
+    last_active_at: float
+
+    def state(self, now: float, idle_after_s: float, expire_after_s: float) -> str:
+        if now < self.ready_at:
+            return "starting"
+        idle_at = max(self.ready_at, self.last_active_at) + idle_after_s
+        if now < idle_at:
+            return "ready"
+        if now < idle_at + expire_after_s:
+            return "idle"
+        return "expired"
+
+    def as_json(self, now: float, idle_after_s: float, expire_after_s: float) -> dict[str, Any]:
+        state = self.state(now, idle_after_s, expire_after_s)
+        return {
+            "session_id": self.session_id,
+            "client_id": self.client_id,
+            "user_id": self.user_id,
+            "project": self.project,
+            "state": state,
+            "warm": self.warm,
+            "created_at": self.created_at,
+            "ready_at": None if state == "starting" else self.ready_at,
+            "last_active_at": self.last_active_at,
+        }
+
+
+class SessionStore:
+    """Sessions in SQLite; every state is derived from timestamps at read time."""
+
+    def __init__(self, config: TargetConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._creates = 0
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.config, SCHEMA)
+        return self._conn
+
+    def _state(self, session: Session, now: float) -> str:
+        return session.state(now, self.config.idle_after_s, self.config.expire_after_s)
+
+    def to_json(self, session: Session) -> dict[str, Any]:
+        return session.as_json(self.clock(), self.config.idle_after_s, self.config.expire_after_s)
+
+    def create(self, client_id: str, user_id: str, project: str) -> Session:
+        """Start a session: warm if the user+project has a live container, else cold."""
+        now = self.clock()
+        live_ready_at = self._live_container_ready_at(user_id, project, now)
+        warm = live_ready_at is not None
+        if live_ready_at is not None:
+            # A container still booting is shared: ready no earlier than it is.
+            ready_at = max(now + self.config.warm_start_ms / 1000.0, live_ready_at)
+        else:
+            ready_at = now + self.config.cold_start_ms / 1000.0
+        session = Session(
+            session_id=uuid.uuid4().hex,
+            client_id=client_id,
+            user_id=user_id,
+            project=project,
+            warm=warm,
+            created_at=now,
+            ready_at=ready_at,
+            last_active_at=now,
+        )
+        self.conn.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session.session_id,
+                client_id,
+                user_id,
+                project,
+                int(warm),
+                now,
+                ready_at,
+                now,
+            ),
+        )
+        self._creates += 1
+        if self._creates % 1000 == 1:
+            self.purge_expired(now)
+        return session
+
+    def _live_container_ready_at(self, user_id: str, project: str, now: float) -> float | None:
+        """When the user+project's container is (or will be) up; None when it has none."""
+        expired_before = now - self.config.idle_after_s - self.config.expire_after_s
+        row = self.conn.execute(
+            "SELECT MIN(ready_at) FROM sessions WHERE user_id = ? AND project = ?"
+            " AND MAX(ready_at, last_active_at) > ?",
+            (user_id, project, expired_before),
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def get(self, session_id: str) -> Session | None:
+        row = self.conn.execute(
+            "SELECT * FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return None if row is None else _from_row(row)
+
+    def touch(self, session_id: str) -> Session:
+        """Record activity; :class:`ApiError` 404 unknown, 409 expired."""
+        session = self.get(session_id)
+        if session is None:
+            raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        now = self.clock()
+        if self._state(session, now) == "expired":
+            raise ApiError(
+                409,
+                f"session {session_id} has expired; start a new one with POST /sessions",
+                "session_id",
+                extra={"session": self.to_json(session)},
+            )
+        self.conn.execute(
+            "UPDATE sessions SET last_active_at = ? WHERE session_id = ?", (now, session_id)
+        )
+        return Session(**{**session.__dict__, "last_active_at": now})
+
+    def delete(self, session_id: str) -> bool:
+        cursor = self.conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return cursor.rowcount > 0
+
+    def counts(self) -> dict[str, int]:
+        """Number of stored sessions in each state (for health and tests)."""
+        now = self.clock()
+        counts = dict.fromkeys(STATES, 0)
+        for row in self.conn.execute("SELECT * FROM sessions"):
+            counts[self._state(_from_row(row), now)] += 1
+        return counts
+
+    def purge_expired(self, now: float) -> int:
+        """Delete sessions expired more than ``PURGE_AFTER_S`` ago."""
+        horizon = now - self.config.idle_after_s - self.config.expire_after_s - PURGE_AFTER_S
+        cursor = self.conn.execute(
+            "DELETE FROM sessions WHERE MAX(ready_at, last_active_at) < ?", (horizon,)
+        )
+        return cursor.rowcount
+
+
+def _from_row(row: sqlite3.Row) -> Session:
+    return Session(
+        session_id=row["session_id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        project=row["project"],
+        warm=bool(row["warm"]),
+        created_at=row["created_at"],
+        ready_at=row["ready_at"],
+        last_active_at=row["last_active_at"],
+    )
+
+
+def routes(config: TargetConfig, store: SessionStore | None = None) -> list[BaseRoute]:
+    """``/sessions`` routes (see docs/target-api.md, Sessions)."""
+    sessions = store or SessionStore(config)
+
+    @json_endpoint
+    async def create_session(request: Request) -> Response:
+        data = await read_json_object(request, config.max_body_bytes)
+        client_id = require_str(data, "client_id")
+        user_id = require_str(data, "user_id")
+        project = require_str(data, "project")
+        session = sessions.create(client_id, user_id, project)
+        body = {"session_id": session.session_id, "state": "starting", "warm": session.warm}
+        return JSONResponse(body, status_code=201)
+
+    @json_endpoint
+    async def get_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        session = sessions.get(session_id)
+        if session is None:
+            raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        return JSONResponse(sessions.to_json(session))
+
+    @json_endpoint
+    async def session_activity(request: Request) -> Response:
+        session = sessions.touch(request.path_params["session_id"])
+        return JSONResponse(sessions.to_json(session))
+
+    @json_endpoint
+    async def delete_session(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        if not sessions.delete(session_id):
+            raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        return JSONResponse({"session_id": session_id, "deleted": True})
+
+    return [
+        Route("/sessions", create_session, methods=["POST"]),
+        Route("/sessions/{session_id}", get_session, methods=["GET"]),
+        Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
+        Route("/sessions/{session_id}/activity", session_activity, methods=["POST"]),
+    ]

@@ -1,0 +1,249 @@
+"""The gateway's job table in SQLite (WAL): every state change is one transaction.
+
+A job is committed before ``POST /execute`` answers 202, so a ``kill -9`` of
+the gateway loses nothing it accepted. Claims hand out leases; a processing job
+whose lease has expired (its agent died) goes back to ``queued`` on the next
+claim. Results are applied once: a result for a job that is already terminal
+only counts as a callback delivery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from loadkit.target.config import TargetConfig
+from loadkit.target.statedb import connect
+
+__all__ = ["TERMINAL_STATES", "JobStore", "Output"]
+
+TERMINAL_STATES = frozenset({"completed", "failed", "timeout", "interrupted"})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    request_id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    command TEXT NOT NULL,
+    timeout_ms INTEGER,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    queued_at REAL,
+    processing_at REAL,
+    completed_at REAL,
+    error TEXT,
+    lease_owner TEXT,
+    lease_expires REAL,
+    claims INTEGER NOT NULL DEFAULT 0,
+    callback_attempts INTEGER NOT NULL DEFAULT 0,
+    callback_success INTEGER NOT NULL DEFAULT 0,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_by_completion ON jobs(completed_at);
+CREATE TABLE IF NOT EXISTS job_outputs (
+    request_id TEXT PRIMARY KEY,
+    output TEXT NOT NULL
+);
+"""
+
+_STATUS_COLUMNS = (
+    "request_id, workspace, command, state, created_at, queued_at, processing_at, "
+    "completed_at, error, callback_attempts, callback_success, claims, deliveries"
+)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A job's answer for ``GET /responses``: its state, error and output (None if deleted)."""
+
+    state: str
+    error: str | None
+    output: str | None
+
+
+def _status(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "request_id": row["request_id"],
+        "workspace": row["workspace"],
+        "command": row["command"],
+        "state": row["state"],
+        "created_at": row["created_at"],
+        "queued_at": row["queued_at"],
+        "processing_at": row["processing_at"],
+        "completed_at": row["completed_at"],
+        "error": row["error"],
+        "callback": {
+            "attempts": row["callback_attempts"],
+            "success": bool(row["callback_success"]),
+        },
+        "claims": row["claims"],
+        "deliveries": row["deliveries"],
+    }
+
+
+class JobStore:
+    """All job state of the gateway; used from its single event loop."""
+
+    def __init__(self, config: TargetConfig) -> None:
+        self.lease_s = config.lease_s
+        self.db = connect(config, SCHEMA)
+        # The gateway was down: its agents could not heartbeat. Give them one lease to return.
+        self.db.execute(
+            "UPDATE jobs SET lease_expires = MAX(COALESCE(lease_expires, 0), ?) "
+            "WHERE state = 'processing'",
+            (time.time() + self.lease_s,),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- public API --------------------------------------------------------
+    def submit(self, workspace: str, command: str, timeout_ms: int | None) -> dict[str, Any]:
+        now = time.time()
+        request_id = uuid.uuid4().hex
+        self.db.execute(
+            "INSERT INTO jobs (request_id, workspace, command, timeout_ms, state, created_at, "
+            "queued_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            (request_id, workspace, command, timeout_ms, now, now),
+        )
+        return {"request_id": request_id, "workspace": workspace, "state": "queued"}
+
+    def status(self, request_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return None if row is None else _status(row)
+
+    def output(self, request_id: str) -> Output | None:
+        row = self.db.execute(
+            "SELECT j.state, j.error, o.output FROM jobs j "
+            "LEFT JOIN job_outputs o ON o.request_id = j.request_id WHERE j.request_id = ?",
+            (request_id,),
+        ).fetchone()
+        return None if row is None else Output(row["state"], row["error"], row["output"])
+
+    def interrupt(self, request_id: str) -> str | None:
+        """Mark a queued or processing job ``interrupted`` now; its agent stops it on heartbeat."""
+        now = time.time()
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT state FROM jobs WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            if row["state"] in TERMINAL_STATES:
+                return str(row["state"])
+            self.db.execute(
+                "UPDATE jobs SET state = 'interrupted', completed_at = ?, "
+                "error = 'interrupted by request', lease_owner = NULL WHERE request_id = ?",
+                (now, request_id),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO job_outputs (request_id, output) VALUES (?, '')",
+                (request_id,),
+            )
+            return "interrupted"
+
+    def cleanup(self, ttl_s: float) -> int:
+        """Delete the outputs of terminal jobs completed more than ``ttl_s`` ago."""
+        cursor = self.db.execute(
+            "DELETE FROM job_outputs WHERE request_id IN "
+            "(SELECT request_id FROM jobs WHERE completed_at < ?)",
+            (time.time() - ttl_s,),
+        )
+        return cursor.rowcount
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT state, COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'processing') "
+            "GROUP BY state"
+        ).fetchall()
+        found = {row["state"]: row["n"] for row in rows}
+        return {"queued": found.get("queued", 0), "processing": found.get("processing", 0)}
+
+    def queue_depth(self) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()
+        return int(row[0])
+
+    # -- agent API ---------------------------------------------------------
+    def claim(self, agent_id: str, max_jobs: int) -> list[dict[str, Any]]:
+        """Requeue expired leases, then lease up to ``max_jobs`` queued jobs to ``agent_id``."""
+        now = time.time()
+        with self._transaction():
+            self.db.execute(
+                "UPDATE jobs SET state = 'queued', queued_at = ?, lease_owner = NULL "
+                "WHERE state = 'processing' AND lease_expires < ?",
+                (now, now),
+            )
+            rows = self.db.execute(
+                "SELECT request_id, workspace, command, timeout_ms FROM jobs "
+                "WHERE state = 'queued' ORDER BY rowid LIMIT ?",
+                (max(0, max_jobs),),
+            ).fetchall()
+            self.db.executemany(
+                "UPDATE jobs SET state = 'processing', processing_at = ?, lease_owner = ?, "
+                "lease_expires = ?, claims = claims + 1 WHERE request_id = ?",
+                [(now, agent_id, now + self.lease_s, row["request_id"]) for row in rows],
+            )
+        return [dict(row) for row in rows]
+
+    def heartbeat(self, agent_id: str, held: list[str]) -> list[str]:
+        """Extend the leases of ``held`` jobs; return those the agent should stop."""
+        if not held:
+            return []
+        marks = ",".join("?" * len(held))
+        self.db.execute(
+            f"UPDATE jobs SET lease_expires = ?, lease_owner = ? "
+            f"WHERE state = 'processing' AND request_id IN ({marks})",
+            (time.time() + self.lease_s, agent_id, *held),
+        )
+        rows = self.db.execute(
+            f"SELECT request_id FROM jobs WHERE request_id IN ({marks}) "
+            f"AND state IN ('interrupted', 'timeout', 'completed', 'failed')",
+            held,
+        ).fetchall()
+        return [row["request_id"] for row in rows]
+
+    def apply_result(
+        self, request_id: str, state: str, output: str, error: str | None, attempts: int
+    ) -> bool | None:
+        """Apply a result once. None: unknown job; False: already terminal (a duplicate)."""
+        now = time.time()
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT state FROM jobs WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            self.db.execute(
+                "UPDATE jobs SET deliveries = deliveries + 1, callback_success = 1, "
+                "callback_attempts = MAX(callback_attempts, ?) WHERE request_id = ?",
+                (attempts, request_id),
+            )
+            if row["state"] in TERMINAL_STATES:
+                return False
+            self.db.execute(
+                "UPDATE jobs SET state = ?, error = ?, completed_at = ?, lease_owner = NULL "
+                "WHERE request_id = ?",
+                (state, error, now, request_id),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO job_outputs (request_id, output) VALUES (?, ?)",
+                (request_id, output),
+            )
+            return True

@@ -1,0 +1,65 @@
+"""Shared fixtures: the real reference target (gateway + agent processes) on 127.0.0.1.
+
+- ``target``: a fresh target per test, data dir under ``tmp_path``, always stopped.
+- ``target_factory``: ``make(**options)`` for tests that need other settings
+  (any field of ``TargetConfig`` / ``AgentConfig``, e.g. ``queue_limit=5``);
+  every target it starts is stopped at the end of the test.
+- ``shared_target``: one target for the whole session, for tests that only read
+  or that use their own workspaces / repos (do not kill or pause it).
+
+Timings are shortened (``FAST_OPTIONS``) so leases, backoff and the circuit
+breaker play out in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadkit.target.launcher import RunningTarget, start_target
+
+FAST_OPTIONS: dict[str, Any] = {
+    "lease_s": 3.0,
+    "heartbeat_s": 0.2,
+    "request_timeout_s": 2.0,
+    "backoff_base_s": 0.05,
+    "backoff_max_s": 0.5,
+    "breaker_failures": 3,
+    "breaker_open_s": 1.0,
+    "agent_stale_s": 3.0,
+    "cleanup_interval_s": 0.0,
+}
+
+
+@pytest.fixture
+def target_factory(tmp_path: Path) -> Iterator[Callable[..., RunningTarget]]:
+    started: list[RunningTarget] = []
+
+    def make(**options: Any) -> RunningTarget:
+        data_dir = tmp_path / f"target-{len(started)}"
+        target = start_target(data_dir, **{**FAST_OPTIONS, **options})
+        started.append(target)
+        return target
+
+    try:
+        yield make
+    finally:
+        for target in started:
+            target.stop()
+
+
+@pytest.fixture
+def target(target_factory: Callable[..., RunningTarget]) -> RunningTarget:
+    return target_factory()
+
+
+@pytest.fixture(scope="session")
+def shared_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTarget]:
+    target = start_target(tmp_path_factory.mktemp("shared-target"), **FAST_OPTIONS)
+    try:
+        yield target
+    finally:
+        target.stop()

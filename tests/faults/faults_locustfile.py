@@ -1,0 +1,58 @@
+"""A locustfile for the fault tests: the faults plugin with a small file recorder.
+
+It wires only the faults part (metrics may not exist yet): ``LOADKIT_TEST_RUN_DIR``
+names the run dir where events.jsonl is written. Each request is named after
+the faults active when it started, so Locust's own stats show per-window timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from locust import HttpUser, constant, events, task
+from locust.runners import WorkerRunner
+
+from loadkit.faults import plugin as faults_plugin
+
+
+class _Recorder:
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def event(self, type: str, **fields) -> None:
+        with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"t": time.time(), "type": type, **fields}) + "\n")
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser, **_kwargs) -> None:
+    faults_plugin.add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs) -> None:
+    run_dir = os.environ.get("LOADKIT_TEST_RUN_DIR")
+    worker = isinstance(environment.runner, WorkerRunner)
+    faults_plugin.attach(environment, _Recorder(run_dir) if run_dir and not worker else None)
+
+
+_seen: set[str] = set()
+
+
+class Pinger(HttpUser):
+    """Names each request after the active faults, or ``after`` once a fault was reverted."""
+
+    wait_time = constant(float(os.environ.get("LOADKIT_TEST_WAIT", "0.05")))
+
+    @task
+    def ping(self) -> None:
+        active = faults_plugin.active_faults()
+        _seen.update(active)
+        tag = ",".join(sorted(active)) or ("after" if _seen else "none")
+        path = os.environ.get("LOADKIT_TEST_PATH", "/")
+        timeout = float(os.environ.get("LOADKIT_TEST_TIMEOUT", "30"))
+        self.client.get(path, name=f"GET {path} [{tag}]", timeout=timeout)

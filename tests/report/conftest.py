@@ -1,0 +1,42 @@
+"""Fixtures for the reporter's tests: synthetic run directories written on demand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from loadkit.report.synthetic import SyntheticRun, write_run_dir
+
+ENDPOINTS = ["POST /execute", "GET /status/[id]", "GET /responses/[id]"]
+
+
+@pytest.fixture
+def make_run(tmp_path: Path) -> Callable[..., Path]:
+    """``make_run(name, **SyntheticRun fields)`` -> a fresh synthetic run directory."""
+
+    def make(name: str = "run", **fields: object) -> Path:
+        fields.setdefault("endpoints", list(ENDPOINTS))
+        return write_run_dir(SyntheticRun(name=name, **fields), tmp_path / name)  # type: ignore[arg-type]
+
+    return make
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m loadkit ARGS`` the way a user does; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "loadkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli("report", RUN_DIR, ...)``: run the loadkit command in a real subprocess."""
+    return run_cli

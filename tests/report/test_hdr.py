@@ -1,0 +1,77 @@
+"""The numpy HDR arithmetic agrees exactly with the hdrhistogram package."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from loadkit.report.hdr import Layout, decode_sparse, encode_counts, grouped_percentiles
+
+PERCENTILES = [1.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
+
+
+def _recorded(values: np.ndarray) -> HdrHistogram:
+    histogram = HdrHistogram(1, 3_600_000_000, 3)
+    for value in values:
+        histogram.record_value(int(value))
+    return histogram
+
+
+def test_layout_matches_hdrh() -> None:
+    layout = Layout()
+    reference = HdrHistogram(1, 3_600_000_000, 3)
+    assert layout.counts_len == reference.counts_len
+    values = np.unique(np.random.default_rng(3).integers(1, 3_600_000_000, 2000))
+    expected = [reference._counts_index_for(int(v)) for v in values]
+    assert layout.index_of(values).tolist() == expected
+    for index in expected[::50]:
+        value = reference.get_value_from_index(index)
+        assert layout.highest_equivalent[index] == reference.get_highest_equivalent_value(value)
+
+
+def test_decode_reads_hdrh_encoding_and_hdrh_reads_ours() -> None:
+    values = np.random.default_rng(1).lognormal(9, 1.2, 3000).astype(np.int64) + 1
+    reference = _recorded(values)
+    layout, index, counts = decode_sparse(reference.encode())
+    assert counts.sum() == 3000
+    again = HdrHistogram.decode(encode_counts(layout, index, counts))
+    for p in PERCENTILES:
+        assert again.get_value_at_percentile(p) == reference.get_value_at_percentile(p)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_merged_percentiles_equal_hdrh_of_merged_histogram(dense, monkeypatch) -> None:
+    import loadkit.report.hdr as hdr
+
+    if not dense:
+        monkeypatch.setattr(hdr, "_DENSE_LIMIT", 0)
+    rng = np.random.default_rng(2)
+    parts = [rng.lognormal(mu, 0.6, 400).astype(np.int64) + 1 for mu in (8, 9, 11)]
+    merged = _recorded(np.concatenate(parts[:2]))
+    groups, indices, counts = [], [], []
+    for part, group in zip(parts, (0, 0, 2), strict=True):
+        _, index, count = decode_sparse(_recorded(part).encode())
+        groups.append(np.full(len(index), group))
+        indices.append(index)
+        counts.append(count)
+    values, totals = grouped_percentiles(
+        Layout(),
+        np.concatenate(groups),
+        np.concatenate(indices),
+        np.concatenate(counts),
+        PERCENTILES,
+        3,
+    )
+    assert totals.tolist() == [800, 0, 400]
+    assert values[0].tolist() == [merged.get_value_at_percentile(p) for p in PERCENTILES]
+    assert np.isnan(values[1]).all()
+    alone = _recorded(parts[2])
+    assert values[2].tolist() == [alone.get_value_at_percentile(p) for p in PERCENTILES]
+
+
+def test_decode_rejects_garbage() -> None:
+    with pytest.raises(ValueError):
+        decode_sparse("HISTFAAAAC")
+    with pytest.raises(Exception):  # noqa: B017 - base64/zlib errors are ValueError or zlib.error
+        decode_sparse("bm90IGEgaGlzdG9ncmFt")
