@@ -6,7 +6,7 @@ with 200 "ok". The same load loop runs against it directly and through a
 
 * latency: one connection, sequential requests; p50/p99 per round;
 * rate: CONCURRENCY connections in closed loops for RATE_SECONDS per round,
-  and the proxy's CPU time per request meanwhile;
+  and the CPU time per request of the proxy and (for scale) of the server;
 * bulk: BULK_BYTES streamed through one connection (MB/s).
 
 Prints one JSON object: medians over rounds of direct and proxied p50/p99, the
@@ -47,12 +47,11 @@ except ImportError:
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 class Ok(asyncio.Protocol):
     def connection_made(self, transport):
-        self.transport, self.buffer = transport, b""
+        self.transport, self.tail = transport, b""
     def data_received(self, data):
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            self.buffer = self.buffer[end + 4:]
-            self.transport.write(RESPONSE)
+        buffer = self.tail + data  # a 3-byte tail cannot hold a whole terminator
+        self.transport.write(RESPONSE * buffer.count(b"\r\n\r\n"))
+        self.tail = buffer[-3:]
 async def main():
     server = await asyncio.get_running_loop().create_server(Ok, "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
@@ -117,11 +116,13 @@ async def _request_answer(reader: asyncio.StreamReader) -> None:
     await reader.readexactly(length)
 
 
-async def measure(direct: int, proxied: int, proxy_pid: int) -> dict[str, float]:
+async def measure(direct: int, proxied: int, proxy_pid: int, server_pid: int) -> dict[str, float]:
     results: dict[str, list[float]] = {
         k: []
-        for k in ("d50", "d99", "p50", "p99", "added50", "added99", "drate", "prate", "cpu_us")
-        + ("dbulk", "pbulk")
+        for k in (
+            *("d50", "d99", "p50", "p99", "added50", "added99"),
+            *("drate", "prate", "cpu_us", "server_cpu_us", "dbulk", "pbulk"),
+        )
     }
     await latency_round(direct)  # warm up both paths
     await latency_round(proxied)
@@ -134,9 +135,13 @@ async def measure(direct: int, proxied: int, proxy_pid: int) -> dict[str, float]
         results["p99"].append(p99)
         results["added50"].append(p50 - d50)
         results["added99"].append(p99 - d99)
-    proxy_process = psutil.Process(proxy_pid)
+    proxy_process, server_process = psutil.Process(proxy_pid), psutil.Process(server_pid)
     for _ in range(RATE_ROUNDS):
-        results["drate"].append(await rate_round(direct))
+        cpu_before = sum(server_process.cpu_times()[:2])
+        rate = await rate_round(direct)
+        cpu = sum(server_process.cpu_times()[:2]) - cpu_before
+        results["drate"].append(rate)
+        results["server_cpu_us"].append(cpu / (rate * RATE_SECONDS) * 1e6)
         cpu_before = sum(proxy_process.cpu_times()[:2])
         rate = await rate_round(proxied)
         cpu = sum(proxy_process.cpu_times()[:2]) - cpu_before
@@ -158,6 +163,7 @@ async def measure(direct: int, proxied: int, proxy_pid: int) -> dict[str, float]
         "proxy_rps": round(med["prate"]),
         "rate_ratio": round(statistics.median(ratios), 3),
         "proxy_cpu_us_per_request": round(med["cpu_us"], 1),
+        "server_cpu_us_per_request": round(med["server_cpu_us"], 1),
         "direct_bulk_mb_s": round(med["dbulk"]),
         "proxy_bulk_mb_s": round(med["pbulk"]),
         "bulk_ratio": round(med["pbulk"] / med["dbulk"], 3),
@@ -184,7 +190,7 @@ def main() -> None:
             listen = client.create_proxy("bench", "127.0.0.1:0", f"127.0.0.1:{direct}")["listen"]
             proxied = int(listen.rsplit(":", 1)[1])
             assert proxy.process is not None
-            figures = _run(measure(direct, proxied, proxy.process.pid))
+            figures = _run(measure(direct, proxied, proxy.process.pid, server.pid))
     finally:
         server.kill()
         server.wait()

@@ -42,8 +42,13 @@ def cpu_s(process: psutil.Process) -> float:
 
 
 async def one_round(
-    url: str, gateway: psutil.Process, repo: str, subscribers: int, writes: int, rate: float
+    url: str,
+    gateway: psutil.Process,
+    repo: str,
+    args: argparse.Namespace,
 ) -> dict:
+    subscribers, writes, rate = args.subscribers, args.writes, args.rate
+    compression = "deflate" if args.deflate else None
     ws_url = url.replace("http://", "ws://", 1) + "/ws"
     latencies: list[float] = []
     server: list[float] = []  # write time -> the gateway's sent_at for this client
@@ -52,7 +57,7 @@ async def one_round(
 
     async def client(ready: asyncio.Event, started: list[int]) -> None:
         nonlocal gaps, received
-        async with connect(ws_url, max_queue=None, open_timeout=60, compression=None) as ws:
+        async with connect(ws_url, max_queue=None, open_timeout=60, compression=compression) as ws:
             await ws.send(json.dumps({"op": "subscribe", "repos": [repo]}))
             json.loads(await ws.recv())
             started[0] += 1
@@ -109,9 +114,7 @@ async def main_async(args: argparse.Namespace, url: str, gateway_pid: int) -> li
     gateway = psutil.Process(gateway_pid)
     results = []
     for n in range(args.rounds):
-        figures = await one_round(
-            url, gateway, f"bench{n}", args.subscribers, args.writes, args.rate
-        )
+        figures = await one_round(url, gateway, f"bench{n}", args)
         results.append(figures)
     return results
 
@@ -122,6 +125,9 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--deflate", action="store_true", help="clients offer permessage-deflate (uvicorn accepts)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir, start_target(data_dir) as target:
         started = time.monotonic()
@@ -139,6 +145,7 @@ def main() -> int:
                 "writes_per_round": args.writes,
                 "write_rate_per_s": args.rate,
                 "rounds": args.rounds,
+                "permessage_deflate": args.deflate,
                 "all_delivered": all(r["delivered"] == r["expected"] for r in rounds),
                 "gaps": sum(r["gaps"] for r in rounds),
                 **{f"median_{k}": statistics.median(r[k] for r in rounds) for k in keys},

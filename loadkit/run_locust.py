@@ -1,10 +1,16 @@
 """Locust as child processes of ``loadkit run``: one local runner, or a master and N workers.
 
 Every child runs in its own session with stdin closed, so a Ctrl-C in the
-terminal reaches ``loadkit run`` only; it then stops Locust the way Locust
-expects (SIGTERM: Locust fires ``quitting``, the fault schedule reverts its
-faults, the metrics plugin closes the run directory) and escalates to SIGKILL
-only after a grace period. All addresses are 127.0.0.1.
+terminal reaches ``loadkit run`` only; it then stops Locust gracefully (Locust
+fires ``quitting``, the fault schedule reverts its faults, the metrics plugin
+closes the run directory) and escalates to SIGKILL only after a grace period.
+All addresses are 127.0.0.1.
+
+The graceful signal is SIGTERM, which Locust handles in the web UI mode; in
+a headless run with a load shape Locust installs its own handler only after the
+shape ends, so the scenario plugin installs one for that time
+(:func:`loadkit.scenario_plugin.quit_on_sigterm`). Workers are not signalled:
+the master tells them to quit.
 """
 
 from __future__ import annotations
@@ -147,13 +153,12 @@ class LocustProcesses:
         return None if self.main is None else self.main.poll()
 
     def stop(self) -> None:
-        """Ask Locust to stop gracefully (SIGTERM, once)."""
+        """Ask Locust to stop gracefully (SIGTERM to the master / local runner, once)."""
         if self._stop_sent_at is None:
             self._stop_sent_at = time.monotonic()
-            for proc in [self.main, *self.workers]:
-                if proc is not None and proc.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGTERM)
+            if self.main is not None and self.main.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.main.send_signal(signal.SIGTERM)
 
     def kill_if_overdue(self) -> bool:
         """SIGKILL what is still running ``STOP_GRACE_S`` after :meth:`stop`."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -23,7 +24,7 @@ from loadkit.errors import ConfigError, ScenarioError
 from loadkit.scenario import Scenario, StageSpec, build_from_spec, load_scenario
 from loadkit.scenario_yaml import did_you_mean
 
-__all__ = ["add_arguments", "attach", "build_locust_shape"]
+__all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
 
 logger = logging.getLogger("loadkit.scenario")
 
@@ -86,6 +87,31 @@ def _select_users(environment: Any, scenario: Scenario) -> None:
     environment.user_classes[:] = chosen
 
 
+def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
+    """Make SIGTERM end a headless shape run gracefully.
+
+    Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
+    returns, and with a shape that call blocks until the shape ends: until then
+    SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
+    no final run.json). This handler quits the runner instead; Locust then
+    shuts down as after any run (``quitting``, ``quit``), and the handler
+    removes itself so Locust's own handler takes over. It leaves a ``note``
+    event and sets ``environment.loadkit_interrupted``.
+    """
+    import gevent
+
+    def quit_runner() -> None:
+        watcher.cancel()
+        logger.info("loadkit: SIGTERM: stopping the run")
+        environment.loadkit_interrupted = True  # for run.json's exit_status
+        if recorder is not None and getattr(recorder, "running", False):
+            recorder.event("note", message="SIGTERM: run stopped before the end of its shape")
+        environment.runner.quit()
+
+    watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
+    environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())
+
+
 def attach(environment: Any, recorder: Any = None) -> None:
     """Apply ``--loadkit-scenario``: weight the user classes, set the load shape.
 
@@ -126,6 +152,8 @@ def attach(environment: Any, recorder: Any = None) -> None:
         raise SystemExit(exc.exit_code) from None
     shape.runner = environment.runner
     environment.shape_class = shape
+    if getattr(options, "headless", False):
+        quit_on_sigterm(environment, recorder)
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
 

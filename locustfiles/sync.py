@@ -26,6 +26,7 @@ seq baseline of each repo restarts, since events sent meanwhile are gone.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 import uuid
@@ -73,6 +74,12 @@ def _add_arguments(parser: Any) -> None:
         help="seconds between a writer's writes",
     )
     group.add_argument(
+        "--sync-batch-weight",
+        type=common.non_negative_int,
+        default=1,
+        help="weight of a writer's batch syncs (creates: 2, updates: 6)",
+    )
+    group.add_argument(
         "--sync-ping-interval",
         type=common.positive_float,
         default=20.0,
@@ -94,7 +101,7 @@ def _add_arguments(parser: Any) -> None:
 
 def is_writer(number: int, share: float) -> bool:
     """Spread writers evenly: user 0 writes, then every 1/share-th user."""
-    return share > 0 and int(number * share) != int((number - 1) * share)
+    return share > 0 and math.floor(number * share) != math.floor((number - 1) * share)
 
 
 class SyncClientUser(FastHttpUser):
@@ -118,7 +125,8 @@ class SyncClientUser(FastHttpUser):
         self.repos = [self.all_repos[(number + k) % pool] for k in range(per_client)]
         self.writer = is_writer(number, float(common.setting(env, "sync_writer_share", 0.2)))
         if self.writer:
-            self.tasks = self.writer_tasks
+            batch_weight = int(common.setting(env, "sync_batch_weight", 1))
+            self.tasks = self.writer_tasks + [SyncClientUser.batch_sync] * batch_weight
         self.backoff = Backoff(
             base_s=float(common.setting(env, "sync_reconnect_base", 0.2)),
             max_s=max(
@@ -137,7 +145,7 @@ class SyncClientUser(FastHttpUser):
             self.ws.connect()
             self._subscribe(self.ws)
         except (WebSocketClosed, WebSocketTimeout):
-            self._reconnect()  # the receiver keeps trying if this gives up too
+            self.ws.close()  # the receiver reconnects with backoff; tasks go on meanwhile
         self.receiver = gevent.spawn(self._receive_loop)
 
     def on_stop(self) -> None:
@@ -324,4 +332,4 @@ class SyncClientUser(FastHttpUser):
                 raise CheckFailed(f"sync applied {len(result.get('applied') or [])} changes, not 1")
 
     tasks: ClassVar[list[Any]] = [keep_alive]
-    writer_tasks: ClassVar[list[Any]] = [create_task] * 2 + [update_task] * 6 + [batch_sync]
+    writer_tasks: ClassVar[list[Any]] = [create_task] * 2 + [update_task] * 6

@@ -109,7 +109,10 @@ if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || ! docker image inspect loadkit >/de
   "$build_venv/bin/pip" wheel -q --wheel-dir wheels . >"$STATE_DIR/pip-wheel.log" 2>&1 \
     || { tail -n 5 "$STATE_DIR/pip-wheel.log"; exit 1; }
   step_done "wheels ($(ls wheels | wc -l) files)"
+  old=$(docker image inspect loadkit --format '{{.Id}}' 2>/dev/null || true)
   docker build -q --network host --build-arg BASE_IMAGE=loadkit-base -t loadkit . >/dev/null
+  new=$(docker image inspect loadkit --format '{{.Id}}')
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
 fi
 step_done "image loadkit"
 log "ready: $(docker image inspect loadkit --format '{{.Id}}' | cut -c1-19)"

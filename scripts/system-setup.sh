@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# Install the system packages some tests use: headless Chromium (report check).
-# Needs root (apt-get). Safe to run twice.
+# Install the system parts some tests use: headless Chromium (report check) and
+# a Docker engine with the loadkit images (docker tests, docker fault backend).
+# Needs root (apt-get). Safe to run twice. Best effort: what cannot be set up is
+# reported, and the tests that need it skip with the reason.
+# LOADKIT_SKIP_DOCKER=1 skips the Docker part.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then echo "system-setup: not root, skipping apt packages"; exit 0; fi
+start=$(date +%s)
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "system-setup: chromium=$(command -v chromium || echo missing)"
+echo "system-setup: chromium=$(command -v chromium || echo missing) ($(( $(date +%s) - start ))s)"
+
+if [ "${LOADKIT_SKIP_DOCKER:-0}" != 1 ]; then
+  start=$(date +%s)
+  # Bounded: on a fresh machine this takes about 3-4 minutes (apt, debootstrap, wheels, build).
+  if timeout 1200 bash "$(dirname "$0")/docker-setup.sh"; then
+    echo "system-setup: docker ready ($(( $(date +%s) - start ))s)"
+  else
+    echo "system-setup: docker setup incomplete after $(( $(date +%s) - start ))s; docker tests will skip"
+  fi
+fi

@@ -147,3 +147,40 @@ def test_workers_and_users_override(tmp_path) -> None:
     run = json.loads((_only_run_dir(tmp_path) / "run.json").read_text())
     assert run["runner"]["mode"] == "master"
     assert run["totals"]["requests"] > 0
+
+
+def test_web_mode_serves_the_ui_on_loopback_and_swarms_the_scenario_shape(tmp_path) -> None:
+    import httpx
+
+    from loadkit.run_locust import free_port
+
+    port = free_port()
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "run", str(_scenario(tmp_path, duration="120s")),
+         "--web", "--web-port", str(port), "--out", str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def ui_up() -> bool:
+        try:
+            return httpx.get(base + "/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        _wait_for(ui_up, 120, "the web UI")
+        answer = httpx.post(base + "/swarm", data={}, timeout=30).json()
+        assert answer["success"], answer
+        assert "StagesShape" in answer["message"]  # the scenario's shape, not the form's numbers
+        run_json = _wait_for(lambda: next(iter(reports.glob("*/run.json")), None), 60, "run.json")
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_INTERRUPTED, f"{stdout[-2000:]}\n{stderr[-2000:]}"
+    assert f"web UI: {base}" in stdout
+    assert (run_json.parent / "report.html").is_file()

@@ -77,6 +77,18 @@ class BackendSet:
             backend = self._backends[spec.via] = cls(self.context)
         return backend
 
+    def prepare(self, specs: list[FaultSpec]) -> None:
+        """Import and build every backend a plan needs now, not at its first fault.
+
+        A backend may also have ``prepare(spec)`` (e.g. the proxy backend opens
+        its API client), so the first inject is as prompt as the others.
+        """
+        for spec in specs:
+            backend = self.for_spec(spec)
+            prepare = getattr(backend, "prepare", None)
+            if prepare is not None:
+                prepare(spec)
+
     def inject(self, spec: FaultSpec) -> None:
         self.for_spec(spec).inject(spec)
 

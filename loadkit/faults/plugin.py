@@ -162,7 +162,12 @@ def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
         if runner.__class__.__name__ != "LocalRunner":
             runner.send_message(MESSAGE_TYPE, {"active": names})
 
-    schedule = FaultSchedule(specs, BackendSet(context), recorder, journal, tell_workers)
+    backends = BackendSet(context)
+    try:
+        backends.prepare(specs)
+    except Exception as exc:  # e.g. the docker SDK is missing: the fault will fail and say so
+        log.warning("could not prepare fault backends: %s", exc)
+    schedule = FaultSchedule(specs, backends, recorder, journal, tell_workers)
     _wire_events(environment, schedule)
     if environment.web_ui is not None:
         from loadkit.faults import webui

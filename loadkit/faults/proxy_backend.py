@@ -79,6 +79,9 @@ class ProxyBackend:
             )
         return str(proxy)
 
+    def prepare(self, spec: FaultSpec) -> None:
+        self._client(spec)
+
     def describe(self, spec: FaultSpec) -> str:
         if spec.kind == "down":
             return f"disable proxy {self._proxy(spec)}"

@@ -9,7 +9,8 @@ after its inject. Every action writes an event through the run recorder
 ``on_change`` with the names of the active faults (the plugin tells workers).
 
 ``late_ms`` is the time from the planned instant to the moment the backend
-call returned (the fault is in effect).
+call returned (the fault is in effect). Timing uses the monotonic clock (wall
+clock steps cannot move a fault); events carry wall-clock ``t`` as usual.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class Recorder(Protocol):
 class FaultStatus:
     spec: FaultSpec
     state: str = "pending"  # pending | active | reverted | failed | revert_failed
-    injected_at: float | None = None
-    reverted_at: float | None = None
+    injected_at: float | None = None  # monotonic
+    reverted_at: float | None = None  # monotonic
     late_ms: float | None = None
     error: str | None = None
 
@@ -75,7 +76,8 @@ class FaultSchedule:
         self._locks = {name: gevent.lock.RLock() for name in self.specs}
         self._actions = gevent.pool.Group()
         self._timeline: gevent.Greenlet | None = None
-        self.t0: float | None = None
+        self.t0: float | None = None  # wall clock of the test start (display)
+        self._t0_mono: float | None = None
 
     # -- running -----------------------------------------------------------------
 
@@ -87,6 +89,7 @@ class FaultSchedule:
         """Start the timeline (a new test: states reset, offsets count from ``t0``)."""
         self._halt_timeline()
         self.t0 = time.time() if t0 is None else t0
+        self._t0_mono = time.monotonic() - (time.time() - self.t0)
         for name, status in self.statuses.items():
             if status.state != "active":
                 self.statuses[name] = FaultStatus(status.spec)
@@ -101,15 +104,14 @@ class FaultSchedule:
         return sorted(plan, key=lambda item: (item[0], item[1], item[3].index))
 
     def _run_timeline(self) -> None:
-        assert self.t0 is not None
+        assert self._t0_mono is not None
         for offset, _, action, spec in self._plan():
-            delay = self.t0 + offset - time.time()
-            if delay > 0:
+            while (delay := self._t0_mono + offset - time.monotonic()) > 0:
                 gevent.sleep(delay)
             if action == "inject":
                 self._actions.spawn(self.inject, spec.name, planned_at_s=offset)
             else:
-                self._actions.spawn(self.revert, spec.name, reason="scheduled")
+                self._actions.spawn(self.revert, spec.name, reason="scheduled", planned_at_s=offset)
 
     def _halt_timeline(self) -> None:
         if self._timeline is not None:
@@ -126,8 +128,8 @@ class FaultSchedule:
 
     # -- actions -------------------------------------------------------------------
 
-    def _offset(self, t: float) -> float:
-        return t - (self.t0 if self.t0 is not None else t)
+    def _offset(self, mono: float) -> float:
+        return mono - (self._t0_mono if self._t0_mono is not None else mono)
 
     def inject(self, name: str, *, planned_at_s: float | None = None) -> FaultStatus:
         """Inject ``name`` now (``planned_at_s`` given: on behalf of the timeline)."""
@@ -136,15 +138,17 @@ class FaultSchedule:
             status = self.statuses[name]
             if status.state in ("active", "revert_failed"):
                 return status
-            started = time.time()
+            started = time.monotonic()
             try:
                 self.backends.inject(spec)
             except Exception as exc:
                 self._failed(status, "inject", exc)
                 return status
-            done = time.time()
+            done = time.monotonic()
             planned_abs = (
-                started if planned_at_s is None or self.t0 is None else self.t0 + planned_at_s
+                started
+                if planned_at_s is None or self._t0_mono is None
+                else self._t0_mono + planned_at_s
             )
             status.state, status.injected_at, status.error = "active", done, None
             status.late_ms = round((done - planned_abs) * 1000, 3)
@@ -163,8 +167,13 @@ class FaultSchedule:
         self._changed()
         return status
 
-    def revert(self, name: str, *, reason: str = "manual") -> FaultStatus:
-        """Revert ``name`` if it is active; ``reason`` goes into the event."""
+    def revert(
+        self, name: str, *, reason: str = "manual", planned_at_s: float | None = None
+    ) -> FaultStatus:
+        """Revert ``name`` if it is active; ``reason`` goes into the event.
+
+        A scheduled revert (``planned_at_s`` given) also records ``late_ms``.
+        """
         spec = self.specs[name]
         with self._locks[name]:
             status = self.statuses[name]
@@ -175,7 +184,11 @@ class FaultSchedule:
                 self.backends.revert(spec)
             except Exception as exc:
                 error = _message(exc)
-            status.reverted_at = time.time()
+            status.reverted_at = time.monotonic()
+            extra: dict[str, Any] = {}
+            if planned_at_s is not None and self._t0_mono is not None:
+                late = status.reverted_at - (self._t0_mono + planned_at_s)
+                extra = {"planned_at_s": planned_at_s, "late_ms": round(late * 1000, 3)}
             self._event(
                 "fault_revert",
                 name=name,
@@ -183,6 +196,7 @@ class FaultSchedule:
                 reason=reason,
                 ok=error is None,
                 error=error,
+                **extra,
             )
             if error is None:
                 status.state, status.error = "reverted", None
@@ -238,8 +252,8 @@ class FaultSchedule:
                     "at_s": spec.at_s,
                     "for_s": spec.for_s,
                     "state": status.state,
-                    "injected_at_s": _maybe_offset(self.t0, status.injected_at),
-                    "reverted_at_s": _maybe_offset(self.t0, status.reverted_at),
+                    "injected_at_s": _maybe_offset(self._t0_mono, status.injected_at),
+                    "reverted_at_s": _maybe_offset(self._t0_mono, status.reverted_at),
                     "late_ms": status.late_ms,
                     "error": status.error,
                     "describe": description,

@@ -132,7 +132,11 @@ def _parse_limit(scanner: _Scanner, metric: str) -> tuple[float, str]:
         if unit not in _TIME_UNITS:
             example = "10s" if metric == "recovery" else "250ms"
             problem = f"'{text}' needs a time unit" if not unit else f"unknown unit '{unit}'"
-            raise scanner.fail(problem, f"write e.g. {example} (units: ms, s, us, m)", unit_start)
+            raise scanner.fail(
+                problem,
+                f"write e.g. {example} (units: ms, s, us, m)",
+                unit_start if unit else start,
+            )
         millis = value * _TIME_UNITS[unit]
         return (millis / 1000.0 if metric == "recovery" else millis), text
     if metric == "error_rate":

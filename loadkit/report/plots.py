@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from loadkit.report.analysis import OVERALL, Analysis
 from loadkit.report.hdr import grouped_percentiles
@@ -102,9 +103,22 @@ def _top_endpoints(analysis: Analysis) -> list[str]:
     return sorted(counts, key=lambda e: -counts[e])[:MAX_ENDPOINT_LINES]
 
 
+def _overall(analysis: Analysis, endpoint: str = OVERALL) -> pd.DataFrame:
+    """One endpoint's series with a row for every interval: no requests = rate 0, no latency."""
+    overall = analysis.series[analysis.series["endpoint"] == endpoint].set_index("s")
+    if overall.empty:
+        return overall.reset_index()
+    interval = analysis.run.interval_s
+    slots = np.arange(0, round(float(overall.index.max()) / interval) + 1) * interval
+    full = overall.reindex(np.union1d(slots, overall.index.to_numpy()))
+    for column in ("count", "failures", "rate"):
+        full[column] = full[column].fillna(0)
+    return full.rename_axis("s").reset_index()
+
+
 def _latency_plot(analysis: Analysis) -> Figure:
     figure, (ax,) = _figure()
-    overall = analysis.series[analysis.series["endpoint"] == OVERALL]
+    overall = _overall(analysis)
     if overall.empty:
         _no_data(ax, "no requests recorded")
         return figure
@@ -114,19 +128,18 @@ def _latency_plot(analysis: Analysis) -> Figure:
     ax.set_ylabel("latency (ms)")
     ax.set_xlabel("time since start (s)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", frameon=False, ncols=3)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, ncols=3)
     return figure
 
 
 def _endpoint_latency_plot(analysis: Analysis) -> Figure:
     figure, (ax,) = _figure()
-    series = analysis.series
     endpoints = _top_endpoints(analysis)
     if not endpoints:
         _no_data(ax, "no requests recorded")
         return figure
     for colour, endpoint in zip(PALETTE, endpoints, strict=False):
-        rows = series[series["endpoint"] == endpoint]
+        rows = _overall(analysis, endpoint)
         ax.plot(rows["s"], rows["p95"], label=endpoint, color=colour, linewidth=1.0)
     _shade_faults(ax, analysis.faults, label=False)
     ax.set_ylabel("p95 latency (ms)")
@@ -138,7 +151,7 @@ def _endpoint_latency_plot(analysis: Analysis) -> Figure:
 
 def _throughput_plot(analysis: Analysis) -> Figure:
     figure, (ax,) = _figure()
-    overall = analysis.series[analysis.series["endpoint"] == OVERALL]
+    overall = _overall(analysis)
     if overall.empty:
         _no_data(ax, "no requests recorded")
         return figure
@@ -162,7 +175,7 @@ def _throughput_plot(analysis: Analysis) -> Figure:
     errors.spines["top"].set_visible(False)
     _shade_faults(ax, analysis.faults)
     handles = ax.get_legend_handles_labels()[0] + errors.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="upper right", frameon=False, ncols=2)
+    ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, ncols=2)
     return figure
 
 
@@ -238,6 +251,8 @@ def _distribution_plot(analysis: Analysis) -> Figure:
     ax.set_ylabel("latency (ms)")
     ax.set_xlabel("percentile (merged HDR histogram of the whole run)")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return figure
 
@@ -258,7 +273,7 @@ def report_plots(analysis: Analysis) -> list[Plot]:
 def comparison_plot(first: Analysis, second: Analysis, labels: tuple[str, str]) -> Plot:
     """Overall p95 over time of two runs on one chart."""
     figure, (ax,) = _figure()
-    for colour, analysis, label in zip(PALETTE, (first, second), labels, strict=True):
+    for colour, analysis, label in zip(PALETTE[:2], (first, second), labels, strict=True):
         overall = analysis.series[analysis.series["endpoint"] == OVERALL]
         ax.plot(overall["s"], overall["p95"], color=colour, linewidth=1.2, label=f"{label} p95")
     ax.set_ylabel("p95 latency (ms)")

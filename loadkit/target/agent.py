@@ -206,9 +206,17 @@ class Agent:
             self._loops.append(asyncio.create_task(loop()))
 
     async def stop(self) -> None:
-        for task in [*self._loops, *self.jobs]:
+        """Stop claiming, cancel running jobs and give them back to the gateway at once."""
+        unfinished = list(self.executing)
+        tasks = [*self._loops, *self.jobs, *self.executing.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._loops, *self.jobs, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if unfinished:
+            with contextlib.suppress(GatewayUnavailable):
+                await self._post(
+                    "/internal/release", {"agent_id": self.agent_id, "ids": unfinished}
+                )
         await self.client.aclose()
 
     def health(self) -> dict[str, Any]:

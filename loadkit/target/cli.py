@@ -23,7 +23,7 @@ from loadkit.target.launcher import start_target
 
 __all__ = ["handler", "register"]
 
-GATEWAY_OPTIONS = {
+GATEWAY_OPTIONS = (
     "queue_limit",
     "response_ttl_s",
     "cleanup_interval_s",
@@ -33,8 +33,8 @@ GATEWAY_OPTIONS = {
     "warm_start_ms",
     "idle_after_s",
     "expire_after_s",
-}
-AGENT_OPTIONS = {"concurrency", "heartbeat_s", "request_timeout_s", "breaker_failures"}
+)
+AGENT_OPTIONS = ("concurrency", "heartbeat_s", "request_timeout_s", "breaker_failures")
 
 
 def register(subparsers: Any) -> None:
@@ -53,8 +53,8 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="allow --host to be an address other than loopback (exposes the target)",
     )
-    add_config_arguments(parser, TargetConfig, only=GATEWAY_OPTIONS)
-    add_config_arguments(parser, AgentConfig, only=AGENT_OPTIONS)
+    add_config_arguments(parser, TargetConfig, only=set(GATEWAY_OPTIONS))
+    add_config_arguments(parser, AgentConfig, only=set(AGENT_OPTIONS))
     parser.set_defaults(func=handler)
 
 
@@ -84,12 +84,12 @@ def handler(args: argparse.Namespace) -> int:
     _check_host(args.host, args.allow_non_loopback)
     _check_port(args.port, "--port")
     _check_port(args.agent_port, "--agent-port")
-    for name in GATEWAY_OPTIONS | AGENT_OPTIONS:
+    for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS):
         if getattr(args, name) < 0:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{getattr(args, name)} is negative", field=flag, fix="use >= 0")
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="loadkit-"))
-    options = {name: getattr(args, name) for name in GATEWAY_OPTIONS | AGENT_OPTIONS}
+    options = {name: getattr(args, name) for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS)}
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

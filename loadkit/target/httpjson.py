@@ -89,7 +89,22 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         raise ApiError(400, f"body is not valid JSON: {exc}", None) from None
     if not isinstance(data, dict):
         raise ApiError(400, f"body must be a JSON object, got {type(data).__name__}", None)
+    if _SURROGATE_ESCAPE.search(body):
+        _reject_lone_surrogates(data)
     return data
+
+
+# A JSON \uD800-\uDFFF escape: half of a pair (fine) or a lone surrogate (not storable).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _reject_lone_surrogates(data: dict[str, Any]) -> None:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "body holds a lone UTF-16 surrogate (\\uD800-\\uDFFF); send valid Unicode", None
+        ) from None
 
 
 def require_str(data: dict[str, Any], field: str, max_len: int = 256) -> str:

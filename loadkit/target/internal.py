@@ -5,6 +5,8 @@
 ``POST /internal/heartbeat``           ``{agent_id, held, ...health}`` → ``{stop}``
 ``POST /internal/results/{id}``        ``{state, output, error, attempts}`` →
                                        ``{applied}`` (idempotent)
+``POST /internal/release``             ``{agent_id, ids}`` → ``{released}``: an agent
+                                       shutting down gives its jobs back
 =====================================  ==========================================
 
 A heartbeat extends the leases of the jobs the agent holds and doubles as the
@@ -81,6 +83,12 @@ def routes(config: TargetConfig, store: JobStore, agents: AgentRegistry) -> list
         return JSONResponse({"stop": store.heartbeat(agent_id, held)})
 
     @json_endpoint
+    async def release(request: Request) -> Response:
+        data = await read_json_object(request, config.max_body_bytes)
+        agent_id = require_str(data, "agent_id")
+        return JSONResponse({"released": store.release(agent_id, _str_list(data, "ids"))})
+
+    @json_endpoint
     async def result(request: Request) -> Response:
         request_id = request.path_params["request_id"]
         data = await read_json_object(request, config.max_result_bytes)
@@ -125,5 +133,6 @@ def routes(config: TargetConfig, store: JobStore, agents: AgentRegistry) -> list
         Route("/internal/claim", claim, methods=["POST"]),
         Route("/internal/heartbeat", heartbeat, methods=["POST"]),
         Route("/internal/results/{request_id}", result, methods=["POST"]),
+        Route("/internal/release", release, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]

@@ -8,11 +8,14 @@ user+project already has a live (not expired, not deleted) session. Then it is
 computed from the stored timestamps when asked.
 
 Rows live in the gateway's SQLite file (table ``sessions``), so sessions
-survive a gateway restart.
+survive a gateway restart. Extension: ``GET /sessions/{id}?wait_ready_s=N``
+waits (up to N seconds) until the session is ready before answering.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import sqlite3
 import time
 import uuid
@@ -49,6 +52,8 @@ CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (last_active_at);
 
 # Expired sessions are kept this long (for GET) before they are purged.
 PURGE_AFTER_S = 3600.0
+# Longest long-poll of GET /sessions/{id}?wait_ready_s=N.
+MAX_WAIT_READY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,23 @@ def _from_row(row: sqlite3.Row) -> Session:
     )
 
 
+def _wait_ready_s(request: Request) -> float:
+    raw = request.query_params.get("wait_ready_s")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= MAX_WAIT_READY_S:
+        raise ApiError(
+            400,
+            f"'wait_ready_s' must be a number of seconds 0..{MAX_WAIT_READY_S:g}",
+            "wait_ready_s",
+        )
+    return value
+
+
 def routes(config: TargetConfig, store: SessionStore | None = None) -> list[BaseRoute]:
     """``/sessions`` routes (see docs/target-api.md, Sessions)."""
     sessions = store or SessionStore(config)
@@ -234,6 +256,13 @@ def routes(config: TargetConfig, store: SessionStore | None = None) -> list[Base
         session = sessions.get(session_id)
         if session is None:
             raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        wait_s = _wait_ready_s(request)
+        if wait_s > 0:
+            # Long-poll: answer once the container is up (or the wait is over), so a
+            # client measures time-to-ready exactly instead of to a polling interval.
+            deadline = sessions.clock() + wait_s
+            while (delay := min(session.ready_at, deadline) - sessions.clock()) > 0:
+                await asyncio.sleep(delay + 0.001)  # the loop's timer may fire a bit early
         return JSONResponse(sessions.to_json(session))
 
     @json_endpoint

@@ -219,6 +219,18 @@ class JobStore:
         ).fetchall()
         return [row["request_id"] for row in rows]
 
+    def release(self, agent_id: str, request_ids: list[str]) -> int:
+        """Requeue jobs an agent gives back (it is shutting down); returns how many."""
+        if not request_ids:
+            return 0
+        marks = ",".join("?" * len(request_ids))
+        cursor = self.db.execute(
+            f"UPDATE jobs SET state = 'queued', queued_at = ?, lease_owner = NULL "
+            f"WHERE state = 'processing' AND lease_owner = ? AND request_id IN ({marks})",
+            (time.time(), agent_id, *request_ids),
+        )
+        return cursor.rowcount
+
     def apply_result(
         self, request_id: str, state: str, output: str, error: str | None, attempts: int
     ) -> bool | None:

@@ -121,12 +121,14 @@ class Hub:
         try:
             await asyncio.wait({writer, reader, dropped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # No await here: the server may be cancelling this task (shutdown), and the
+            # helpers end at their next step (both loops swallow their own errors).
             self.unsubscribe(subscriber)
             self.connections -= 1
             for task in (writer, reader, dropped):
                 task.cancel()
-            await asyncio.gather(writer, reader, dropped, return_exceptions=True)
         if subscriber.dropped.is_set():
+            await asyncio.sleep(0)  # let the cancelled writer leave its send first
             # Best effort: a client that does not read may never take the close frame.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+import httpx
 import pytest
 
 from loadkit.faults.proxy import ToxiproxyClient
@@ -140,6 +141,36 @@ def test_latency_delays_live_connections_and_stops_when_removed(client, proxy):
         round_trip(sock)  # well within DEADLINE_S << 100 s: no latency left
 
 
+def test_updating_a_toxic_applies_to_live_connections(client, proxy):
+    name, address = proxy
+    with connect(address) as sock:
+        round_trip(sock)
+        client.add_toxic(name, "latency", {"latency": HUGE_MS})
+        sock.sendall(b"held")  # held by the 100 s latency ...
+        updated = httpx.post(  # updates are not part of ToxiproxyClient's API
+            f"{client.api_url}/proxies/{name}/toxics/latency_downstream",
+            json={"attributes": {"latency": 0}},
+            trust_env=False,
+        )
+        assert updated.status_code == 200
+        assert recv_exactly(sock, 4) == b"held"  # ... released by the update
+
+
+def test_changing_the_upstream_restarts_the_proxy(client, proxy, echo_port):
+    name, address = proxy
+    with connect(address) as sock:
+        round_trip(sock)
+        moved = httpx.post(
+            f"{client.api_url}/proxies/{name}",
+            json={"upstream": f"localhost:{echo_port}"},
+            trust_env=False,
+        )
+        assert moved.status_code == 200 and moved.json()["upstream"] == f"localhost:{echo_port}"
+        assert_closed(sock)  # Toxiproxy drops connections when upstream or listen change
+    with connect(address) as sock:
+        round_trip(sock)
+
+
 def test_upstream_latency_applies_to_the_request_direction(client, proxy):
     name, address = proxy
     client.add_toxic(name, "latency", {"latency": 300}, stream="upstream")
@@ -149,9 +180,10 @@ def test_upstream_latency_applies_to_the_request_direction(client, proxy):
 
 def test_bandwidth_limits_throughput_and_keeps_every_byte(client, proxy):
     name, address = proxy
-    client.add_toxic(name, "bandwidth", {"rate": 100})  # 100 KB/s downstream
     payload = bytes(range(256)) * 1200  # 307 200 bytes: >= ~3 s at 100 KB/s
     with connect(address) as sock:
+        round_trip(sock)  # the connection exists before the toxic
+        client.add_toxic(name, "bandwidth", {"rate": 100})  # 100 KB/s downstream
         start = time.monotonic()
         send_in_background(sock, payload)
         assert recv_all(sock) == payload
@@ -160,8 +192,9 @@ def test_bandwidth_limits_throughput_and_keeps_every_byte(client, proxy):
 
 def test_timeout_zero_holds_data_until_removed_then_closes(client, proxy):
     name, address = proxy
-    client.add_toxic(name, "timeout", {"timeout": 0})
     with connect(address) as sock:
+        round_trip(sock)  # the connection exists before the toxic
+        client.add_toxic(name, "timeout", {"timeout": 0})
         sock.sendall(b"dropped")
         sock.settimeout(1.0)
         with pytest.raises(TimeoutError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ class Stat:
     requests: int
     failures: int
     avg_size: float
+    min_ms: float
 
 
 @dataclass
@@ -64,8 +66,24 @@ def read_stats(prefix: Path) -> dict[str, Stat]:
                 continue
             stats[f"{row['Type']} {row['Name']}"] = Stat(
                 int(row["Request Count"]), int(row["Failure Count"]),
-                float(row["Average Content Size"] or 0),
+                float(row["Average Content Size"] or 0), float(row["Min Response Time"] or 0),
             )
+    return stats
+
+
+def read_final_stats(prefix: Path) -> dict[str, Stat]:
+    """The stats Locust saves at shutdown (``--json-file``); the CSV may be a second old."""
+    path = Path(f"{prefix}.json")
+    if not path.exists():
+        return read_stats(prefix)
+    stats = {}
+    for entry in json.loads(path.read_text(encoding="utf-8")):
+        count = int(entry["num_requests"])
+        stats[f"{entry['method']} {entry['name']}"] = Stat(
+            count, int(entry["num_failures"]),
+            entry["total_content_length"] / count if count else 0.0,
+            float(entry["min_response_time"] or 0),
+        )
     return stats
 
 
@@ -84,7 +102,7 @@ def free_port() -> int:
 
 
 def locust_cmd(locustfile: str, *args: str) -> list[str]:
-    return [LOCUST, "-f", str(LOCUSTFILES / locustfile), "--skip-log-setup", *args]
+    return [LOCUST, "-f", str(LOCUSTFILES / locustfile), *args]
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -121,21 +139,37 @@ class LocustRunner:
         return self.workdir / f"run{self.runs}"
 
     def run(
-        self, locustfile: str, host: str, *, users: int = 2, run_time: str = "5s",
+        self, locustfile: str, host: str, *, users: int = 2, run_time: str = "60s",
         args: tuple[str, ...] = (), during: Callable[[Path], None] | None = None,
+        until: tuple[str, ...] = (),
     ) -> LocustResult:
-        """One headless run; ``during(prefix)`` runs while Locust is going."""
+        """One headless run of at most ``run_time``.
+
+        ``until``: endpoints that must each have been counted (polled in the live
+        CSV) before the run is stopped early with SIGTERM, so a loaded machine
+        only makes the run longer. ``during(prefix)`` runs while Locust is going.
+        """
         prefix = self.prefix()
         log = Path(f"{prefix}.log")
         proc = self.start(
             locustfile, "--headless", "-u", str(users), "-r", str(users), "-t", run_time,
-            "--host", host, "--csv", str(prefix), "--only-summary", *args, log=log,
+            "--host", host, "--csv", str(prefix), "--json-file", str(prefix), *args, log=log,
         )
         if during is not None:
             during(prefix)
+        if until:
+            def counted() -> bool:
+                stats = read_stats(prefix)
+                return all(e in stats and stats[e].requests > 0 for e in until)
+
+            try:
+                wait_for(lambda: counted() or proc.poll() is not None, 240, f"{until}")
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=240)
         return LocustResult(
-            proc.returncode, log.read_text(errors="replace"), read_stats(prefix),
+            proc.returncode, log.read_text(errors="replace"), read_final_stats(prefix),
             read_failures(prefix),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 from conftest import clear_faults, free_port, locust_cmd, set_fault, stop, wait_for
@@ -11,18 +12,19 @@ FAST = ("--ws-long-job-s", "5", "--ws-poll-interval", "0.05", "--ws-wait", "0")
 
 
 def test_every_kind_of_job_runs_and_passes_on_a_healthy_target(target, locust) -> None:
-    result = locust.run("workspace.py", target.url, users=6, run_time="8s",
+    endpoints = ("POST /execute", "GET /status/[id]", "GET /responses/[id]",
+                 "POST /interrupt/[id]", "JOB echo", "JOB bytes", "JOB special",
+                 "JOB isolation", "JOB interrupt", "JOB timeout")
+    result = locust.run("workspace.py", target.url, users=6, until=endpoints,
                         args=("--ws-tasks", ALL_TASKS, *FAST))
-    for endpoint in ("POST /execute", "GET /status/[id]", "GET /responses/[id]",
-                     "POST /interrupt/[id]", "JOB echo", "JOB bytes", "JOB special",
-                     "JOB isolation", "JOB interrupt", "JOB timeout"):
+    for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()
     assert result.returncode == 0, result.explain()
 
 
 def test_large_outputs_of_10_mib_are_verified(target, locust) -> None:
-    result = locust.run("workspace.py", target.url, users=1, run_time="15s", args=(
+    result = locust.run("workspace.py", target.url, users=1, until=("JOB bytes",), args=(
         "--ws-tasks", "bytes", "--ws-large-output-share", "1", *FAST))
     assert result.count("JOB bytes") > 0 and result.total_failures == 0, result.explain()
     # base64 of 10 MiB inside a JSON body
@@ -32,7 +34,7 @@ def test_large_outputs_of_10_mib_are_verified(target, locust) -> None:
 def test_app_level_errors_show_as_failures(target, locust) -> None:
     set_fault(target.url, path="/execute", error_rate=1.0, status=503)
     try:
-        result = locust.run("workspace.py", target.url, users=2, run_time="4s",
+        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",),
                             args=("--ws-tasks", "echo", *FAST))
     finally:
         clear_faults(target.url)
@@ -42,20 +44,32 @@ def test_app_level_errors_show_as_failures(target, locust) -> None:
     assert result.returncode != 0
 
 
-def test_added_latency_past_the_job_deadline_is_a_failure_not_a_hang(target, locust) -> None:
-    set_fault(target.url, path="/status", latency_ms=400)
+def test_added_latency_shows_in_the_job_times(target, locust) -> None:
+    set_fault(target.url, path="/status", latency_ms=300)
     try:
-        result = locust.run("workspace.py", target.url, users=2, run_time="5s", args=(
-            "--ws-tasks", "echo", "--ws-job-deadline", "0.2", "--ws-poll-interval", "0.05"))
+        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",),
+                            args=("--ws-tasks", "echo", *FAST))
     finally:
         clear_faults(target.url)
-    assert result.failed("JOB echo") > 0, result.explain()
-    assert any("after 0.2s" in f["Error"] for f in result.failures), result.explain()
+    assert result.count("JOB echo") > 0 and result.total_failures == 0, result.explain()
+    # every job polls /status at least once, so it cannot be faster than the added latency
+    assert result.stats["JOB echo"].min_ms >= 300, result.explain()
+
+
+def test_a_job_that_never_finishes_fails_at_the_deadline_not_a_hang(target, locust) -> None:
+    target.agent.signal(signal.SIGSTOP)  # jobs stay queued: nobody claims them
+    try:
+        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",), args=(
+            "--ws-tasks", "echo", "--ws-job-deadline", "1", *FAST))
+    finally:
+        target.agent.signal(signal.SIGCONT)
+    assert result.failed("JOB echo") == result.count("JOB echo") > 0, result.explain()
+    assert any("still queued after 1s" in f["Error"] for f in result.failures), result.explain()
 
 
 def test_an_isolation_leak_is_reported(target, locust) -> None:
     """All users share one workspace and the probe reads it as the 'stranger': a leak."""
-    result = locust.run("workspace.py", target.url, users=2, run_time="4s", args=(
+    result = locust.run("workspace.py", target.url, users=2, until=("JOB isolation",), args=(
         "--ws-tasks", "isolation", "--ws-workspaces", "1", "--ws-workspace-prefix", "leak",
         "--ws-stranger-workspace", "leak-shared-0", *FAST))
     assert result.failed("JOB isolation") == result.count("JOB isolation") > 0, result.explain()

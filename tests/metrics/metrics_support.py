@@ -151,7 +151,11 @@ def assert_run_matches_locust(run_dir: Path, json_prefix: Path) -> None:
             slack_low = locust_rounding_step(low) + 0.001 * low
             slack_high = locust_rounding_step(high) + 0.001 * high
             assert low - slack_low <= ours_ms <= high + slack_high, (
-                endpoint, percentile, ours_ms, low, high
+                endpoint,
+                percentile,
+                ours_ms,
+                low,
+                high,
             )
     run = json.loads((run_dir / "run.json").read_text())
     assert run["totals"] == {"requests": requests, "failures": failures}

@@ -23,8 +23,21 @@ def test_killed_run_leaves_a_readable_run_dir(tmp_path, server) -> None:
     out = tmp_path / "reports"
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--headless", "-u", "4", "-r", "4", "-t", "120s",
-            "-H", url, "--loadkit-out", str(out), "--loadkit-target-pids", f"server={server_pid}",
+            "-f",
+            str(LOCUSTFILES / "basic.py"),
+            "--headless",
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "120s",
+            "-H",
+            url,
+            "--loadkit-out",
+            str(out),
+            "--loadkit-target-pids",
+            f"server={server_pid}",
         ],
         cwd=tmp_path,
     )

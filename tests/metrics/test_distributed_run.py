@@ -23,18 +23,44 @@ def test_master_merges_worker_intervals_exactly(tmp_path, server) -> None:
     locustfile = str(LOCUSTFILES / "basic.py")
     master = locust(
         [
-            "-f", locustfile, "--master", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(port), "--expect-workers", "2", "--headless",
-            "-u", "6", "-r", "6", "-t", "5s", "-H", url,
-            "--json-file", str(tmp_path / "locust"), "--loadkit-out", str(out),
-            "--loadkit-interval", "0.5",
+            "-f",
+            locustfile,
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            "2",
+            "--headless",
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            "5s",
+            "-H",
+            url,
+            "--json-file",
+            str(tmp_path / "locust"),
+            "--loadkit-out",
+            str(out),
+            "--loadkit-interval",
+            "0.5",
         ],
         cwd=tmp_path,
     )
     workers = [
         locust(
-            ["-f", locustfile, "--worker", "--master-host", "127.0.0.1",
-             "--master-port", str(port)],
+            [
+                "-f",
+                locustfile,
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ],
             cwd=tmp_path,
         )
         for _ in range(2)
@@ -63,17 +89,37 @@ def test_master_merges_worker_intervals_exactly(tmp_path, server) -> None:
 def test_processes_mode_records_every_forked_worker(tmp_path, server) -> None:
     url, _ = server
     out = tmp_path / "reports"
+    port = str(free_port())  # the forked workers connect to --master-port
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--processes", "2", "--headless",
-            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(free_port()),
-            "-u", "4", "-r", "4", "-t", "4s", "-H", url,
-            "--json-file", str(tmp_path / "locust"), "--loadkit-out", str(out),
+            "-f",
+            str(LOCUSTFILES / "basic.py"),
+            "--processes",
+            "2",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--master-port",
+            port,
+            "-u",
+            "4",
+            "-r",
+            "4",
+            "-t",
+            "4s",
+            "-H",
+            url,
+            "--json-file",
+            str(tmp_path / "locust"),
+            "--loadkit-out",
+            str(out),
         ],
         cwd=tmp_path,
     )
     try:
-        output, _ = proc.communicate(timeout=180)
+        output, _ = proc.communicate(timeout=120)
     finally:
         stop(proc)
     assert proc.returncode == 1, output

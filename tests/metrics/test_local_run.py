@@ -15,10 +15,25 @@ def test_local_run_writes_a_run_dir_matching_locust_stats(tmp_path, server) -> N
     out = tmp_path / "reports"
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--headless", "-u", "6", "-r", "6", "-t", "4s",
-            "-H", url, "--json-file", str(tmp_path / "locust"),
-            "--loadkit-out", str(out), "--loadkit-run-name", "local smoke",
-            "--loadkit-target-pids", f"server={server_pid}",
+            "-f",
+            str(LOCUSTFILES / "basic.py"),
+            "--headless",
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            "4s",
+            "-H",
+            url,
+            "--json-file",
+            str(tmp_path / "locust"),
+            "--loadkit-out",
+            str(out),
+            "--loadkit-run-name",
+            "local smoke",
+            "--loadkit-target-pids",
+            f"server={server_pid}",
         ],
         cwd=tmp_path,
     )
@@ -58,8 +73,20 @@ def test_host_credentials_are_never_written(tmp_path, server) -> None:
     out = tmp_path / "reports"
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--headless", "-u", "1", "-r", "1", "-t", "2s",
-            "-H", secret_url, "--loadkit-out", str(out), "--only-summary",
+            "-f",
+            str(LOCUSTFILES / "basic.py"),
+            "--headless",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "-t",
+            "2s",
+            "-H",
+            secret_url,
+            "--loadkit-out",
+            str(out),
+            "--only-summary",
         ],
         cwd=tmp_path,
     )

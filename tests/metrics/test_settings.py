@@ -40,8 +40,18 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path, args, expected) -> None:
     blocker.write_text("not a folder")
     args = [a.format(file=blocker, missing=tmp_path / "nope.json") for a in args]
     proc = locust(
-        ["-f", str(LOCUSTFILES / "basic.py"), "--headless", "-u", "1", "-t", "1s",
-         "-H", "http://127.0.0.1:9", *args],
+        [
+            "-f",
+            str(LOCUSTFILES / "basic.py"),
+            "--headless",
+            "-u",
+            "1",
+            "-t",
+            "1s",
+            "-H",
+            "http://127.0.0.1:9",
+            *args,
+        ],
         cwd=tmp_path,
     )
     output, _ = proc.communicate(timeout=120)

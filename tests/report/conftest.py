@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from loadkit.cli import main
 from loadkit.report.synthetic import SyntheticRun, write_run_dir
 
 ENDPOINTS = ["POST /execute", "GET /status/[id]", "GET /responses/[id]"]
@@ -38,5 +42,19 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``cli("report", RUN_DIR, ...)``: run the loadkit command in a real subprocess."""
-    return run_cli
+    """``cli("report", RUN_DIR, ...)``: ``loadkit.cli.main`` in this process (fast), with its
+    exit code, stdout and stderr. ``run_cli`` runs the real ``python -m loadkit`` instead."""
+
+    def call(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        out, err = io.StringIO(), io.StringIO()
+        previous = Path.cwd()
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(args))
+        finally:
+            os.chdir(previous)
+        return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+    return call

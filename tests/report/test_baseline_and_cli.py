@@ -98,7 +98,7 @@ def test_exit_codes_and_one_line_errors(make_run, tmp_path, cli) -> None:
     run_dir = make_run("codes", duration_s=10, rate=100, checks=["p95 < 10s", "error_rate < 1%"])
     ok = cli("report", str(run_dir))
     assert ok.returncode == 0, ok.stderr
-    assert "PASS  p95 < 10s" in ok.stdout and ok.stdout.rstrip().endswith("verdict: PASS")
+    assert "PASS  p95 < 10s" in ok.stdout and "verdict: PASS" in ok.stdout
     for name in ("summary.json", "report.html", "junit.xml"):
         assert (run_dir / name).stat().st_size > 0
 
@@ -162,3 +162,13 @@ def test_report_names_phases_faults_and_escapes_html(make_run, cli) -> None:
     html = (run_dir / "report.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>f</b>" not in html and "&lt;b&gt;f&lt;/b&gt;" in html
+
+
+def test_the_real_command_line(make_run) -> None:
+    from conftest import run_cli  # the real process, once: entry point, stderr, exit code
+
+    run_dir = make_run("real", duration_s=5, rate=50, checks=["p99 < 1ms"])
+    proc = run_cli("report", str(run_dir))
+    assert proc.returncode == 1 and "FAIL  p99 < 1ms" in proc.stdout, proc.stderr
+    bad = run_cli("report", str(run_dir), "--check", "p99 <")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -52,7 +52,7 @@ def test_valid_checks_parse(expression, metric, argument, comparator, limit, pha
 @pytest.mark.parametrize(
     ("expression", "column", "words"),
     [
-        ("p95(POST /execute) < 250", 25, "needs a time unit"),
+        ("p95(POST /execute) < 250", 22, "needs a time unit"),
         ("p96 < 3ms", 1, "unknown metric 'p96'"),
         ("p95 << 3ms", 6, "expected a number"),
         ("p95 3ms", 5, "expected a comparison"),

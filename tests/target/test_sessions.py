@@ -226,3 +226,22 @@ def test_bad_bodies_are_4xx_json(tmp_path, content, status):
         )
         assert response.status_code == status
         assert set(response.json()) == {"error", "field"}
+
+
+def test_long_poll_answers_when_ready(tmp_path):
+    with make_client(tmp_path, cold_start_ms=300) as client:
+        sid = client.post("/sessions", json=NEW).json()["session_id"]
+        waited = client.get(f"/sessions/{sid}", params={"wait_ready_s": 30})
+        assert waited.status_code == 200
+        assert waited.json()["state"] == "ready"
+        # A zero wait answers at once (the session may be in any state).
+        assert client.get(f"/sessions/{sid}", params={"wait_ready_s": 0}).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "nan", "61", "inf"])
+def test_bad_wait_is_400(tmp_path, value):
+    with make_client(tmp_path) as client:
+        sid = client.post("/sessions", json=NEW).json()["session_id"]
+        response = client.get(f"/sessions/{sid}", params={"wait_ready_s": value})
+        assert response.status_code == 400
+        assert response.json()["field"] == "wait_ready_s"

@@ -181,3 +181,13 @@ def test_tasks_and_seq_survive_a_restart(tmp_path):
         updated = second.put(f"/repos/r1/tasks/{task['task_id']}", json={"base_version": 1})
         assert updated.json()["version"] == 2
         assert second.get("/repos/r1/tasks").json()["seq"] == 2
+
+
+def test_lone_surrogates_are_400_and_escaped_pairs_are_kept(client):
+    headers = {"content-type": "application/json"}
+    for body in (b'{"title": "\\ud800"}', b'{"title": "x", "meta": {"k": "\\udfff"}}'):
+        response = client.post("/repos/r1/tasks", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+    ok = client.post("/repos/r1/tasks", content=b'{"title": "\\ud83d\\ude00"}', headers=headers)
+    assert ok.status_code == 201
+    assert ok.json()["title"] == "\U0001f600"

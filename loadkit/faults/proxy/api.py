@@ -23,6 +23,7 @@ proxy from a browser.
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -60,6 +61,10 @@ class ProxyApi:
                 return await handler(request, args)
             except ApiError as exc:
                 return Response.json(exc.status, exc.body())
+            except Exception as exc:  # a bug: answer like Toxiproxy does, show the traceback
+                traceback.print_exc()
+                error = ApiError(str(exc) or type(exc).__name__, HTTPStatus.INTERNAL_SERVER_ERROR)
+                return Response.json(error.status, error.body())
 
     def _route(self, parts: list[str]) -> tuple[dict[str, Route], list[str]] | None:
         match parts:

@@ -56,7 +56,6 @@ class LinkToxic:
         self.transmitted = 0  # limit_data
         self.next_send = 0.0  # bandwidth
         self.reset_armed = False  # reset_peer
-        self.jitter_ms = 0
         self._timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.start()
@@ -115,6 +114,7 @@ class Link:
         self.source = source
         self.dest = dest
         self.chain: list[LinkToxic] = []
+        self.toxic = False  # some toxic in the chain applies to this link
         self.queued_bytes = 0
         self.finished = False
         self._queue: deque[tuple[float, bytes | None]] = deque()
@@ -124,13 +124,13 @@ class Link:
     # -- toxics -------------------------------------------------------------
     def attach(self, toxic: Toxic) -> None:
         self.chain.append(LinkToxic(toxic, self))
-        self._wake.set()
+        self._changed()
 
     def updated(self, name: str) -> None:
         for link_toxic in self.chain:
             if link_toxic.toxic.name == name:
                 link_toxic.redraw()
-        self._wake.set()
+        self._changed()
 
     def detach(self, name: str) -> None:
         for link_toxic in [lt for lt in self.chain if lt.toxic.name == name]:
@@ -141,20 +141,21 @@ class Link:
             if link_toxic.affected and link_toxic.toxic.type == "timeout":
                 # Data was dropped while it held: Toxiproxy closes such links on removal.
                 self.owner.close()
-        self._wake.set()
+        self._changed()
 
-    def _toxic(self) -> bool:
-        return any(lt.affected for lt in self.chain)
+    def _changed(self) -> None:
+        self.toxic = any(lt.affected for lt in self.chain)
+        self._wake.set()
 
     # -- data from the source socket -----------------------------------------
     def feed(self, data: bytes) -> None:
-        if self._pump is None and not self._toxic():
+        if self._pump is None and not self.toxic:
             self.dest.write(data)  # the fast path: no toxic, nothing queued
             return
         self._enqueue(data)
 
     def feed_eof(self) -> None:
-        if self._pump is None and not self._toxic():
+        if self._pump is None and not self.toxic:
             self._finish()
             return
         self._enqueue(None)
@@ -197,7 +198,7 @@ class Link:
         try:
             while True:
                 if not self._queue:
-                    if not self._toxic():
+                    if not self.toxic:
                         return  # back to the fast path
                     self._wake.clear()
                     await self._wake.wait()
@@ -211,6 +212,9 @@ class Link:
                 if self.queued_bytes < QUEUE_HIGH_WATER:
                     self.source.update_reading()
                 await self._through(list(self.chain), 0, data, arrived)
+        except Exception:
+            self.owner.close()  # a bug must not leave the connection hanging
+            raise
         finally:
             if self._pump is asyncio.current_task():
                 self._pump = None

@@ -112,6 +112,7 @@ class Proxy:
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         if listen != self.listen or upstream != self.upstream:
             split_address(upstream, "upstream")
+            split_address(listen or ":0", "listen")
             await self.stop()
             self.listen, self.upstream = listen, upstream
         if enabled and not self.enabled:

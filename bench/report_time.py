@@ -1,0 +1,106 @@
+"""Time and peak memory of ``loadkit report`` on a synthetic one-hour run.
+
+The run: 3,600 one-second intervals, 5,000 requests/s over 20 endpoints (18 M
+requests, ~75,000 interval histograms), two faults, 1 % errors, a memory
+trend. The run directory is generated once (not timed); then
+``python -m loadkit report`` runs ``--repeat`` times in a fresh process and we
+report the median wall time and the peak RSS of that process (imports, plots,
+HTML and all). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loadkit.report.synthetic import SyntheticFault, SyntheticRun, write_run_dir
+
+
+def _measure(run_dir: Path, out: Path) -> tuple[float, int]:
+    """(wall seconds, peak RSS bytes) of one report in a child process."""
+    code = (
+        "import resource, sys, time\n"
+        "started = time.perf_counter()\n"
+        "from loadkit.cli import main\n"
+        f"code = main(['report', {str(run_dir)!r}, '--out', {str(out)!r}])\n"
+        "elapsed = time.perf_counter() - started\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(elapsed, peak, code, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
+    elapsed, peak, exit_code = proc.stderr.strip().splitlines()[-1].split()
+    if exit_code not in ("0", "1"):
+        raise SystemExit(f"report failed: {proc.stderr}")
+    return float(elapsed), int(peak)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration-s", type=float, default=3600.0)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--endpoints", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="loadkit-bench-report-") as tmp:
+        run = SyntheticRun(
+            name="bench",
+            endpoints=[f"GET /endpoint/{i}" for i in range(args.endpoints)],
+            duration_s=args.duration_s,
+            rate=args.rate,
+            error_rate=0.01,
+            faults=[
+                SyntheticFault("slow-net", args.duration_s * 0.3, 60, recover_s=10),
+                SyntheticFault(
+                    "gw-pause",
+                    args.duration_s * 0.6,
+                    10,
+                    kind="pause",
+                    latency_factor=20,
+                    recover_s=10,
+                ),
+            ],
+            memory_mb_per_hour=30.0,
+            checks=["p95 < 1s", "recovery(gw-pause) < 60s"],
+        )
+        started = time.perf_counter()
+        run_dir = write_run_dir(run, Path(tmp) / "run")
+        generated_s = time.perf_counter() - started
+        hlog_mb = (run_dir / "latency.hlog").stat().st_size / 1e6
+        lines = sum(1 for _ in (run_dir / "latency.hlog").open()) - 3
+        samples = [_measure(run_dir, Path(tmp) / f"out{i}") for i in range(args.repeat)]
+    times = [s[0] for s in samples]
+    print(
+        json.dumps(
+            {
+                "figure": "report_time",
+                "duration_s": args.duration_s,
+                "rate_per_s": args.rate,
+                "endpoints": args.endpoints,
+                "requests": int(args.duration_s * args.rate),
+                "histograms": lines,
+                "hlog_mb": round(hlog_mb, 1),
+                "generate_s": round(generated_s, 1),
+                "report_s_median": round(statistics.median(times), 2),
+                "report_s_all": [round(t, 2) for t in times],
+                "peak_rss_mb_median": round(statistics.median(s[1] for s in samples) / 2**20, 1),
+                "cpus": os.cpu_count(),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+                "python": sys.version.split()[0],
+                "self_cpu_s": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

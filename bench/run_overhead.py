@@ -1,0 +1,95 @@
+"""What ``loadkit run`` costs around the load itself: validation, start-up, report.
+
+Runs ``loadkit run`` on a tiny scenario (WorkspaceUser, 2 users for
+``--duration`` seconds, built-in target) ``--rounds`` times and, per round,
+splits the wall time into:
+
+* ``startup_s``: command start -> the run's ``run_start`` event (scenario
+  check, target start, Locust start, first user);
+* ``load_s``: ``run_start`` -> ``run.json``'s ``stopped_at``;
+* ``teardown_report_s``: the rest (Locust shutdown, target stop, reporter).
+
+Also times ``load_scenario`` on scenarios/quickstart.yaml (median of 50, ms).
+Prints one JSON object with the medians (the machine is shared: medians only).
+
+    /work/venv/bin/python bench/run_overhead.py [--rounds 3] [--duration 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENARIO = """\
+name: bench-overhead
+description: bench
+target: builtin
+users: {{WorkspaceUser: 1}}
+stages:
+  - {{duration: {duration}s, users: 2, spawn_rate: 2}}
+"""
+
+
+def one_round(duration: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="loadkit-bench-") as tmp:
+        scenario = Path(tmp) / "bench-overhead.yaml"
+        scenario.write_text(SCENARIO.format(duration=duration))
+        out = Path(tmp) / "reports"
+        started = time.time()
+        proc = subprocess.run(
+            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(out)],
+            capture_output=True, text=True, timeout=duration + 300, cwd=ROOT,
+        )  # fmt: skip
+        ended = time.time()
+        if proc.returncode != 0:
+            raise SystemExit(f"loadkit run failed ({proc.returncode}): {proc.stderr[-500:]}")
+        run_dir = next(out.glob("*/run.json")).parent
+        events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
+        run_start = next(e["t"] for e in events if e["type"] == "run_start")
+        stopped = json.loads((run_dir / "run.json").read_text())["stopped_at"]
+        return {
+            "wall_s": ended - started,
+            "startup_s": run_start - started,
+            "load_s": stopped - run_start,
+            "teardown_report_s": ended - stopped,
+        }
+
+
+def validate_ms(samples: int = 50) -> float:
+    from loadkit.scenario import load_scenario
+
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        load_scenario(ROOT / "scenarios" / "quickstart.yaml", build_shape=False)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0)
+    args = parser.parse_args()
+    rounds = [one_round(args.duration) for _ in range(args.rounds)]
+    result: dict[str, object] = {
+        "figure": "loadkit run overhead around the load",
+        "rounds": args.rounds,
+        "planned_load_s": args.duration,
+    }
+    for key in ("wall_s", "startup_s", "load_s", "teardown_report_s"):
+        result[f"{key}_median"] = round(statistics.median(r[key] for r in rounds), 2)
+    result["validate_quickstart_ms_median"] = round(validate_ms(), 2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
