@@ -161,7 +161,7 @@ def parse_stages(raw: Sequence[Mapping[str, Any]], *, source: str | None = None)
                 raise check.error(required, "is missing", f"add {required}: ...")
         users = check.count("users", item["users"])
         duration = check.number("duration", item["duration"], strict=True)
-        if "spawn_rate" in item:
+        if item.get("spawn_rate") is not None:
             spawn_rate = check.number("spawn_rate", item["spawn_rate"], strict=True)
         elif spawn_rate is None:
             spawn_rate = float(max(users, 1))
