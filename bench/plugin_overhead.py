@@ -113,8 +113,20 @@ def stop_process(proc: subprocess.Popen[Any]) -> None:
             proc.wait(timeout=15)
 
 
+METRICS_ONLY = """
+from locust import events
+from loadkit.metrics import plugin as _metrics
+events.init_command_line_parser.add_listener(_metrics.add_arguments)
+events.init.add_listener(lambda environment, **_kw: _metrics.attach(environment))
+"""
+
+
 def write_locustfile(workdir: Path, variant: str) -> Path:
-    plugin = "import loadkit.locust  # noqa: F401" if variant == "loadkit" else ""
+    plugin = {
+        "bare": "",
+        "loadkit": "import loadkit.locust  # noqa: F401",
+        "metrics": METRICS_ONLY,
+    }[variant]
     path = workdir / f"bench_{variant}.py"  # not "loadkit.py": it would shadow the package
     path.write_text(LOCUSTFILE.format(plugin=plugin, path=""))
     return path
@@ -170,21 +182,54 @@ def measure(
     return {"per_core": (n2 - n1) / max(cpu2 - cpu1, 1e-9), "rps": (n2 - n1) / (t2 - t1)}
 
 
+def hot_path_ns(calls: int = 200_000, repeats: int = 7) -> float:
+    """Median extra ns per ``request`` event fire with loadkit's counter listening."""
+    from locust.event import EventHook
+
+    from loadkit.metrics.intervals import IntervalCounter
+
+    event = dict(
+        request_type="GET", name="/", response_length=2, response=None, context={},
+        exception=None, start_time=0.0, url="/",
+    )  # fmt: skip
+    bare, listened = EventHook(), EventHook()
+    counter = IntervalCounter()
+    counter.enabled = True
+    listened.add_listener(counter.on_request)
+    extra = []
+    for _ in range(repeats):
+        costs = []
+        for hook in (bare, listened):
+            start = time.perf_counter()
+            for i in range(calls):
+                hook.fire(response_time=1.0 + (i % 997) * 0.37, **event)
+            costs.append((time.perf_counter() - start) / calls * 1e9)
+        extra.append(costs[1] - costs[0])
+        counter.swap()
+    return statistics.median(extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="A/B pairs (default 5)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--window", type=float, default=5.0, help="seconds measured per run")
+    parser.add_argument(
+        "--metrics-only",
+        action="store_true",
+        help="also run a third variant wiring only loadkit.metrics (not scenario/faults)",
+    )
     args = parser.parse_args()
+    variants = ["bare", "loadkit"] + (["metrics"] if args.metrics_only else [])
 
     with tempfile.TemporaryDirectory(prefix="loadkit-bench-") as tmp:
         workdir = Path(tmp)
         nginx, host = start_nginx(workdir)
         try:
-            files = {v: write_locustfile(workdir, v) for v in ("bare", "loadkit")}
-            results: dict[str, list[dict[str, float]]] = {"bare": [], "loadkit": []}
+            files = {v: write_locustfile(workdir, v) for v in variants}
+            results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
             for _ in range(args.rounds):
-                for variant in ("bare", "loadkit"):
+                for variant in variants:
                     results[variant].append(
                         measure(variant, files[variant], host, workdir, args.warmup, args.window)
                     )
@@ -205,6 +250,16 @@ def main() -> None:
                 "bare_req_per_cpu_s_median": round(bare),
                 "loadkit_req_per_cpu_s_median": round(plugin),
                 "ratio_of_medians": round(plugin / bare, 3),
+                **(
+                    {
+                        "metrics_only_ratio_of_medians": round(
+                            median("metrics", "per_core") / bare, 3
+                        )
+                    }
+                    if args.metrics_only
+                    else {}
+                ),
+                "hot_path_ns_per_request_median": round(hot_path_ns()),
                 "bare_rps_median": round(median("bare", "rps")),
                 "loadkit_rps_median": round(median("loadkit", "rps")),
                 "per_core_runs": {

@@ -9,7 +9,7 @@ the median of each round's figures. Client and server share the machine, so
 the end-to-end latency includes the clients' own parsing; ``server_*`` is
 write time -> the gateway's ``sent_at`` (HTTP write, commit, queueing, send).
 
-    /work/venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--writes 100]
+    /work/venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--writes 50] [--deflate]
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ async def main_async(args: argparse.Namespace, url: str, gateway_pid: int) -> li
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--writes", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=20.0, help="writes per second")
+    parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=10.0, help="writes per second")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--deflate", action="store_true", help="clients offer permessage-deflate (uvicorn accepts)"

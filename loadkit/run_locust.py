@@ -191,3 +191,18 @@ class LocustProcesses:
             self.main.wait()
         for log in self._logs:
             log.close()
+
+    def worker_problems(self) -> list[str]:
+        """One line per worker that ended badly: its exit code and last log line."""
+        problems = []
+        for index, proc in enumerate(self.workers, start=1):
+            if proc.returncode not in (0, None, -signal.SIGTERM):
+                log = self.log_dir / f"locust-worker-{index}.log"
+                text = (
+                    log.read_text(encoding="utf-8", errors="replace").strip()
+                    if log.exists()
+                    else ""
+                )
+                last = text.splitlines()[-1] if text else "no output"
+                problems.append(f"worker {index} exited with {proc.returncode}: {last}")
+        return problems

@@ -46,6 +46,18 @@ from loadkit.units import parse_duration
 
 __all__ = ["RunPlan", "make_plan", "register", "run_command"]
 
+DESCRIPTION = """\
+Run a scenario: validate it, start the built-in target (target: builtin) and,
+for proxy faults, the fault proxy; run Locust with the loadkit plugin; then
+write the report of the run directory.
+
+  loadkit run                                  # scenarios/quickstart.yaml
+  loadkit run scenarios/x.yaml --users 20 --duration 1m
+  loadkit run scenarios/x.yaml --web           # Locust's web UI on 127.0.0.1
+  loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
+
+exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
+3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported)."""
 OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
 
 
@@ -53,7 +65,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run a scenario: start the target, load it, inject faults, report",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "scenario", nargs="?", help="scenario file (default: scenarios/quickstart.yaml)"
@@ -323,6 +336,9 @@ def execute(plan: RunPlan) -> int:
             _say(
                 f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
             )
+        if signals.received is not None:
+            _say("interrupted before Locust started")
+            return EXIT_INTERRUPTED
         try:
             locust.start()
             progress.start()
@@ -331,6 +347,8 @@ def execute(plan: RunPlan) -> int:
             locust.kill()
             locust.finish()
             progress.stop()
+        for problem in locust.worker_problems():
+            _say(problem)
         locust_code = locust.returncode
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:

@@ -26,6 +26,7 @@ from locust.env import Environment
 __all__ = [
     "PROCESS_TOKEN",
     "CheckFailed",
+    "WebArguments",
     "checked",
     "fire",
     "int_list",
@@ -85,6 +86,21 @@ def checked(environment: Environment, request_type: str, name: str) -> Iterator[
         fire(environment, request_type, name, started, exception=exc)
     else:
         fire(environment, request_type, name, started)
+
+
+class WebArguments:
+    """Adds custom arguments to Locust's parser, shown in the web UI and sent to workers.
+
+    (Argument groups would lose Locust's ``include_in_web_ui``: only its own
+    parser's ``add_argument`` knows it.)
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+
+    def add_argument(self, *flags: str, **options: Any) -> None:
+        options.setdefault("include_in_web_ui", True)
+        self.parser.add_argument(*flags, **options)
 
 
 def setting(environment: Environment, name: str, default: Any) -> Any:

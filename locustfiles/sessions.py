@@ -41,7 +41,7 @@ READY_STATES = frozenset({"ready"})
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("loadkit SessionBurstUser")
+    group = common.WebArguments(parser)
     group.add_argument(
         "--session-mode",
         choices=["burst", "sustained"],

@@ -47,7 +47,7 @@ OWN_TASKS_KEPT = 20
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("loadkit SyncClientUser")
+    group = common.WebArguments(parser)
     group.add_argument(
         "--sync-repos",
         type=common.positive_int,

@@ -80,7 +80,7 @@ task_weights = common.typed(_checked_tasks, bool, "a list like 'echo:10,bytes:3'
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("loadkit WorkspaceUser")
+    group = common.WebArguments(parser)
     group.add_argument(
         "--ws-workspaces",
         type=common.non_negative_int,

@@ -89,6 +89,26 @@ def test_an_impossible_check_exits_1_with_a_report(tmp_path) -> None:
     assert (_only_run_dir(tmp_path) / "report.html").is_file()
 
 
+PROXY_FAULT = """\
+faults:
+  - {name: slow-net, at: 1s, for: 2s, kind: latency, via: proxy, latency: 100ms}
+"""
+
+
+def test_proxy_faults_put_the_fault_proxy_in_front_of_the_builtin_target(tmp_path) -> None:
+    proc = _run(tmp_path, str(_scenario(tmp_path, duration="5s", extra=PROXY_FAULT)))
+    assert proc.returncode == EXIT_OK, _explain(proc)
+    proxy_line = next(line for line in proc.stdout.splitlines() if "fault proxy: " in line)
+    proxy_url = proxy_line.split("fault proxy: ")[1].split(" ")[0]
+    assert proxy_url.startswith("http://127.0.0.1:")
+    run_dir = _only_run_dir(tmp_path)
+    assert json.loads((run_dir / "run.json").read_text())["host"] == proxy_url
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    reverts = [e for e in events if e["type"] == "fault_revert" and e["name"] == "slow-net"]
+    assert any(e["type"] == "fault_inject" and e["name"] == "slow-net" for e in events)
+    assert reverts and reverts[0]["ok"], reverts
+
+
 def _wait_for(predicate, timeout_s: float, what: str):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

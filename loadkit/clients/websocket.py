@@ -143,7 +143,8 @@ class WebSocketClient:
         self.close()
         started = time.perf_counter()
         try:
-            ws = websocket.WebSocket()
+            # UTF-8 is checked by decoding anyway; the pure-Python validator costs ~1 ms a frame
+            ws = websocket.WebSocket(skip_utf8_validation=True)
             ws.connect(self.url, timeout=self.timeout_s, header=self._header)
         except (OSError, websocket.WebSocketException) as exc:
             error = WebSocketClosed(f"connect {self.url}: {type(exc).__name__}: {exc}")
@@ -240,6 +241,10 @@ class WebSocketClient:
             raise WebSocketTimeout(f"no message from {self.url} within {timeout_s}s") from exc
         except TimeoutError as exc:  # gevent raises socket.timeout (= TimeoutError)
             raise WebSocketTimeout(f"no message from {self.url} within {timeout_s}s") from exc
+        except UnicodeDecodeError as exc:
+            error_text = ValueError(f"message from {self.url} is not UTF-8: {exc}")
+            self._fire("recv invalid", started, exception=error_text)
+            raise error_text from exc
         except (OSError, websocket.WebSocketException) as exc:
             error = WebSocketClosed(f"connection to {self.url} dropped: {type(exc).__name__}")
             self._fire("closed", started, exception=error)

@@ -87,6 +87,16 @@ class FaultJournal:
         if self.run_path:
             _write_atomic(self.run_path, [])
 
+    def use_run_dir(self, run_dir: Path | None) -> None:
+        """Mirror to this run directory from now on (the metrics part makes one per test)."""
+        if run_dir is None or run_dir == self.run_dir:
+            return
+        self.run_dir = run_dir
+        self.run_path = run_dir / JOURNAL_NAME
+        for entry in self._entries.values():
+            entry["run_dir"] = str(run_dir)
+        self._flush()
+
     def add(self, spec: FaultSpec) -> None:
         self._entries[spec.name] = {
             "name": spec.name,

@@ -59,6 +59,13 @@ class FaultSpec:
         url = p.get("url") or "(run host)"
         return f"{url}{p.get('path') or ''}" if self.kind != "request" else str(url)
 
+    @property
+    def instant(self) -> bool:
+        """A one-shot action with nothing to revert (a restart, a request without ``revert``)."""
+        if self.kind == "restart":
+            return True
+        return self.kind == "request" and not self.params.get("revert")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (journal, web UI); :meth:`from_dict` reads it back."""
         return {

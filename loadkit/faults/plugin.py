@@ -154,8 +154,7 @@ def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
         proxy_api=getattr(options, "loadkit_proxy_api", None) or DEFAULT_PROXY_API,
         proxy_name=getattr(options, "loadkit_proxy_name", None),
     )
-    run_dir = getattr(recorder, "run_dir", None)
-    journal = FaultJournal(Path(run_dir) if run_dir else None, context, index)
+    journal = FaultJournal(_run_dir_of(recorder), context, index)
 
     def tell_workers(names: list[str]) -> None:
         _set_active(names)
@@ -168,7 +167,7 @@ def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
     except Exception as exc:  # e.g. the docker SDK is missing: the fault will fail and say so
         log.warning("could not prepare fault backends: %s", exc)
     schedule = FaultSchedule(specs, backends, recorder, journal, tell_workers)
-    _wire_events(environment, schedule)
+    _wire_events(environment, schedule, recorder)
     if environment.web_ui is not None:
         from loadkit.faults import webui
 
@@ -177,10 +176,22 @@ def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
     return schedule
 
 
-def _wire_events(environment: Any, schedule: FaultSchedule) -> None:
+def _run_dir_of(recorder: Any) -> Path | None:
+    """The recorder's current run dir; None before its first run (or without one)."""
+    try:
+        run_dir = getattr(recorder, "run_dir", None)
+    except Exception:  # the metrics recorder has no run before the first test start
+        return None
+    return Path(run_dir) if run_dir else None
+
+
+def _wire_events(environment: Any, schedule: FaultSchedule, recorder: Any) -> None:
     events = environment.events
 
     def on_test_start(**_kwargs: Any) -> None:
+        # metrics attached first, so its test_start made this test's run dir already
+        if schedule.journal is not None:
+            schedule.journal.use_run_dir(_run_dir_of(recorder))
         schedule.start()
 
     def on_test_stopping(**_kwargs: Any) -> None:
@@ -195,7 +206,14 @@ def _wire_events(environment: Any, schedule: FaultSchedule) -> None:
         )
         schedule.stop("signal" if running else "stop")
 
+    def on_worker_connect(client_id: str = "", **_kwargs: Any) -> None:
+        if schedule.active():  # a late worker learns what is active now
+            environment.runner.send_message(
+                MESSAGE_TYPE, {"active": schedule.active()}, client_id=client_id
+            )
+
     events.test_start.add_listener(on_test_start)
+    events.worker_connect.add_listener(on_worker_connect)
     events.test_stopping.add_listener(on_test_stopping)
     events.test_stop.add_listener(on_test_stopping)
     events.quitting.add_listener(on_quitting)

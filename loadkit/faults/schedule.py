@@ -49,7 +49,7 @@ class Recorder(Protocol):
 @dataclass
 class FaultStatus:
     spec: FaultSpec
-    state: str = "pending"  # pending | active | reverted | failed | revert_failed
+    state: str = "pending"  # pending | active | reverted | done | failed | revert_failed
     injected_at: float | None = None  # monotonic
     reverted_at: float | None = None  # monotonic
     late_ms: float | None = None
@@ -99,7 +99,7 @@ class FaultSchedule:
         plan: list[tuple[float, int, str, FaultSpec]] = []
         for spec in self.specs.values():
             plan.append((spec.at_s, 1, "inject", spec))
-            if spec.for_s is not None:
+            if spec.for_s is not None and not spec.instant:
                 plan.append((spec.at_s + spec.for_s, 0, "revert", spec))
         return sorted(plan, key=lambda item: (item[0], item[1], item[3].index))
 
@@ -152,7 +152,7 @@ class FaultSchedule:
             )
             status.state, status.injected_at, status.error = "active", done, None
             status.late_ms = round((done - planned_abs) * 1000, 3)
-            if self.journal:
+            if self.journal and not spec.instant:
                 self.journal.add(spec)
             self._event(
                 "fault_inject",
@@ -164,6 +164,16 @@ class FaultSchedule:
                 late_ms=status.late_ms,
                 trigger="schedule" if planned_at_s is not None else "manual",
             )
+            if spec.instant:  # done once it returned: close its window at once
+                status.state, status.reverted_at = "done", time.monotonic()
+                self._event(
+                    "fault_revert",
+                    name=name,
+                    kind=spec.kind,
+                    reason="scheduled" if planned_at_s is not None else "manual",
+                    ok=True,
+                    error=None,
+                )
         self._changed()
         return status
 

@@ -22,6 +22,7 @@ from hdrh.histogram import HdrHistogram
 __all__ = [
     "HIGHEST_US",
     "LOWEST_US",
+    "MAX_INDEX",
     "SIGNIFICANT_DIGITS",
     "HlogWriter",
     "IntervalHistogram",
@@ -43,7 +44,7 @@ OUTCOMES = ("ok", "fail")
 _SUB_BUCKET_MASK = 2047
 _HALF_COUNT_MAGNITUDE = 10
 _HALF_COUNT = 1024
-_MAX_INDEX = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).counts_len - 1
+MAX_INDEX = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).counts_len - 1
 
 LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
 
@@ -69,7 +70,7 @@ def counts_index(value_us: int) -> int:
         return 0
     bucket = (value_us | _SUB_BUCKET_MASK).bit_length() - 11
     index = ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + (value_us >> bucket) - _HALF_COUNT
-    return index if index <= _MAX_INDEX else _MAX_INDEX
+    return index if index <= MAX_INDEX else MAX_INDEX
 
 
 def new_histogram() -> HdrHistogram:

@@ -156,7 +156,8 @@ class _WorkerShipper:
         runner = self.environment.runner
         try:
             if runner is not None:
-                runner.send_message(LATENCY_MESSAGE, {"i": index, "c": to_wire(counts)})
+                message = {"i": index, "s": self.interval_s, "c": to_wire(counts)}
+                runner.send_message(LATENCY_MESSAGE, message)
         except Exception as exc:  # the master is gone or the connection is being reset
             log.warning("loadkit: could not send interval %d to the master: %s", index, exc)
 
@@ -206,13 +207,27 @@ class _RunPipeline:
         self._cancel_finisher()
         self._interrupted = False
         run = self.recorder.start(
-            self.settings.out_dir, self._run_info(), self.settings.interval_s, self._collectors()
+            self.settings.out_dir, self._run_info(), self._interval_s(), self._collectors()
         )
         self.counter.swap()
         self.counter.enabled = not self.is_master
         self.watcher = TimelineWatcher(environment, self.recorder.event)
         self.watcher.poll()
         self._ticker = _IntervalTicker(run.interval_s, self._tick)
+
+    def _interval_s(self) -> float:
+        """``--loadkit-interval``, or the scenario's ``interval`` when the flag was not given."""
+        options = self.environment.parsed_options
+        flag = str(getattr(options, "loadkit_interval", _settings.DEFAULT_INTERVAL))
+        scenario_interval = getattr(
+            getattr(self.environment, "loadkit_scenario", None), "interval_s", None
+        )
+        if flag == _settings.DEFAULT_INTERVAL and scenario_interval:
+            try:
+                return _settings.parse_interval(scenario_interval)
+            except ConfigError as exc:
+                log.error("loadkit: scenario interval ignored: %s", exc)
+        return self.settings.interval_s
 
     def _run_info(self) -> RunInfo:
         env = self.environment
@@ -274,7 +289,10 @@ class _RunPipeline:
         if run is None or run.finished:
             return
         data = msg.data or {}
-        run.merger.add(int(data["i"]), from_wire(data["c"]))
+        index, interval_s = int(data["i"]), float(data.get("s") or run.interval_s)
+        if interval_s != run.interval_s:  # a worker that missed an interval change: by midpoint
+            index = interval_index((index + 0.5) * interval_s, run.interval_s)
+        run.merger.add(index, from_wire(data["c"]))
 
     def _on_worker_connect(self, client_id: str, **_kwargs: Any) -> None:
         if self.recorder.run is not None:
@@ -314,7 +332,8 @@ class _RunPipeline:
         code = self._expected_exit_code() if exit_code is None else exit_code
         stats = self.environment.stats
         totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
-        self.recorder.finish(code, self._interrupted, totals)
+        interrupted = self._interrupted or bool(getattr(self.environment, "loadkit_interrupted", 0))
+        self.recorder.finish(code, interrupted, totals)
 
     def _expected_exit_code(self) -> int:
         """The exit code Locust will use, as far as it is known before ``quit``."""

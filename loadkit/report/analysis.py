@@ -9,12 +9,14 @@ Latencies are reported in milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import cast
 
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles
+from loadkit.report.hdr import grouped_percentiles, row_group_percentiles
+from loadkit.report.hlog_reader import LatencyLog
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
 from loadkit.report.rundir import RunData
 
@@ -45,31 +47,45 @@ class Analysis:
     extras: dict[str, object] = field(default_factory=dict)
 
     def stat(self, phase: str, endpoint: str, metric: str) -> float:
-        try:
-            return float(cast(float, self.stats.loc[(phase, endpoint), metric]))
-        except KeyError:
-            return float("nan")
+        """One statistic; NaN when that phase/endpoint/metric has none."""
+        value = self._lookup.get((phase, endpoint), {}).get(metric)
+        return float("nan") if value is None else float(value)
+
+    @cached_property
+    def _lookup(self) -> dict[tuple[str, str], dict[str, float]]:
+        return cast(dict[tuple[str, str], dict[str, float]], self.stats.to_dict("index"))
+
+
+def _entries_of_rows(log: LatencyLog, row_mask: np.ndarray) -> tuple[slice | np.ndarray, ...]:
+    """Selector of the entries of the masked rows: a slice when the rows are contiguous."""
+    chosen = np.flatnonzero(row_mask)
+    if len(chosen) == 0:
+        return (slice(0, 0),)
+    if chosen[-1] - chosen[0] + 1 == len(chosen):  # rows are in time order: the usual case
+        lo, hi = np.searchsorted(log.entry_row, [chosen[0], chosen[-1] + 1])
+        return (slice(int(lo), int(hi)),)
+    return (row_mask[log.entry_row],)
 
 
 def _stats_for_rows(
-    run: RunData, row_mask: np.ndarray, endpoint_ids: np.ndarray, n_endpoints: int, seconds: float
+    log: LatencyLog,
+    row_mask: np.ndarray,
+    endpoint_ids: np.ndarray,
+    n_endpoints: int,
+    seconds: float,
 ) -> pd.DataFrame:
     """Stats per endpoint id (plus one overall row, id ``n_endpoints``) for the masked rows."""
-    rows = run.latency.rows
-    log = run.latency
-    selected = row_mask[log.entry_row]
-    entry_endpoint = endpoint_ids[log.entry_row[selected]]
-    index, counts = log.entry_index[selected], log.entry_count[selected]
-    n = n_endpoints + 1
-    group = np.concatenate((entry_endpoint, np.full(len(index), n_endpoints)))
+    (select,) = _entries_of_rows(log, row_mask)
     values, totals = grouped_percentiles(
         log.layout,
-        group,
-        np.concatenate((index, index)),
-        np.concatenate((counts, counts)),
+        endpoint_ids[log.entry_row[select]],
+        log.entry_index[select],
+        log.entry_count[select],
         list(PERCENTILES.values()),
-        n,
+        n_endpoints,
+        with_total=True,
     )
+    rows = log.rows
     failed = (rows["outcome"].to_numpy() == "fail") & row_mask
     failures = np.bincount(
         endpoint_ids[failed], weights=rows["count"].to_numpy()[failed], minlength=n_endpoints
@@ -86,50 +102,58 @@ def _stats_for_rows(
     return frame
 
 
+def _group_percentiles(
+    log: LatencyLog, row_group: np.ndarray, wanted: list[float], n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentiles per group of rows; the fast row method when groups are runs of rows."""
+    if np.all(row_group[1:] >= row_group[:-1]):
+        return row_group_percentiles(
+            log.layout, log.entry_row, log.entry_index, log.entry_count, row_group, wanted, n_groups
+        )
+    return grouped_percentiles(
+        log.layout, row_group[log.entry_row], log.entry_index, log.entry_count, wanted, n_groups
+    )
+
+
 def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     """Per interval: count, failures, error rate, rate and p50/p95/p99 per endpoint and overall."""
-    rows, log = run.latency.rows, run.latency
+    log = run.latency
+    rows = log.rows
     columns = ["s", "endpoint", "count", "failures", "error_rate", "rate", "p50", "p95", "p99"]
     if not len(rows):
         return pd.DataFrame({column: [] for column in columns})
     interval = run.interval_s
     slot = np.floor(rows["t"].to_numpy() / interval + 1e-6).astype(np.int64)
-    slot -= slot.min() if slot.min() < 0 else 0
+    slot -= min(int(slot.min()), 0)
     n_slots = int(slot.max()) + 1
     endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
-    n = len(endpoints) + 1
+    n = len(endpoints)
+    wanted = [50.0, 95.0, 99.0]
     row_group = slot * n + endpoint_ids
-    entry_group = row_group[log.entry_row]
-    overall_group = slot[log.entry_row] * n + len(endpoints)
-    values, totals = grouped_percentiles(
-        log.layout,
-        np.concatenate((entry_group, overall_group)),
-        np.concatenate((log.entry_index, log.entry_index)),
-        np.concatenate((log.entry_count, log.entry_count)),
-        [50.0, 95.0, 99.0],
-        n_slots * n,
-    )
+    per_endpoint, endpoint_totals = _group_percentiles(log, row_group, wanted, n_slots * n)
+    overall, overall_totals = _group_percentiles(log, slot, wanted, n_slots)
     failed = rows["outcome"].to_numpy() == "fail"
     counts = rows["count"].to_numpy()
     failures = np.bincount(row_group[failed], weights=counts[failed], minlength=n_slots * n)
+    values = np.concatenate((per_endpoint.reshape(n_slots, n, 3), overall[:, None, :]), axis=1)
+    totals = np.concatenate((endpoint_totals.reshape(n_slots, n), overall_totals[:, None]), axis=1)
     failures = failures.reshape(n_slots, n)
-    failures[:, -1] = failures[:, :-1].sum(axis=1)
-    failures = failures.reshape(-1)
-    keep = totals > 0
+    failures = np.concatenate((failures, failures.sum(axis=1)[:, None]), axis=1)
+    keep = totals.reshape(-1) > 0
     names = np.array([*endpoints, OVERALL], dtype=object)
-    group_ids = np.arange(n_slots * n)
+    group_ids = np.arange(n_slots * (n + 1))
     frame = pd.DataFrame(
         {
-            "s": (group_ids // n)[keep] * interval,
-            "endpoint": names[(group_ids % n)[keep]],
-            "count": totals[keep],
-            "failures": failures[keep].astype(np.int64),
+            "s": (group_ids // (n + 1))[keep] * interval,
+            "endpoint": names[(group_ids % (n + 1))[keep]],
+            "count": totals.reshape(-1)[keep],
+            "failures": failures.reshape(-1)[keep].astype(np.int64),
         }
     )
     frame["error_rate"] = frame["failures"] / frame["count"]
     frame["rate"] = frame["count"] / interval
     for column, key in enumerate(("p50", "p95", "p99")):
-        frame[key] = values[keep, column] / 1000.0
+        frame[key] = values.reshape(-1, 3)[keep, column] / 1000.0
     return frame
 
 
@@ -155,7 +179,7 @@ def analyse(run: RunData) -> Analysis:
         mask = (middle >= phase.start_s) & (middle < phase.end_s)
         if phase.name == "run":
             mask = np.ones(len(rows), dtype=bool)
-        frame = _stats_for_rows(run, mask, endpoint_ids, len(endpoints), phase.duration_s)
+        frame = _stats_for_rows(run.latency, mask, endpoint_ids, len(endpoints), phase.duration_s)
         frame.insert(0, "endpoint", [*endpoints, OVERALL])
         frame.insert(0, "phase", phase.name)
         frames.append(frame)

@@ -14,6 +14,7 @@ extension the ``hdrhistogram`` package uses.
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import struct
 import zlib
@@ -24,7 +25,14 @@ import numpy as np
 import numpy.typing as npt
 import pyhdrh  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["Layout", "decode_sparse", "encode_counts", "grouped_percentiles", "merged_counts"]
+__all__ = [
+    "Layout",
+    "decode_sparse",
+    "encode_counts",
+    "grouped_percentiles",
+    "layout_for",
+    "merged_counts",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -131,7 +139,7 @@ def decode_sparse(encoded: str | bytes) -> tuple[Layout, IntArray, IntArray]:
         raise ValueError(f"bad payload cookie {cookie:#x}")
     if not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
         raise ValueError("histogram settings out of range")
-    layout = _layout(int(lowest), int(highest), int(sig))
+    layout = layout_for(int(lowest), int(highest), int(sig))
     buffer = _scratch.get(layout.counts_len)
     found = pyhdrh.decode(
         payload, _PAYLOAD_HEADER.size, buffer.ctypes.data, layout.counts_len, _WORD_SIZE
@@ -147,7 +155,8 @@ def decode_sparse(encoded: str | bytes) -> tuple[Layout, IntArray, IntArray]:
 
 
 @lru_cache(maxsize=16)
-def _layout(lowest: int, highest: int, significant_figures: int) -> Layout:
+def layout_for(lowest: int, highest: int, significant_figures: int) -> Layout:
+    """One shared :class:`Layout` per settings (its tables are computed once)."""
     return Layout(lowest, highest, significant_figures)
 
 
@@ -176,6 +185,8 @@ def grouped_percentiles(
     counts: IntArray,
     percentiles: list[float],
     n_groups: int,
+    *,
+    with_total: bool = False,
 ) -> tuple[FloatArray, IntArray]:
     """Merge sparse counts per group; return (values[n_groups, len(p)], totals).
 
@@ -184,32 +195,50 @@ def grouped_percentiles(
     merged by bucket, then each percentile is read like HdrHistogram does:
     the highest equivalent value of the first bucket whose cumulative count
     reaches ``int(p * total / 100 + 0.5)`` (at least 1). Empty groups get NaN.
+    With ``with_total``, one more row merges every group.
+
+    Merging is dense (``bincount``) over the buckets actually used, in chunks
+    of groups of bounded size, so memory stays flat however long the run; when
+    there is more than one chunk, ``group`` should be sorted (else it is sorted
+    here, which costs a sort).
     """
-    values = np.full((n_groups, len(percentiles)), np.nan)
-    totals = np.zeros(n_groups, dtype=np.int64)
+    rows = n_groups + (1 if with_total else 0)
+    values = np.full((rows, len(percentiles)), np.nan)
+    totals = np.zeros(rows, dtype=np.int64)
     if len(group) == 0:
         return values, totals
-    if n_groups * layout.counts_len <= _DENSE_LIMIT:
-        return _dense_percentiles(layout, group, index, counts, percentiles, n_groups)
-    key = group.astype(np.int64) * layout.counts_len + index
-    order = np.argsort(key, kind="stable")
-    key, weights = key[order], counts[order]
-    unique_key, starts = np.unique(key, return_index=True)
-    merged = np.add.reduceat(weights, starts)
-    merged_group = unique_key // layout.counts_len
-    merged_index = unique_key % layout.counts_len
-    cumulative = np.cumsum(merged)
-    totals[:] = np.bincount(merged_group, weights=merged, minlength=n_groups).astype(np.int64)
-    before = np.concatenate(([0], np.cumsum(totals)[:-1]))
-    present = np.flatnonzero(totals > 0)
-    for column, p in enumerate(percentiles):
-        target = _target_count(p, totals[present])
-        position = np.searchsorted(cumulative, before[present] + target, side="left")
-        values[present, column] = layout.highest_equivalent[merged_index[position]]
+    used = np.flatnonzero(np.bincount(index, minlength=layout.counts_len))
+    compact_of = np.zeros(layout.counts_len, dtype=np.int64)
+    compact_of[used] = np.arange(len(used))
+    column_values = layout.highest_equivalent[used]
+    width = len(used)
+    per_chunk = max(1, _DENSE_LIMIT // width)
+    if n_groups > per_chunk and np.any(group[1:] < group[:-1]):
+        order = np.argsort(group, kind="stable")
+        group, index, counts = group[order], index[order], counts[order]
+    bounds = np.searchsorted(group, np.arange(0, n_groups + per_chunk, per_chunk))
+    overall = np.zeros(width)
+    for chunk, first in enumerate(range(0, n_groups, per_chunk)):
+        last = min(first + per_chunk, n_groups)
+        lo, hi = (0, len(group)) if per_chunk >= n_groups else (bounds[chunk], bounds[chunk + 1])
+        if lo == hi:
+            continue
+        key = (group[lo:hi] - first) * width + compact_of[index[lo:hi]]
+        dense = np.bincount(key, weights=counts[lo:hi], minlength=(last - first) * width).astype(
+            np.float64, copy=False
+        )
+        dense = dense.reshape(last - first, width)
+        if with_total:
+            overall += dense.sum(axis=0)
+        values[first:last], totals[first:last] = _dense_percentiles(
+            dense, percentiles, column_values
+        )
+    if with_total:
+        values[-1:], totals[-1:] = _dense_percentiles(overall[None, :], percentiles, column_values)
     return values, totals
 
 
-_DENSE_LIMIT = 4_000_000  # groups x buckets merged in one dense array (32 MB)
+_DENSE_LIMIT = 2_000_000  # groups x used buckets merged at once (16 MB of float64)
 
 
 def _target_count(p: float, totals: IntArray) -> IntArray:
@@ -219,22 +248,20 @@ def _target_count(p: float, totals: IntArray) -> IntArray:
 
 
 def _dense_percentiles(
-    layout: Layout,
-    group: IntArray,
-    index: IntArray,
-    counts: IntArray,
-    percentiles: list[float],
-    n_groups: int,
+    dense: FloatArray, percentiles: list[float], column_values: IntArray
 ) -> tuple[FloatArray, IntArray]:
-    dense = merged_counts(layout, group, index, counts, n_groups)
+    """Percentiles of each row of merged counts; columns are buckets worth ``column_values``."""
     cumulative = np.cumsum(dense, axis=1)
-    totals = cumulative[:, -1].copy()
-    values = np.full((n_groups, len(percentiles)), np.nan)
+    totals = np.rint(cumulative[:, -1]).astype(np.int64)
+    values = np.full((len(dense), len(percentiles)), np.nan)
     present = np.flatnonzero(totals > 0)
+    if len(present) == 0:
+        return values, totals
+    cumulative = cumulative[present]
     for column, p in enumerate(percentiles):
         target = _target_count(p, totals[present])
-        position = np.argmax(cumulative[present] >= target[:, None], axis=1)
-        values[present, column] = layout.highest_equivalent[position]
+        position = (cumulative < target[:, None] - 0.5).sum(axis=1)
+        values[present, column] = column_values[position]
     return values, totals
 
 
@@ -245,3 +272,66 @@ def merged_counts(
     key = group.astype(np.int64) * layout.counts_len + index
     flat = np.bincount(key, weights=counts, minlength=n_groups * layout.counts_len)
     return flat.astype(np.int64).reshape(n_groups, layout.counts_len)
+
+
+def row_group_percentiles(
+    layout: Layout,
+    entry_row: IntArray,
+    index: IntArray,
+    counts: IntArray,
+    row_group: IntArray,
+    percentiles: list[float],
+    n_groups: int,
+) -> tuple[FloatArray, IntArray]:
+    """Percentiles of many small groups of rows (e.g. one group per interval and endpoint).
+
+    Entries must be sorted by (row, bucket index), and the rows of a group
+    adjacent, as :mod:`loadkit.report.hlog_reader` delivers them. For each
+    group and percentile, a binary search over the bucket index finds the
+    first bucket where the group's cumulative count (summed over its rows,
+    each read from one running sum) reaches the target count: exact HDR
+    percentiles of the merged group without building merged histograms.
+    Work is done in chunks of rows so that memory stays bounded.
+    """
+    values = np.full((n_groups, len(percentiles)), np.nan)
+    totals = np.zeros(n_groups, dtype=np.int64)
+    n_rows = len(row_group)
+    if n_rows == 0 or len(entry_row) == 0:
+        return values, totals
+    row_start = np.searchsorted(entry_row, np.arange(n_rows + 1))
+    row_total = np.add.reduceat(np.append(counts, 0), row_start[:-1]) * (np.diff(row_start) > 0)
+    totals[:] = np.bincount(row_group, weights=row_total, minlength=n_groups).astype(np.int64)
+    new_group = np.flatnonzero(np.diff(row_group)) + 1  # rows where a group starts
+    cuts = [0]
+    for cut in new_group[np.searchsorted(new_group, np.arange(1, n_rows, _ROWS_PER_CHUNK))]:
+        if cut > cuts[-1]:
+            cuts.append(int(cut))
+    cuts.append(n_rows)
+    for first, last in itertools.pairwise(cuts):
+        lo_entry, hi_entry = int(row_start[first]), int(row_start[last])
+        rows = np.arange(first, last)
+        groups = row_group[first:last]
+        group_ids, local = np.unique(groups, return_inverse=True)
+        key = entry_row[lo_entry:hi_entry] * layout.counts_len + index[lo_entry:hi_entry]
+        running = np.cumsum(counts[lo_entry:hi_entry])
+        starts = row_start[first:last] - lo_entry
+        before = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0)
+        for column, p in enumerate(percentiles):
+            target = _target_count(p, totals[group_ids])
+            low = np.zeros(len(group_ids), dtype=np.int64)
+            high = np.full(len(group_ids), layout.counts_len - 1, dtype=np.int64)
+            while np.any(low < high):
+                middle = (low + high) // 2
+                position = np.searchsorted(key, rows * layout.counts_len + middle[local], "right")
+                below = np.where(
+                    position > starts, running[np.maximum(position - 1, 0)] - before, 0
+                )
+                reached = np.bincount(local, weights=below, minlength=len(group_ids)) >= target
+                high = np.where(reached, middle, high)
+                low = np.where(reached, low, middle + 1)
+            found = totals[group_ids] > 0
+            values[group_ids[found], column] = layout.highest_equivalent[low[found]]
+    return values, totals
+
+
+_ROWS_PER_CHUNK = 20_000

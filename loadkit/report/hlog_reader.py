@@ -4,14 +4,12 @@ One row per tagged interval histogram (endpoint, outcome, start, length,
 count), and the non-empty buckets of all of them in three flat parallel arrays
 (row, bucket index, count), ready for vectorised merging and percentiles in
 :mod:`loadkit.report.hdr`. Torn or malformed lines (a killed run) are skipped
-and counted, never fatal.
+and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``).
 """
 
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -19,7 +17,8 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import IntArray, Layout, decode_sparse
+from loadkit.report.hdr import IntArray, Layout
+from loadkit.report.hdr_batch import decode_batch, unwrap
 
 __all__ = ["LatencyLog", "decode_tag", "read_latency_log"]
 
@@ -29,7 +28,7 @@ _OUTCOMES = ("ok", "fail")
 
 
 def decode_tag(tag: str) -> tuple[str, str]:
-    """``"ok:POST%20/execute"`` -> ``("ok", "POST /execute")`` (see docs/run-dir.md)."""
+    """``"ok:POST%20/execute"`` -> ``("ok", "POST /execute")``; a foreign tag counts as ok."""
     outcome, sep, endpoint = tag.partition(":")
     if not sep or outcome not in _OUTCOMES:
         return "ok", unquote(tag)
@@ -53,95 +52,117 @@ class LatencyLog:
         return sorted(self.rows["endpoint"].unique().tolist()) if len(self.rows) else []
 
 
-def _empty_rows() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "t": pd.Series(dtype="float64"),
-            "length": pd.Series(dtype="float64"),
-            "endpoint": pd.Series(dtype="object"),
-            "outcome": pd.Series(dtype="object"),
-            "count": pd.Series(dtype="int64"),
-        }
-    )
-
-
-def read_latency_log(path: Path) -> LatencyLog:
-    """Parse ``path``; a missing file gives an empty log."""
-    if not path.exists():
-        empty = np.zeros(0, dtype=np.int64)
-        return LatencyLog(_empty_rows(), empty, empty.copy(), empty.copy())
-    start_time: float | None = None
-    base_time = 0.0
-    times: list[float] = []
-    lengths: list[float] = []
-    endpoints: list[str] = []
-    outcomes: list[str] = []
-    row_counts: list[int] = []
-    indices: list[IntArray] = []
-    counts: list[IntArray] = []
+@dataclass
+class _Lines:
+    times: list[float] = field(default_factory=list)
+    lengths: list[float] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    streams: list[bytes] = field(default_factory=list)
     layout: Layout | None = None
-    skipped = 0
-    tag_cache: dict[str, tuple[str, str]] = {}
+    start_time: float | None = None
+    skipped: int = 0
+
+
+def _parse(path: Path) -> _Lines:
+    lines = _Lines()
+    base_time = 0.0
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if line.startswith("#"):
                 if match := _START_TIME.match(line):
-                    start_time = float(match.group(1))
+                    lines.start_time = float(match.group(1))
                 elif match := _BASE_TIME.match(line):
                     base_time = float(match.group(1))
                 continue
             if not line.strip() or line.startswith('"'):
                 continue
             parts = line.rstrip("\n").split(",")
-            tag = ""
-            if parts[0].startswith("Tag="):
-                tag = parts.pop(0)[4:]
-            if len(parts) != 4:
-                skipped += 1
-                continue
+            tag = parts.pop(0)[4:] if parts[0].startswith("Tag=") else ""
             try:
+                if len(parts) != 4:
+                    raise ValueError("wrong number of fields")
                 t, length = float(parts[0]), float(parts[1])
-                hist_layout, index, count = decode_sparse(parts[3].strip())
-            except (ValueError, zlib.error, struct.error):  # a torn or garbled line
-                skipped += 1
+                layout, stream = unwrap(parts[3].strip())
+            except ValueError:  # a torn or garbled line
+                lines.skipped += 1
                 continue
-            if layout is None:
-                layout = hist_layout
-            elif (hist_layout.lowest, hist_layout.significant_figures) != (
-                layout.lowest,
-                layout.significant_figures,
+            if lines.layout is None or layout.highest > lines.layout.highest:
+                if lines.layout is not None and (layout.lowest, layout.significant_figures) != (
+                    lines.layout.lowest,
+                    lines.layout.significant_figures,
+                ):
+                    lines.skipped += 1  # another precision cannot be merged
+                    continue
+                lines.layout = layout
+            elif (layout.lowest, layout.significant_figures) != (
+                lines.layout.lowest,
+                lines.layout.significant_figures,
             ):
-                skipped += 1  # a histogram of another precision cannot be merged
+                lines.skipped += 1
                 continue
-            elif hist_layout.highest > layout.highest:
-                layout = hist_layout
-            decoded = tag_cache.get(tag)
-            if decoded is None:
-                decoded = tag_cache[tag] = decode_tag(tag)
-            times.append(t + base_time)
-            lengths.append(length)
-            outcomes.append(decoded[0])
-            endpoints.append(decoded[1])
-            row_counts.append(int(count.sum()))
-            indices.append(index)
-            counts.append(count)
-    rows = (
-        _empty_rows()
-        if not times
-        else pd.DataFrame(
-            {
-                "t": times,
-                "length": lengths,
-                "endpoint": endpoints,
-                "outcome": outcomes,
-                "count": np.asarray(row_counts, dtype=np.int64),
-            }
-        )
+            lines.times.append(t + base_time)
+            lines.lengths.append(length)
+            lines.tags.append(tag)
+            lines.streams.append(stream)
+    return lines
+
+
+def read_latency_log(path: Path) -> LatencyLog:
+    """Parse ``path``; a missing file gives an empty log."""
+    empty = np.zeros(0, dtype=np.int64)
+    if not path.exists():
+        rows = pd.DataFrame({"t": [], "length": [], "endpoint": [], "outcome": [], "count": []})
+        return LatencyLog(rows.astype({"count": "int64"}), empty, empty.copy(), empty.copy())
+    lines = _parse(path)
+    layout = lines.layout or Layout()
+    parts = []
+    for first in range(0, len(lines.streams), _DECODE_CHUNK):  # bounded temporary memory
+        chunk = lines.streams[first : first + _DECODE_CHUNK]
+        rows_of, index, count = decode_batch(chunk, layout.counts_len)
+        parts.append((rows_of + first, index, count))
+    lines.streams.clear()
+    entry_row, entry_index, entry_count = (
+        np.concatenate([part[k] for part in parts]) if parts else empty.copy() for k in range(3)
     )
-    sizes = np.fromiter((len(i) for i in indices), dtype=np.int64, count=len(indices))
-    entry_row = np.repeat(np.arange(len(indices), dtype=np.int64), sizes)
-    entry_index = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-    entry_count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    return LatencyLog(
-        rows, entry_row, entry_index, entry_count, layout or Layout(), start_time, skipped
+    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
+    counts = np.bincount(entry_row, weights=entry_count, minlength=len(lines.tags))
+    rows = pd.DataFrame(
+        {
+            "t": np.asarray(lines.times, dtype=np.float64),
+            "length": np.asarray(lines.lengths, dtype=np.float64),
+            "endpoint": [decoded[tag][1] for tag in lines.tags],
+            "outcome": [decoded[tag][0] for tag in lines.tags],
+            "count": np.rint(counts).astype(np.int64),
+        }
     )
+    log = LatencyLog(
+        rows, entry_row, entry_index, entry_count, layout, lines.start_time, lines.skipped
+    )
+    return _in_time_order(log)
+
+
+_DECODE_CHUNK = 4000
+
+
+def _in_time_order(log: LatencyLog) -> LatencyLog:
+    """Rows sorted by (t, endpoint, outcome), entries following their rows.
+
+    Analysis relies on it: a time range is a contiguous slice, and groups
+    numbered (interval, endpoint) come out sorted.
+    """
+    rows = log.rows
+    order = np.lexsort(
+        (rows["outcome"].to_numpy(), rows["endpoint"].to_numpy(), rows["t"].to_numpy())
+    )
+    if np.array_equal(order, np.arange(len(rows))):
+        return log
+    sizes = np.bincount(log.entry_row, minlength=len(rows))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    new_sizes = sizes[order]
+    new_starts = np.concatenate(([0], np.cumsum(new_sizes)[:-1]))
+    gather = np.repeat(starts[order] - new_starts, new_sizes) + np.arange(int(new_sizes.sum()))
+    log.rows = rows.iloc[order].reset_index(drop=True)
+    log.entry_row = np.repeat(np.arange(len(rows), dtype=np.int64), new_sizes)
+    log.entry_index = log.entry_index[gather]
+    log.entry_count = log.entry_count[gather]
+    return log

@@ -18,7 +18,7 @@ from loadkit import __version__
 from loadkit.report.analysis import OVERALL, Analysis
 from loadkit.report.baseline import BaselineDiff
 from loadkit.report.plots import comparison_plot, report_plots
-from loadkit.report.report import Report, summary_json
+from loadkit.report.report import Report
 
 __all__ = ["render_comparison", "render_report", "write_html"]
 
@@ -89,7 +89,7 @@ def _environment() -> Environment:
 
 
 def render_report(report: Report) -> str:
-    summary = summary_json(report)
+    summary = report.summary
     analysis = report.analysis
     endpoints = [*summary["endpoints"].items(), (f"{OVERALL} (overall)", summary["overall"])]
     phases = [

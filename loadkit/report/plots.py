@@ -45,7 +45,13 @@ class Plot:
 
 
 def _figure(rows: int = 1, height: float = 3.2) -> tuple[Figure, list[Axes]]:
-    figure = Figure(figsize=(10, height * rows), dpi=96, layout="constrained")
+    total = height * rows
+    figure = Figure(figsize=(10, total), dpi=96)
+    # fixed margins (not constrained layout: 5x faster) so that every figure's x axis lines up;
+    # the right margin holds outside legends and the failures axis
+    figure.subplots_adjust(
+        left=0.08, right=0.80, bottom=0.55 / total, top=1 - 0.35 / total, hspace=0.9 / height
+    )
     axes = [figure.add_subplot(rows, 1, i + 1) for i in range(rows)]
     for ax in axes:
         ax.grid(True, color="#e5e7eb", linewidth=0.8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,11 @@ class Report:
     drift: dict[str, Any]
     baseline: BaselineResult | None = None
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """The content of summary.json (computed once)."""
+        return summary_json(self)
 
     @property
     def passed(self) -> bool:
@@ -132,7 +138,7 @@ def summary_json(report: Report) -> dict[str, Any]:
 
 def write_summary(report: Report, out: Path) -> Path:
     path = out / "summary.json"
-    text = json.dumps(summary_json(report), indent=2, default=_clean, allow_nan=False)
+    text = json.dumps(report.summary, indent=2, default=_clean, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
     return path
 

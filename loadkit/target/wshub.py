@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from loadkit.target.httpjson import NAME_PATTERN
 
-__all__ = ["CLOSE_SLOW_CONSUMER", "Hub", "Subscriber", "websocket_route"]
+__all__ = ["CLOSE_SLOW_CONSUMER", "Hub", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class Hub:
             for task in (writer, reader, dropped):
                 task.cancel()
         if subscriber.dropped.is_set():
+            log.warning("dropped a slow WebSocket client: %d events queued", self.queue_limit)
             await asyncio.sleep(0)  # let the cancelled writer leave its send first
             # Best effort: a client that does not read may never take the close frame.
             with contextlib.suppress(Exception):
@@ -180,10 +181,6 @@ class Hub:
 
     def route(self, path: str = "/ws") -> BaseRoute:
         return WebSocketRoute(path, self.serve)
-
-
-def websocket_route(hub: Hub, path: str = "/ws") -> BaseRoute:
-    return hub.route(path)
 
 
 def _error(message: str, field: str | None) -> dict[str, Any]:

@@ -26,10 +26,7 @@ class Recorder:
         self.events.append(kwargs)
 
     def names(self, ok: bool | None = None) -> list[str]:
-        return [
-            e["name"] for e in self.events
-            if ok is None or (e["exception"] is None) == ok
-        ]
+        return [e["name"] for e in self.events if ok is None or (e["exception"] is None) == ok]
 
 
 def start_server(port: int = 0) -> tuple[subprocess.Popen, int]:
@@ -68,8 +65,14 @@ def test_connect_request_send_receive_fire_ws_events(server) -> None:
     assert not client.connected
     assert all(e["request_type"] == "WS" for e in hook.events)
     assert hook.names(ok=False) == []
-    for name in ("connect", "send subscribe", "recv subscribed", "subscribe", "send hello",
-                 "recv echo"):
+    for name in (
+        "connect",
+        "send subscribe",
+        "recv subscribed",
+        "subscribe",
+        "send hello",
+        "recv echo",
+    ):
         assert name in hook.names(ok=True), (name, hook.names())
     sent = next(e for e in hook.events if e["name"] == "send hello")
     assert sent["response_length"] > 0
@@ -93,8 +96,9 @@ def test_request_times_out_as_a_failure_when_no_reply_of_that_type(server) -> No
     client.connect()
     others: list[dict] = []
     with pytest.raises(WebSocketTimeout):
-        client.request({"op": "burst", "n": 3}, expect_type="never", timeout_s=0.5,
-                       on_other=others.append)
+        client.request(
+            {"op": "burst", "n": 3}, expect_type="never", timeout_s=0.5, on_other=others.append
+        )
     assert [m["seq"] for m in others] == [0, 1, 2]
     assert "burst" in hook.names(ok=False)
     client.close()
@@ -113,8 +117,9 @@ def test_drop_is_detected_and_reconnect_resubscribes(server) -> None:
     resubscribed: list[dict] = []
     elapsed = client.reconnect(
         Backoff(base_s=0.05, max_s=0.2, max_attempts=5),
-        after_connect=lambda c: resubscribed.append(c.request({"op": "subscribe", "repos": ["r"]},
-                                                              expect_type="subscribed")),
+        after_connect=lambda c: resubscribed.append(
+            c.request({"op": "subscribe", "repos": ["r"]}, expect_type="subscribed")
+        ),
     )
     assert elapsed >= 0 and client.reconnects == 1 and client.connected
     assert resubscribed and resubscribed[0]["repos"] == ["r"]

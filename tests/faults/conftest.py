@@ -8,12 +8,17 @@ import pytest
 from fault_helpers import FileRecorder, kill_tree
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fault_index(tmp_path, monkeypatch):
-    """A private journal index for this test (never the user's ~/.loadkit)."""
+    """A private journal index for every test (never the user's ~/.loadkit).
+
+    At the end no fault may be left journaled as active in it.
+    """
     index = tmp_path / "fault-index"
     monkeypatch.setenv("LOADKIT_FAULTS_INDEX", str(index))
-    return index
+    yield index
+    left = sorted(p.name for p in index.glob("*.journal")) if index.is_dir() else []
+    assert not left, f"faults left active: {left}"
 
 
 @pytest.fixture

@@ -8,7 +8,10 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 from fault_helpers import (
+    LOCUST,
+    LOCUSTFILE,
     SLEEPER,
     free_port,
     http_server_cmd,
@@ -96,7 +99,8 @@ def test_workers_are_told_which_faults_are_active(spawn, tmp_path):
     assert "GET / [none]" in names and "GET / [mid]" in names
 
 
-def test_sigterm_mid_fault_reverts_with_reason_signal(spawn, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_mid_fault_reverts_with_reason_signal(spawn, tmp_path, signum):
     host = http_host(spawn)
     sleeper = spawn(SLEEPER)
     plan = write_plan(
@@ -111,7 +115,7 @@ def test_sigterm_mid_fault_reverts_with_reason_signal(spawn, tmp_path):
         timeout=90,
         what="fault injected",
     )
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     proc.wait(timeout=90)
     assert process_state(sleeper.pid) != psutil.STATUS_STOPPED, log_text(tmp_path)
     (revert,) = read_events(run_dir, "fault_revert")
@@ -214,3 +218,56 @@ def test_a_bad_plan_stops_locust_with_one_line(spawn, tmp_path):
     text = log_text(tmp_path)
     assert "faults[0] (gw-pause).for: '5 sec' is not a duration" in text
     assert "Traceback" not in text
+
+
+def test_distributed_workers_get_the_active_faults_from_the_master(spawn, tmp_path):
+    host = http_host(spawn)
+    sleeper = spawn(SLEEPER)
+    plan = write_plan(
+        tmp_path / "plan.yaml",
+        [
+            {"name": "mid", "at": "2s", "for": "2s", "kind": "pause", "pid": sleeper.pid},
+        ],
+    )
+    port = free_port()
+    env = locust_env(tmp_path / "run", tmp_path / "fault-index")
+    master_log = open(tmp_path / "master.log", "wb")  # noqa: SIM115
+    master = spawn(
+        locust_cmd(
+            host,
+            plan,
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            "1",
+            "--csv",
+            str(tmp_path / "stats"),
+            run_time="6s",
+        ),
+        stdout=master_log,
+        stderr=master_log,
+        env=env,
+    )
+    worker_log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
+    spawn(
+        [
+            LOCUST,
+            "-f",
+            str(LOCUSTFILE),
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+        ],
+        stdout=worker_log,
+        stderr=worker_log,
+        env=env,
+    )
+    assert master.wait(timeout=180) == 0, (tmp_path / "master.log").read_text()
+    names = (tmp_path / "stats_stats.csv").read_text()
+    assert "GET / [mid]" in names and "GET / [after]" in names, names
+    assert [e["name"] for e in read_events(tmp_path / "run", "fault_inject")] == ["mid"]

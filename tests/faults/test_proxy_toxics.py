@@ -207,11 +207,11 @@ def test_timeout_zero_holds_data_until_removed_then_closes(client, proxy):
 def test_timeout_closes_the_connection_after_the_timeout(client, proxy):
     name, address = proxy
     client.add_toxic(name, "timeout", {"timeout": 300})
+    start = time.monotonic()  # before connecting: the timer cannot start earlier
     with connect(address) as sock:
-        start = time.monotonic()
         sock.sendall(b"dropped")
         assert recv_all(sock) == b""  # closed, and the echo never arrived
-        assert time.monotonic() - start >= 0.25
+        assert time.monotonic() - start >= 0.3
 
 
 def test_reset_peer_resets_the_client(client, proxy):
@@ -246,11 +246,10 @@ def test_slow_close_delays_the_close(client, proxy):
     client.add_toxic(name, "slow_close", {"delay": 500})
     with connect(address) as sock:
         sock.sendall(b"bye")
+        start = time.monotonic()  # the echo server's close can only follow ours
         sock.shutdown(socket.SHUT_WR)
-        assert recv_exactly(sock, 3) == b"bye"
-        start = time.monotonic()
-        assert recv_all(sock) == b""
-        assert time.monotonic() - start >= 0.4
+        assert recv_all(sock) == b"bye"
+        assert time.monotonic() - start >= 0.5
 
 
 def test_toxicity_zero_never_applies(client, proxy):

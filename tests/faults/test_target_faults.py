@@ -41,7 +41,7 @@ def test_pausing_the_gateway_times_out_requests_then_it_recovers(target, spawn, 
         stderr=log,
         env=locust_env(
             tmp_path / "run",
-            tmp_path / "index",
+            tmp_path / "fault-index",
             LOADKIT_TEST_PATH="/health",
             LOADKIT_TEST_TIMEOUT="1",
         ),

@@ -119,7 +119,7 @@ def test_latency_fault_in_a_real_run_shows_only_inside_its_window(
         ),
         stdout=log,
         stderr=log,
-        env=locust_env(run_dir, tmp_path / "index", LOADKIT_TEST_PATH="/health"),
+        env=locust_env(run_dir, tmp_path / "fault-index", LOADKIT_TEST_PATH="/health"),
     )
     assert proc.wait(timeout=120) == 0, (tmp_path / "locust.log").read_text()
     rows = {}
@@ -145,7 +145,7 @@ def test_kill_9_with_a_toxic_then_recover_removes_it(proxied_target, proxy_api, 
             {"name": "slow-net", "at": "0s", "kind": "latency", "latency": "200ms", "proxy": "gw"},
         ],
     )
-    index = tmp_path / "index"
+    index = tmp_path / "fault-index"
     log = open(tmp_path / "locust.log", "wb")  # noqa: SIM115
     proc = spawn(
         locust_cmd(proxy_url, plan, "--loadkit-proxy-api", proxy_api, run_time="10m"),

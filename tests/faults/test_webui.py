@@ -47,7 +47,7 @@ def web_locust(spawn, tmp_path):
         ),
         stdout=log,
         stderr=log,
-        env=locust_env(tmp_path / "run", tmp_path / "index"),
+        env=locust_env(tmp_path / "run", tmp_path / "fault-index"),
     )
     ui = f"http://127.0.0.1:{web_port}"
 

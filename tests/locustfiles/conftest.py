@@ -65,8 +65,10 @@ def read_stats(prefix: Path) -> dict[str, Stat]:
             if row["Name"] == "Aggregated":
                 continue
             stats[f"{row['Type']} {row['Name']}"] = Stat(
-                int(row["Request Count"]), int(row["Failure Count"]),
-                float(row["Average Content Size"] or 0), float(row["Min Response Time"] or 0),
+                int(row["Request Count"]),
+                int(row["Failure Count"]),
+                float(row["Average Content Size"] or 0),
+                float(row["Min Response Time"] or 0),
             )
     return stats
 
@@ -80,7 +82,8 @@ def read_final_stats(prefix: Path) -> dict[str, Stat]:
     for entry in json.loads(path.read_text(encoding="utf-8")):
         count = int(entry["num_requests"])
         stats[f"{entry['method']} {entry['name']}"] = Stat(
-            count, int(entry["num_failures"]),
+            count,
+            int(entry["num_failures"]),
             entry["total_content_length"] / count if count else 0.0,
             float(entry["min_response_time"] or 0),
         )
@@ -128,8 +131,11 @@ class LocustRunner:
         log = log or self.workdir / f"locust-{len(self.procs)}.log"
         with log.open("w") as out:
             proc = subprocess.Popen(
-                locust_cmd(locustfile, *args), cwd=self.workdir, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                locust_cmd(locustfile, *args),
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.procs.append(proc)
         return proc
@@ -139,8 +145,14 @@ class LocustRunner:
         return self.workdir / f"run{self.runs}"
 
     def run(
-        self, locustfile: str, host: str, *, users: int = 2, run_time: str = "60s",
-        args: tuple[str, ...] = (), during: Callable[[Path], None] | None = None,
+        self,
+        locustfile: str,
+        host: str,
+        *,
+        users: int = 2,
+        run_time: str = "60s",
+        args: tuple[str, ...] = (),
+        during: Callable[[Path], None] | None = None,
         until: tuple[str, ...] = (),
     ) -> LocustResult:
         """One headless run of at most ``run_time``.
@@ -152,12 +164,27 @@ class LocustRunner:
         prefix = self.prefix()
         log = Path(f"{prefix}.log")
         proc = self.start(
-            locustfile, "--headless", "-u", str(users), "-r", str(users), "-t", run_time,
-            "--host", host, "--csv", str(prefix), "--json-file", str(prefix), *args, log=log,
+            locustfile,
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            run_time,
+            "--host",
+            host,
+            "--csv",
+            str(prefix),
+            "--json-file",
+            str(prefix),
+            *args,
+            log=log,
         )
         if during is not None:
             during(prefix)
         if until:
+
             def counted() -> bool:
                 stats = read_stats(prefix)
                 return all(e in stats and stats[e].requests > 0 for e in until)
@@ -169,7 +196,9 @@ class LocustRunner:
                     os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=240)
         return LocustResult(
-            proc.returncode, log.read_text(errors="replace"), read_final_stats(prefix),
+            proc.returncode,
+            log.read_text(errors="replace"),
+            read_final_stats(prefix),
             read_failures(prefix),
         )
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 def test_all_three_user_kinds_run_together_without_failures(target, locust) -> None:
     endpoints = ("JOB echo", "SESSION ready cold", "WS connect", "WS subscribe")
-    result = locust.run("mixed.py", target.url, users=6, until=endpoints,
-                        args=("--ws-long-job-s", "3", "--sync-writer-share", "1"))
+    result = locust.run(
+        "mixed.py",
+        target.url,
+        users=6,
+        until=endpoints,
+        args=("--ws-long-job-s", "3", "--sync-writer-share", "1"),
+    )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()

@@ -9,11 +9,29 @@ SHORT_IDLE = {"idle_after_s": 1.0, "expire_after_s": 1.0}
 
 def test_bursts_warm_starts_and_expiry_pass_on_a_healthy_target(target_factory, locust):
     target = target_factory(**SHORT_IDLE)
-    endpoints = ("POST /sessions", "GET /sessions/[id]", "DELETE /sessions/[id]",
-                 "POST /sessions/[id]/activity", "SESSION ready cold", "SESSION ready warm",
-                 "SESSION expiry")
-    result = locust.run("sessions.py", target.url, users=4, until=endpoints, args=(
-        "--session-burst-size", "3", "--session-expiry-deadline", "15", "--session-wait", "0.1"))
+    endpoints = (
+        "POST /sessions",
+        "GET /sessions/[id]",
+        "DELETE /sessions/[id]",
+        "POST /sessions/[id]/activity",
+        "SESSION ready cold",
+        "SESSION ready warm",
+        "SESSION expiry",
+    )
+    result = locust.run(
+        "sessions.py",
+        target.url,
+        users=4,
+        until=endpoints,
+        args=(
+            "--session-burst-size",
+            "3",
+            "--session-expiry-deadline",
+            "15",
+            "--session-wait",
+            "0.1",
+        ),
+    )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()
@@ -24,16 +42,25 @@ def test_bursts_warm_starts_and_expiry_pass_on_a_healthy_target(target_factory, 
 
 def test_sustained_mode_starts_activations_at_a_rate(target, locust) -> None:
     result = locust.run(
-        "sessions.py", target.url, users=2, until=("ITER session activation",),
-        args=("--session-mode", "sustained", "--session-rate", "4"))
+        "sessions.py",
+        target.url,
+        users=2,
+        until=("ITER session activation",),
+        args=("--session-mode", "sustained", "--session-rate", "4"),
+    )
     assert result.count("ITER session activation") > 0, result.explain()
     assert result.count("SESSION ready cold") > 0, result.explain()
     assert result.total_failures == 0, result.explain()
 
 
 def test_a_session_not_ready_by_the_deadline_is_a_failure(target, locust) -> None:
-    result = locust.run("sessions.py", target.url, users=2, until=("SESSION ready cold",), args=(
-        "--session-ready-deadline", "0.2", "--session-burst-size", "2"))
+    result = locust.run(
+        "sessions.py",
+        target.url,
+        users=2,
+        until=("SESSION ready cold",),
+        args=("--session-ready-deadline", "0.2", "--session-burst-size", "2"),
+    )
     assert result.failed("SESSION ready cold") > 0, result.explain()
     assert any("not ready after 0.2s" in f["Error"] for f in result.failures), result.explain()
 

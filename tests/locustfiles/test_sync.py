@@ -7,15 +7,29 @@ import types
 
 from conftest import LOCUSTFILES, clear_faults, read_stats, set_fault, wait_for
 
-WRITERS = ("--sync-writer-share", "0.5", "--sync-write-interval", "0.1", "--sync-repos", "3",
-           "--sync-batch-weight", "3")
+WRITERS = (
+    "--sync-writer-share",
+    "0.5",
+    "--sync-write-interval",
+    "0.1",
+    "--sync-repos",
+    "3",
+    "--sync-batch-weight",
+    "3",
+)
 
 
 def test_notifications_conflicts_and_no_failures_on_a_healthy_target(target, locust) -> None:
-    endpoints = ("WS connect", "WS subscribe", "WS notify task.created",
-                 "WS notify task.updated", "POST /repos/[repo]/tasks",
-                 "PUT /repos/[repo]/tasks/[id]", "POST /repos/[repo]/sync",
-                 "SYNC conflict server_wins")
+    endpoints = (
+        "WS connect",
+        "WS subscribe",
+        "WS notify task.created",
+        "WS notify task.updated",
+        "POST /repos/[repo]/tasks",
+        "PUT /repos/[repo]/tasks/[id]",
+        "POST /repos/[repo]/sync",
+        "SYNC conflict server_wins",
+    )
     result = locust.run("sync.py", target.url, users=6, until=endpoints, args=WRITERS)
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
@@ -26,8 +40,9 @@ def test_notifications_conflicts_and_no_failures_on_a_healthy_target(target, loc
 def test_app_level_errors_on_writes_show_as_failures(target, locust) -> None:
     set_fault(target.url, path="/repos", error_rate=1.0, status=503)
     try:
-        result = locust.run("sync.py", target.url, users=4, until=("POST /repos/[repo]/tasks",),
-                            args=WRITERS)
+        result = locust.run(
+            "sync.py", target.url, users=4, until=("POST /repos/[repo]/tasks",), args=WRITERS
+        )
     finally:
         clear_faults(target.url)
     assert result.failed("POST /repos/[repo]/tasks") > 0, result.explain()
@@ -48,13 +63,21 @@ def test_clients_reconnect_after_the_gateway_restarts(target, locust) -> None:
         target.restart("gateway")  # same port, same data
         wait_for(lambda: count("WS reconnect") >= 4, 120, "all 4 clients to reconnect")
         marks["after_restart"] = count("WS notify task.updated")
-        wait_for(lambda: count("WS notify task.updated") > marks["after_restart"], 120,
-                 "notifications after the reconnects")
+        wait_for(
+            lambda: count("WS notify task.updated") > marks["after_restart"],
+            120,
+            "notifications after the reconnects",
+        )
 
     result = locust.run(
-        "sync.py", target.url, users=4, run_time="240s", until=("WS reconnect",),
+        "sync.py",
+        target.url,
+        users=4,
+        run_time="240s",
+        until=("WS reconnect",),
         args=(*WRITERS, "--sync-reconnect-base", "0.1", "--sync-reconnect-max", "0.5"),
-        during=restart_gateway_mid_run)
+        during=restart_gateway_mid_run,
+    )
     assert result.count("WS reconnect") >= 4, result.explain()
     assert result.failed("WS reconnect") == 0, result.explain()
     assert result.failed("WS closed") > 0  # the drop itself is reported
@@ -79,15 +102,21 @@ def make_user():
     user = sync.SyncClientUser.__new__(sync.SyncClientUser)
     hook = Recorder()
     user.environment = types.SimpleNamespace(  # no Locust environment needed to check messages
-        events=types.SimpleNamespace(request=hook), parsed_options=None)
+        events=types.SimpleNamespace(request=hook), parsed_options=None
+    )
     user.last_seq, user.last_version = {}, {}
     return user, hook
 
 
 def event(seq: int, version: int, kind: str = "task.updated", written_at: float | None = None):
     meta = {"written_at": written_at} if written_at is not None else {}
-    return {"type": kind, "repo": "r", "seq": seq, "sent_at": 0.0,
-            "task": {"task_id": "t", "version": version, "meta": meta}}
+    return {
+        "type": kind,
+        "repo": "r",
+        "seq": seq,
+        "sent_at": 0.0,
+        "task": {"task_id": "t", "version": version, "meta": meta},
+    }
 
 
 def test_missed_out_of_order_and_stale_versions_are_failures() -> None:

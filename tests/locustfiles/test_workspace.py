@@ -12,11 +12,21 @@ FAST = ("--ws-long-job-s", "5", "--ws-poll-interval", "0.05", "--ws-wait", "0")
 
 
 def test_every_kind_of_job_runs_and_passes_on_a_healthy_target(target, locust) -> None:
-    endpoints = ("POST /execute", "GET /status/[id]", "GET /responses/[id]",
-                 "POST /interrupt/[id]", "JOB echo", "JOB bytes", "JOB special",
-                 "JOB isolation", "JOB interrupt", "JOB timeout")
-    result = locust.run("workspace.py", target.url, users=6, until=endpoints,
-                        args=("--ws-tasks", ALL_TASKS, *FAST))
+    endpoints = (
+        "POST /execute",
+        "GET /status/[id]",
+        "GET /responses/[id]",
+        "POST /interrupt/[id]",
+        "JOB echo",
+        "JOB bytes",
+        "JOB special",
+        "JOB isolation",
+        "JOB interrupt",
+        "JOB timeout",
+    )
+    result = locust.run(
+        "workspace.py", target.url, users=6, until=endpoints, args=("--ws-tasks", ALL_TASKS, *FAST)
+    )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()
@@ -24,8 +34,13 @@ def test_every_kind_of_job_runs_and_passes_on_a_healthy_target(target, locust) -
 
 
 def test_large_outputs_of_10_mib_are_verified(target, locust) -> None:
-    result = locust.run("workspace.py", target.url, users=1, until=("JOB bytes",), args=(
-        "--ws-tasks", "bytes", "--ws-large-output-share", "1", *FAST))
+    result = locust.run(
+        "workspace.py",
+        target.url,
+        users=1,
+        until=("JOB bytes",),
+        args=("--ws-tasks", "bytes", "--ws-large-output-share", "1", *FAST),
+    )
     assert result.count("JOB bytes") > 0 and result.total_failures == 0, result.explain()
     # base64 of 10 MiB inside a JSON body
     assert result.stats["GET /responses/[id]"].avg_size > 10 * 1024 * 1024 * 4 / 3
@@ -34,8 +49,13 @@ def test_large_outputs_of_10_mib_are_verified(target, locust) -> None:
 def test_app_level_errors_show_as_failures(target, locust) -> None:
     set_fault(target.url, path="/execute", error_rate=1.0, status=503)
     try:
-        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",),
-                            args=("--ws-tasks", "echo", *FAST))
+        result = locust.run(
+            "workspace.py",
+            target.url,
+            users=2,
+            until=("JOB echo",),
+            args=("--ws-tasks", "echo", *FAST),
+        )
     finally:
         clear_faults(target.url)
     assert result.failed("POST /execute") > 0, result.explain()
@@ -47,8 +67,13 @@ def test_app_level_errors_show_as_failures(target, locust) -> None:
 def test_added_latency_shows_in_the_job_times(target, locust) -> None:
     set_fault(target.url, path="/status", latency_ms=300)
     try:
-        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",),
-                            args=("--ws-tasks", "echo", *FAST))
+        result = locust.run(
+            "workspace.py",
+            target.url,
+            users=2,
+            until=("JOB echo",),
+            args=("--ws-tasks", "echo", *FAST),
+        )
     finally:
         clear_faults(target.url)
     assert result.count("JOB echo") > 0 and result.total_failures == 0, result.explain()
@@ -59,8 +84,13 @@ def test_added_latency_shows_in_the_job_times(target, locust) -> None:
 def test_a_job_that_never_finishes_fails_at_the_deadline_not_a_hang(target, locust) -> None:
     target.agent.signal(signal.SIGSTOP)  # jobs stay queued: nobody claims them
     try:
-        result = locust.run("workspace.py", target.url, users=2, until=("JOB echo",), args=(
-            "--ws-tasks", "echo", "--ws-job-deadline", "1", *FAST))
+        result = locust.run(
+            "workspace.py",
+            target.url,
+            users=2,
+            until=("JOB echo",),
+            args=("--ws-tasks", "echo", "--ws-job-deadline", "1", *FAST),
+        )
     finally:
         target.agent.signal(signal.SIGCONT)
     assert result.failed("JOB echo") == result.count("JOB echo") > 0, result.explain()
@@ -69,9 +99,23 @@ def test_a_job_that_never_finishes_fails_at_the_deadline_not_a_hang(target, locu
 
 def test_an_isolation_leak_is_reported(target, locust) -> None:
     """All users share one workspace and the probe reads it as the 'stranger': a leak."""
-    result = locust.run("workspace.py", target.url, users=2, until=("JOB isolation",), args=(
-        "--ws-tasks", "isolation", "--ws-workspaces", "1", "--ws-workspace-prefix", "leak",
-        "--ws-stranger-workspace", "leak-shared-0", *FAST))
+    result = locust.run(
+        "workspace.py",
+        target.url,
+        users=2,
+        until=("JOB isolation",),
+        args=(
+            "--ws-tasks",
+            "isolation",
+            "--ws-workspaces",
+            "1",
+            "--ws-workspace-prefix",
+            "leak",
+            "--ws-stranger-workspace",
+            "leak-shared-0",
+            *FAST,
+        ),
+    )
     assert result.failed("JOB isolation") == result.count("JOB isolation") > 0, result.explain()
     assert any("isolation leak" in f["Error"] for f in result.failures), result.explain()
 
@@ -79,7 +123,10 @@ def test_an_isolation_leak_is_reported(target, locust) -> None:
 def test_bad_parameter_is_one_line_and_exit_2(tmp_path) -> None:
     proc = subprocess.run(
         locust_cmd("workspace.py", "--headless", "--ws-tasks", "echo:2,nosuch"),
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "--ws-tasks" in proc.stderr and "Traceback" not in proc.stderr
@@ -89,14 +136,34 @@ def test_distributed_run_with_two_workers_gets_master_parameters(target, locust,
     port = free_port()
     prefix = tmp_path / "dist"
     master = locust.start(
-        "workspace.py", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
-        str(port), "--expect-workers", "2", "--headless", "-u", "4", "-r", "4", "-t", "6s",
-        "--host", target.url, "--csv", str(prefix), "--only-summary",
-        "--ws-tasks", "special", *FAST,
+        "workspace.py",
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        "2",
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "6s",
+        "--host",
+        target.url,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--ws-tasks",
+        "special",
+        *FAST,
     )
     workers = [
-        locust.start("workspace.py", "--worker", "--master-host", "127.0.0.1",
-                     "--master-port", str(port))
+        locust.start(
+            "workspace.py", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)
+        )
         for _ in range(2)
     ]
     try:

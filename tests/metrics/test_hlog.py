@@ -115,3 +115,21 @@ def test_read_log_skips_a_torn_last_line(tmp_path) -> None:
     assert len(list(read_log(path))) == complete
     path.write_text(text[: len(text) - 10])  # the last line itself cut short
     assert len(list(read_log(path))) == complete - 1
+
+
+def test_the_hot_path_buckets_like_counts_index() -> None:
+    counter = IntervalCounter()
+    counter.enabled = True
+    rng = random.Random(11)
+    values_ms = [0.0, None, 0.0004, 0.001, 2.047, 2.048, 2.049, 4.095, 4.096, 3_600_000.0, 1e9]
+    values_ms += [rng.lognormvariate(3, 2) for _ in range(20000)]
+    expected: dict[int, int] = {}
+    for ms in values_ms:
+        counter.on_request("GET", "/x", ms)
+        index = counts_index(int((ms or 0) * 1000))
+        expected[index] = expected.get(index, 0) + 1
+    assert counter.swap() == {("GET", "/x", True): expected}
+    assert counter.swap() == {}
+    counter.enabled = False
+    counter.on_request("GET", "/x", 1.0)
+    assert counter.swap() == {}

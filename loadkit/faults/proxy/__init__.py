@@ -6,12 +6,14 @@ clients. The parts:
 
     apierror.py   the API's error values (message + HTTP status, as Toxiproxy)
     toxics.py     toxic types, their attributes and validation (the JSON model)
-    link.py       one proxied connection: two directed links applying toxics
+    connection.py one proxied connection: client socket, upstream socket, two links
+    link.py       one direction of a connection and its chain of toxics
     proxy.py      a proxy (listener + connections) and the proxy collection
     httpserver.py a small asyncio HTTP/1.1 server for the API
     api.py        the API routes (Toxiproxy's paths, shapes and status codes)
     server.py     run the API and the proxies on one event loop until SIGTERM
     client.py     ToxiproxyClient, the httpx client loadkit's fault backend uses
+    process.py    run ``loadkit proxy`` as a child process (tests, benchmarks)
     cli.py        ``loadkit proxy``
 
 Only :mod:`client` is imported by other parts; the server side is loaded by

@@ -85,7 +85,7 @@ class HttpServer:
         try:
             while True:
                 try:
-                    request = await _read_request(reader)
+                    request = await _read_request(reader, writer)
                 except _BadRequest as exc:
                     writer.write(_render(Response.text(exc.status, f"{exc}\n"), keep_alive=False))
                     await writer.drain()
@@ -105,7 +105,9 @@ class HttpServer:
                 writer.close()
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+async def _read_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> Request | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -126,6 +128,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             headers[name.strip().lower()] = value.strip()
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+    if headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this on large bodies
     body = await _read_body(reader, headers)
     return Request(method.upper(), target, headers, body, keep_alive)
 
