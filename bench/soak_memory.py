@@ -32,7 +32,7 @@ ENDPOINTS = ("/jobs", "/status", "/responses", "/sessions", "/tasks", "/health")
 
 LOCUSTFILE = """
 from locust import FastHttpUser, constant_throughput, task
-import loadkit.locust  # noqa: F401
+{plugin}
 
 ENDPOINTS = {endpoints!r}
 
@@ -53,6 +53,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rps", type=float, default=1500.0, help="target requests/s in total")
     parser.add_argument("--processes", type=int, default=0, help="forked workers (0: local)")
+    parser.add_argument(
+        "--bare", action="store_true", help="without loadkit: Locust's own growth, to compare"
+    )
     args = parser.parse_args()
     warmup = max(20.0, args.duration * 0.25)
 
@@ -61,13 +64,17 @@ def main() -> None:
         nginx, host = start_nginx(workdir)
         locustfile = workdir / "soak_users.py"
         per_user = args.rps / args.users / len(ENDPOINTS)  # task runs per second per user
-        locustfile.write_text(LOCUSTFILE.format(endpoints=ENDPOINTS, per_user_rps=per_user))
+        plugin = "" if args.bare else "import loadkit.locust  # noqa: F401"
+        locustfile.write_text(
+            LOCUSTFILE.format(plugin=plugin, endpoints=ENDPOINTS, per_user_rps=per_user)
+        )
         command = [
             LOCUST, "-f", str(locustfile), "--headless", "-u", str(args.users),
             "-r", str(args.users), "-t", f"{int(args.duration)}s", "-H", host,
             "--only-summary", "--json-file", str(workdir / "stats"),
-            "--loadkit-out", str(workdir / "reports"),
         ]  # fmt: skip
+        if not args.bare:
+            command += ["--loadkit-out", str(workdir / "reports")]
         if args.processes:
             port = str(free_port())
             command += ["--processes", str(args.processes), "--master-bind-host", "127.0.0.1"]
@@ -93,7 +100,8 @@ def main() -> None:
             stop_process(nginx)
         stats = json.loads((workdir / "stats.json").read_text())
         requests = sum(int(entry["num_requests"]) for entry in stats)
-        run_dirs = list((workdir / "reports").iterdir())
+        reports = workdir / "reports"
+        run_dirs = list(reports.iterdir()) if reports.exists() else []
         hlog_bytes = sum((d / "latency.hlog").stat().st_size for d in run_dirs)
 
     running = [(t, rss) for t, rss in samples if t <= args.duration]
@@ -106,6 +114,7 @@ def main() -> None:
             {
                 "figure": "soak_memory",
                 "mode": f"master + {args.processes} workers" if args.processes else "local",
+                "loadkit": not args.bare,
                 "duration_s": args.duration,
                 "warmup_s": warmup,
                 "requests": requests,

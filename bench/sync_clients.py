@@ -39,6 +39,18 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCUST = str(Path(sys.executable).with_name("locust"))
 
 
+# Same users, with the metrics plugin's per-second process sampling switched off
+# (psutil's net_connections() scans every socket of the machine: with thousands
+# of WebSockets it blocks the Locust process's event loop).
+UNSAMPLED = """
+import sys
+sys.path.insert(0, {folder!r})
+import loadkit.metrics.resources as resources
+resources.ProcessCollector.sample = lambda self: None
+from sync import SyncClientUser  # noqa: F401
+"""
+
+
 def percentile(histogram: dict[str, int], q: float) -> float | None:
     """Percentile of Locust's ``response_times`` ({rounded ms: count})."""
     points = sorted((float(k), int(v)) for k, v in histogram.items())
@@ -58,8 +70,12 @@ def run_step(args: argparse.Namespace, clients: int, url: str, workdir: Path) ->
     run_s = int(ramp_s + args.hold + 2)
     prefix = workdir / f"sync-{clients}"
     share = min(1.0, args.writers / clients)
+    locustfile = ROOT / "locustfiles" / "sync.py"
+    if args.no_resource_sampling:
+        locustfile = workdir / "sync_unsampled.py"
+        locustfile.write_text(UNSAMPLED.format(folder=str(ROOT / "locustfiles")))
     cmd = [
-        LOCUST, "-f", str(ROOT / "locustfiles" / "sync.py"), "--headless",
+        LOCUST, "-f", str(locustfile), "--headless",
         "-u", str(clients), "-r", str(args.spawn_rate), "-t", f"{run_s}s", "-H", url,
         "--json-file", str(prefix), "--loadkit-out", str(workdir / "reports"),
         "--sync-repos", str(args.repos), "--sync-repos-per-client", "1",
@@ -133,6 +149,11 @@ def main() -> None:
     parser.add_argument("--repos", type=int, default=10, help="repos (fan-out = clients/repos)")
     parser.add_argument("--writers", type=int, default=10, help="clients that also write")
     parser.add_argument("--write-interval", type=float, default=1.0, help="s between writes")
+    parser.add_argument(
+        "--no-resource-sampling",
+        action="store_true",
+        help="switch off the metrics plugin's process sampling (to see what limits)",
+    )
     args = parser.parse_args()
     steps = []
     with tempfile.TemporaryDirectory(prefix="loadkit-bench-sync-") as tmp:
@@ -141,6 +162,7 @@ def main() -> None:
             with start_target(workdir / "target") as target:
                 steps.append(run_step(args, clients, target.url, workdir))
     print(json.dumps({"figure": "sync_clients", "repos": args.repos, "writers": args.writers,
+                      "resource_sampling": not args.no_resource_sampling,
                       "write_interval_s": args.write_interval, "steps": steps}))  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from loadkit.clients.websocket import Backoff, WebSocketClient, WebSocketClosed,
 
 RECEIVE_TIMEOUT_S = 30.0
 OWN_TASKS_KEPT = 20
+VERSIONS_KEPT = 2000  # tasks whose last version a client remembers
 
 
 @events.init_command_line_parser.add_listener
@@ -149,8 +150,8 @@ class SyncClientUser(FastHttpUser):
         self.receiver = gevent.spawn(self._receive_loop)
 
     def on_stop(self) -> None:
-        if self.receiver is not None:
-            self.receiver.kill(block=False)
+        if self.receiver is not None:  # stop receiving first: closing is not a drop
+            self.receiver.kill(block=True, timeout=5)
         self.ws.close()
 
     # -- receiving -----------------------------------------------------------------
@@ -204,10 +205,12 @@ class SyncClientUser(FastHttpUser):
         task_key = f"{repo}/{body.get('task_id')}"
         version = body.get("version")
         if isinstance(version, int):
-            seen = self.last_version.get(task_key)
+            seen = self.last_version.pop(task_key, None)  # re-inserted last: LRU order
             if seen is not None and version <= seen:
                 self._order_failure(f"task {task_key} version {version} after {seen}")
             self.last_version[task_key] = max(version, seen or 0)
+            if len(self.last_version) > VERSIONS_KEPT:  # bounded memory in long soaks
+                del self.last_version[next(iter(self.last_version))]
         meta = body.get("meta")
         written_at = meta.get("written_at") if isinstance(meta, dict) else None
         if isinstance(written_at, int | float):

@@ -11,7 +11,8 @@
 #
 # Containers use host networking only (network_mode: host); the engine gets no
 # bridge network and touches no iptables. Needs root. Prints the seconds each
-# step took. Set LOADKIT_DOCKER_REBUILD=1 to rebuild the loadkit image.
+# step took. The loadkit image is rebuilt when its sources changed;
+# LOADKIT_DOCKER_REBUILD=1 forces it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -88,7 +89,11 @@ fi
 step_done "base image loadkit-base"
 
 # 4. wheels + loadkit image --------------------------------------------------
-if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || ! docker image inspect loadkit >/dev/null 2>&1; then
+# The image is rebuilt when the sources it holds changed (label loadkit.src).
+src_hash=$(find pyproject.toml README.md Dockerfile loadkit locustfiles scenarios -type f \
+  ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
+have_hash=$(docker image inspect loadkit --format '{{index .Config.Labels "loadkit.src"}}' 2>/dev/null || true)
+if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || [ "$have_hash" != "$src_hash" ]; then
   # The wheels must match the base image's Python (Debian's python3).
   base_py=$(docker run --rm --network host loadkit-base python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   py=""
@@ -104,13 +109,16 @@ if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || ! docker image inspect loadkit >/de
   fi
   build_venv="$STATE_DIR/wheel-venv"
   [ -x "$build_venv/bin/pip" ] || "$py" -m venv "$build_venv"
-  rm -rf wheels && mkdir -p wheels
+  mkdir -p wheels && rm -f wheels/loadkit-*.whl  # dependencies' wheels are reused
   log "pip wheel (python $base_py) into wheels/"
-  "$build_venv/bin/pip" wheel -q --wheel-dir wheels . >"$STATE_DIR/pip-wheel.log" 2>&1 \
+  "$build_venv/bin/pip" wheel -q --wheel-dir wheels --find-links wheels . \
+    >"$STATE_DIR/pip-wheel.log" 2>&1 \
     || { tail -n 5 "$STATE_DIR/pip-wheel.log"; exit 1; }
   step_done "wheels ($(ls wheels | wc -l) files)"
   old=$(docker image inspect loadkit --format '{{.Id}}' 2>/dev/null || true)
-  docker build -q --network host --build-arg BASE_IMAGE=loadkit-base -t loadkit . >/dev/null
+  docker build -q --network host --build-arg BASE_IMAGE=loadkit-base \
+    --label "loadkit.src=$src_hash" -t loadkit . >"$STATE_DIR/docker-build.log" 2>&1 \
+    || { tail -n 5 "$STATE_DIR/docker-build.log"; exit 1; }
   new=$(docker image inspect loadkit --format '{{.Id}}')
   if [ -n "$old" ] && [ "$old" != "$new" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
 fi

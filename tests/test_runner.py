@@ -21,6 +21,7 @@ from loadkit.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 240
+pytestmark = pytest.mark.slow  # each test is a real run: ~20-40 s with start-up and report
 
 TINY = """\
 name: tiny
@@ -157,7 +158,6 @@ def test_sigterm_stops_locust_and_the_target_and_still_reports(tmp_path) -> None
     assert injected <= reverted  # whatever was injected was reverted
 
 
-@pytest.mark.slow
 def test_workers_and_users_override(tmp_path) -> None:
     proc = _run(
         tmp_path, str(_scenario(tmp_path, duration="60s")),

@@ -133,7 +133,7 @@ class WebSocketClient:
             response_time=response_time_ms,
             response_length=length,
             exception=exception,
-            context={"url": self.url},
+            context={},
         )
 
     # -- connect / close -------------------------------------------------------

@@ -56,6 +56,11 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--force", action="store_true", help="also revert faults of runs that are still running"
     )
+    p.add_argument(
+        "--drop-failed",
+        action="store_true",
+        help="forget faults whose revert fails (after reporting them)",
+    )
     p.set_defaults(func=_recover)
 
 
@@ -82,7 +87,8 @@ def _list(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row[:5], widths, strict=True)), row[5])
+        cells = [str(v).ljust(w) for v, w in zip(row[:5], widths, strict=True)]
+        print("  ".join([*cells, row[5]]))
     return EXIT_OK
 
 
@@ -93,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _recover(args: argparse.Namespace) -> int:
-    results = recover(args.index, args.run_dir, force=args.force)
+    results = recover(args.index, args.run_dir, force=args.force, drop_failed=args.drop_failed)
     if not results:
         print("no active faults to recover")
         return EXIT_OK

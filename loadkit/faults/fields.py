@@ -1,5 +1,26 @@
 """The fields each kind of fault takes, and the parsers that normalise their values.
 
+Every fault has ``name``, ``at`` (offset from the test start), optional ``for``
+(absent: active until reverted by hand or the run ends), ``kind`` and optional
+``via`` (inferred from the kind; ``pause/kill/restart`` go to docker when
+``container``/``label`` is given, else to process). Per backend:
+
+======== =========================================== ====================================
+via      kinds                                       fields
+======== =========================================== ====================================
+proxy    latency, bandwidth, timeout, reset_peer,    proxy, api, stream (downstream),
+         slicer, limit_data, slow_close, down        toxicity (100%); latency + jitter,
+                                                     rate (size/s), timeout, average_size
+                                                     + size_variation + delay, bytes, delay
+process  pause, kill, terminate, restart             one of target (gateway/agent in
+                                                     target.json), pid, pidfile; command
+docker   pause, stop, kill, restart, disconnect      one of container, label; timeout
+                                                     (10s); network (disconnect)
+http     app-error, app-latency, request             url, path; error_rate (100%), status
+                                                     (500); latency; method, url, json,
+                                                     headers, revert {method, url, json}
+======== =========================================== ====================================
+
 ``KIND_FIELDS[(via, kind)]`` maps a field to ``(parser, default)``; a default
 of ``REQUIRED`` makes the field mandatory. Parsers take ``(value, field,
 source)`` and return the value in base units (seconds, bytes, fractions), or

@@ -3,7 +3,9 @@
 - ``app-error`` / ``app-latency``: the reference target's ``POST /admin/faults``
   (``{path?, error_rate, status}`` / ``{path?, latency_ms}``), reverted by
   ``DELETE /admin/faults`` (``?path=`` when the fault named one). ``url`` is the
-  service's base URL; it defaults to the run's ``--host``.
+  service's base URL; it defaults to the gateway's URL in ``target.json``
+  (``--loadkit-target-info``, so the call bypasses a fault proxy), else the
+  run's ``--host``.
 - ``request``: a generic call for a user's own service: ``method``, ``url``,
   ``json``, ``headers`` to inject, and an optional ``revert: {method, url,
   json, headers}`` to undo it.
@@ -13,6 +15,8 @@ Any status of 400 or more, or no answer, is a :class:`FaultError`.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +37,7 @@ class HttpBackend:
         self.context = context
 
     def _base_url(self, spec: FaultSpec) -> str:
-        url = spec.params.get("url") or self.context.host
+        url = spec.params.get("url") or _gateway_url(self.context.target_info) or self.context.host
         if not url:
             raise FaultError(f"fault {spec.name}: no url and no --host to send it to")
         return str(url).rstrip("/")
@@ -72,6 +76,17 @@ class HttpBackend:
             return
         query = {"path": p["path"]} if p.get("path") else None
         _call("DELETE", f"{self._base_url(spec)}/admin/faults", None, params=query)
+
+
+def _gateway_url(target_info: str | None) -> str | None:
+    """The gateway's own URL from target.json: admin calls bypass any fault proxy."""
+    if not target_info:
+        return None
+    try:
+        url = json.loads(Path(target_info).read_text(encoding="utf-8"))["gateway"]["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(url) if url else None
 
 
 def _call(

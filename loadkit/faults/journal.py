@@ -203,13 +203,16 @@ def recover(
     run_dirs: Iterable[Path] = (),
     *,
     force: bool = False,
+    drop_failed: bool = False,
 ) -> list[RecoverResult]:
     """Revert faults left active by runs that are no longer running.
 
     Reads every journal in the index, ``<run_dir>/faults.journal`` of the given
     run dirs and of the runs the index names; each fault is reverted once (the
     newest first) and removed from every copy when its revert succeeded.
-    ``force`` also reverts the faults of runs that are still running.
+    ``force`` also reverts the faults of runs that are still running;
+    ``drop_failed`` forgets faults whose revert failed (after reporting them),
+    for leftovers that can no longer be reverted (the process is gone).
     """
     index = index_dir or default_index_dir()
     paths = sorted(index.glob("*.journal")) if index.is_dir() else []
@@ -231,7 +234,7 @@ def recover(
     for key, (entry, path) in ordered:
         result = _recover_entry(entry, force, path)
         results.append(result)
-        if result.ok:
+        if result.ok or (drop_failed and result.skipped is None):
             resolved.add(key)
     for path, entries in by_file.items():
         if entries:

@@ -127,7 +127,7 @@ def _recover_leftovers(index: Path | None) -> None:
 
 def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
     """Attach the fault schedule to a Locust Environment; returns it on master/local."""
-    from locust.runners import WorkerRunner
+    from locust.runners import LocalRunner, WorkerRunner
 
     runner = environment.runner
     if runner is None:
@@ -158,7 +158,7 @@ def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
 
     def tell_workers(names: list[str]) -> None:
         _set_active(names)
-        if runner.__class__.__name__ != "LocalRunner":
+        if not isinstance(runner, LocalRunner):  # the master tells its workers
             runner.send_message(MESSAGE_TYPE, {"active": names})
 
     backends = BackendSet(context)

@@ -83,10 +83,11 @@ class ProxyBackend:
         self._client(spec)
 
     def describe(self, spec: FaultSpec) -> str:
+        proxy = spec.params.get("proxy") or self.context.proxy_name or "(--loadkit-proxy-name)"
         if spec.kind == "down":
-            return f"disable proxy {self._proxy(spec)}"
+            return f"disable proxy {proxy}"
         attrs = ", ".join(f"{k}={v}" for k, v in toxic_attributes(spec).items())
-        return f"{spec.kind} toxic on proxy {self._proxy(spec)} ({spec.params['stream']}: {attrs})"
+        return f"{spec.kind} toxic on proxy {proxy} ({spec.params['stream']}: {attrs})"
 
     def inject(self, spec: FaultSpec) -> None:
         client, proxy = self._client(spec), self._proxy(spec)

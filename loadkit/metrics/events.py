@@ -1,7 +1,9 @@
 """``events.jsonl``: the run's timeline, one JSON object per line, flushed per line.
 
 Safe from several greenlets and OS threads: each line is written whole under a
-lock and flushed, so a hard kill leaves at most one torn last line.
+lock and flushed, so a hard kill leaves at most one torn last line. The lock is
+a real OS lock even under gevent's monkey patching (a patched lock must not be
+taken from a threadpool thread); nothing inside it can switch greenlets.
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ from typing import IO, Any
 __all__ = ["EventLog", "read_events"]
 
 
+def _os_lock() -> Any:
+    try:
+        from gevent.monkey import get_original
+
+        return get_original("threading", "Lock")()
+    except ImportError:  # pragma: no cover - gevent always comes with Locust
+        return threading.Lock()
+
+
 class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = _os_lock()
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
 
     def append(self, type_: str, fields: dict[str, Any], t: float | None = None) -> None:

@@ -11,6 +11,7 @@ lost beyond the histogram's own precision.
 
 from __future__ import annotations
 
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ __all__ = [
     "LOWEST_US",
     "MAX_INDEX",
     "SIGNIFICANT_DIGITS",
+    "CountsEncoder",
     "HlogWriter",
     "IntervalHistogram",
     "counts_index",
@@ -85,6 +87,31 @@ def histogram_from_counts(counts: Mapping[int, int]) -> HdrHistogram:
     return histogram
 
 
+class CountsEncoder:
+    """Encodes sparse ``{counts_index: count}`` maps with one reused histogram.
+
+    A fresh 1 µs…1 h histogram is a ~190 KB counts array; reusing one (and zeroing
+    only the touched buckets) keeps a long run from churning the allocator.
+    """
+
+    def __init__(self) -> None:
+        self._histogram = new_histogram()
+
+    def encode(self, counts: Mapping[int, int]) -> tuple[str, int]:
+        """``(compressed base64 histogram, max value in µs)``."""
+        histogram = self._histogram
+        try:
+            for index, count in counts.items():
+                histogram.record_value(histogram.get_value_from_index(index), count)
+            return histogram.encode().decode("ascii"), int(histogram.get_max_value())
+        finally:
+            for index in counts:
+                histogram.counts[index] = 0
+            histogram.total_count = 0
+            histogram.min_value = sys.maxsize
+            histogram.max_value = 0
+
+
 class IntervalHistogram(NamedTuple):
     """One line of an interval log: a tagged histogram over ``[start_s, end_s)``."""
 
@@ -100,6 +127,7 @@ class HlogWriter:
     def __init__(self, path: Path, start_time: float) -> None:
         self.path = path
         self.start_time = start_time
+        self._encoder = CountsEncoder()
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_time))
         self._file.write("#[Histogram log format version 1.2]\n")
@@ -109,13 +137,24 @@ class HlogWriter:
 
     def write(self, tag: str, start_s: float, end_s: float, histogram: HdrHistogram) -> None:
         """Append one interval (times relative to the start time, seconds)."""
+        payload = histogram.encode().decode("ascii")
+        self._write_line(tag, start_s, end_s, int(histogram.get_max_value()), payload)
+
+    def write_counts(
+        self, tag: str, start_s: float, end_s: float, counts: Mapping[int, int]
+    ) -> None:
+        """Append one interval given as sparse bucket counts (see :func:`counts_index`)."""
+        payload, max_us = self._encoder.encode(counts)
+        self._write_line(tag, start_s, end_s, max_us, payload)
+
+    def _write_line(
+        self, tag: str, start_s: float, end_s: float, max_us: int, payload: str
+    ) -> None:
         if self._file is None:
             return
         start_s = max(start_s, 0.0)
         length = max(end_s - start_s, 0.0)
-        max_ms = histogram.get_max_value() / 1000.0
-        payload = histogram.encode().decode("ascii")
-        self._file.write(f"Tag={tag},{start_s:.3f},{length:.3f},{max_ms:.3f},{payload}\n")
+        self._file.write(f"Tag={tag},{start_s:.3f},{length:.3f},{max_us / 1000.0:.3f},{payload}\n")
 
     def flush(self) -> None:
         if self._file is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from loadkit.metrics.hlog import MAX_INDEX, HlogWriter, encode_tag, histogram_from_counts
+from loadkit.metrics.hlog import MAX_INDEX, HlogWriter, encode_tag
 
 __all__ = ["Counts", "IntervalCounter", "IntervalMerger", "from_wire", "interval_index", "to_wire"]
 
@@ -147,7 +147,6 @@ class IntervalMerger:
         if self.stopped_at is not None:
             end = max(min(end, self.stopped_at), start)
         for (request_type, name, ok), buckets in sorted(counts.items()):
-            histogram = histogram_from_counts(buckets)
-            self.requests_written += histogram.get_total_count()
+            self.requests_written += sum(buckets.values())
             tag = encode_tag("ok" if ok else "fail", f"{request_type} {name}")
-            self.writer.write(tag, start - self.started_at, end - self.started_at, histogram)
+            self.writer.write_counts(tag, start - self.started_at, end - self.started_at, buckets)

@@ -320,7 +320,8 @@ class _RunPipeline:
     def _on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
         runner = environment.runner
         running = runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING)
-        self._interrupted = running and self.recorder.running
+        # sticky: Locust may run shutdown (and so quitting) twice on SIGTERM
+        self._interrupted = self._interrupted or (running and self.recorder.running)
 
     def _on_quit(self, exit_code: int, **_kwargs: Any) -> None:
         self._cancel_finisher()

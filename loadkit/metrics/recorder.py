@@ -24,11 +24,18 @@ from loadkit.metrics.intervals import IntervalMerger
 from loadkit.metrics.resources import Collector, ResourceSampler
 from loadkit.metrics.rundir import RUN_SCHEMA, create_run_dir, write_json_atomic
 
-__all__ = ["Run", "RunInfo", "RunRecorder", "exit_status_for"]
+__all__ = ["NoRunYet", "Run", "RunInfo", "RunRecorder", "exit_status_for"]
 
 log = logging.getLogger(__name__)
 
 MAX_EARLY_EVENTS = 1000
+
+
+class NoRunYet(LoadkitError, AttributeError):
+    """``run_dir`` / ``started_at`` asked before the first test start.
+
+    Also an ``AttributeError``, so ``getattr(recorder, "run_dir", None)`` answers None.
+    """
 
 
 @dataclass(frozen=True)
@@ -209,5 +216,5 @@ class RunRecorder:
 
     def _require_run(self) -> Run:
         if self._run is None:
-            raise LoadkitError("no loadkit run has started yet (the run starts on test_start)")
+            raise NoRunYet("no loadkit run has started yet (a run starts on test_start)")
         return self._run

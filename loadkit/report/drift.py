@@ -123,7 +123,7 @@ def _p95_per_bucket(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
     bucket = np.floor(rows["t"].to_numpy() / BUCKET_S).astype(np.int64)
     n = int(bucket.max()) + 1
     values, totals = grouped_percentiles(
-        log.layout, bucket[log.entry_row], log.entry_index, log.entry_count, [95.0], n
+        log.layout, bucket, log.entry_row, log.entry_index, log.entry_count, [95.0], n
     )
     seconds = (np.arange(n) + 0.5) * BUCKET_S
     full = totals > 0

@@ -14,12 +14,12 @@ extension the ``hdrhistogram`` package uses.
 from __future__ import annotations
 
 import base64
-import itertools
 import math
 import struct
 import zlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,7 @@ __all__ = [
     "merged_counts",
 ]
 
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger[Any]]
 FloatArray = npt.NDArray[np.float64]
 
 _EXTERNAL_HEADER = struct.Struct(">II")  # cookie, compressed length
@@ -180,54 +180,79 @@ def encode_counts(layout: Layout, index: IntArray, counts: IntArray) -> str:
 
 def grouped_percentiles(
     layout: Layout,
-    group: IntArray,
+    row_group: IntArray,
+    entry_row: IntArray,
     index: IntArray,
     counts: IntArray,
     percentiles: list[float],
     n_groups: int,
     *,
     with_total: bool = False,
+    index_map: IntArray | None = None,
 ) -> tuple[FloatArray, IntArray]:
-    """Merge sparse counts per group; return (values[n_groups, len(p)], totals).
+    """Merge interval histograms per group; return (values[groups, len(p)], totals).
 
-    ``group``, ``index`` and ``counts`` are parallel arrays (one entry per
-    non-empty bucket of some interval histogram). Entries of one group are
-    merged by bucket, then each percentile is read like HdrHistogram does:
+    ``entry_row``, ``index`` and ``counts`` are parallel arrays, one entry per
+    non-empty bucket of an interval histogram (a *row*), sorted by row;
+    ``row_group`` gives each row's group (-1: left out). The rows of a group
+    are merged by bucket, then each percentile is read like HdrHistogram does:
     the highest equivalent value of the first bucket whose cumulative count
     reaches ``int(p * total / 100 + 0.5)`` (at least 1). Empty groups get NaN.
-    With ``with_total``, one more row merges every group.
+    ``with_total`` adds one row merging every group; ``index_map`` maps bucket
+    indices to those of ``layout`` (a coarser layout).
 
-    Merging is dense (``bincount``) over the buckets actually used, in chunks
-    of groups of bounded size, so memory stays flat however long the run; when
-    there is more than one chunk, ``group`` should be sorted (else it is sorted
-    here, which costs a sort).
+    Merging is dense (``bincount``) over the buckets actually used, a bounded
+    slice of entries at a time, so memory stays flat however long the run.
+    When the groups do not fit one dense block, ``row_group`` must be
+    non-decreasing (consecutive rows form each group).
     """
-    rows = n_groups + (1 if with_total else 0)
-    values = np.full((rows, len(percentiles)), np.nan)
-    totals = np.zeros(rows, dtype=np.int64)
-    if len(group) == 0:
+    rows_out = n_groups + (1 if with_total else 0)
+    values = np.full((rows_out, len(percentiles)), np.nan)
+    totals = np.zeros(rows_out, dtype=np.int64)
+    if len(index) == 0 or n_groups == 0:
         return values, totals
-    used = np.flatnonzero(np.bincount(index, minlength=layout.counts_len))
+    slices = [slice(lo, lo + _SLICE) for lo in range(0, len(index), _SLICE)]
+    present = np.zeros(layout.counts_len, dtype=bool)
+    for part in slices:
+        mapped = index[part] if index_map is None else index_map[index[part]]
+        present |= np.bincount(mapped, minlength=layout.counts_len) > 0
+    used = np.flatnonzero(present)
     compact_of = np.zeros(layout.counts_len, dtype=np.int64)
     compact_of[used] = np.arange(len(used))
+    if index_map is not None:
+        compact_of = compact_of[index_map]
     column_values = layout.highest_equivalent[used]
     width = len(used)
-    per_chunk = max(1, _DENSE_LIMIT // width)
-    if n_groups > per_chunk and np.any(group[1:] < group[:-1]):
-        order = np.argsort(group, kind="stable")
-        group, index, counts = group[order], index[order], counts[order]
-    bounds = np.searchsorted(group, np.arange(0, n_groups + per_chunk, per_chunk))
+    per_block = max(1, _DENSE_LIMIT // width)
+
+    def merge(first: int, last: int, part: slice) -> FloatArray:
+        groups = row_group[entry_row[part]] - first
+        keep = (groups >= 0) & (groups < last - first)
+        key = groups[keep] * width + compact_of[index[part][keep]]
+        merged = np.bincount(key, weights=counts[part][keep], minlength=(last - first) * width)
+        return merged.astype(np.float64, copy=False).reshape(last - first, width)
+
+    if n_groups <= per_block:
+        dense = np.zeros((n_groups, width))
+        for part in slices:
+            dense += merge(0, n_groups, part)
+        values[:n_groups], totals[:n_groups] = _dense_percentiles(dense, percentiles, column_values)
+        if with_total:
+            values[-1:], totals[-1:] = _dense_percentiles(
+                dense.sum(axis=0)[None, :], percentiles, column_values
+            )
+        return values, totals
+    if np.any(row_group[1:] < row_group[:-1]):
+        raise ValueError("row_group must be non-decreasing when groups span several blocks")
+    row_start = np.searchsorted(entry_row, np.arange(len(row_group) + 1))
+    block_rows = np.searchsorted(row_group, np.arange(0, n_groups + per_block, per_block))
     overall = np.zeros(width)
-    for chunk, first in enumerate(range(0, n_groups, per_chunk)):
-        last = min(first + per_chunk, n_groups)
-        lo, hi = (0, len(group)) if per_chunk >= n_groups else (bounds[chunk], bounds[chunk + 1])
+    for block, first in enumerate(range(0, n_groups, per_block)):
+        last = min(first + per_block, n_groups)
+        lo, hi = int(row_start[block_rows[block]]), int(row_start[block_rows[block + 1]])
         if lo == hi:
             continue
-        key = (group[lo:hi] - first) * width + compact_of[index[lo:hi]]
-        dense = np.bincount(key, weights=counts[lo:hi], minlength=(last - first) * width).astype(
-            np.float64, copy=False
-        )
-        dense = dense.reshape(last - first, width)
+        dense = merge(first, last, slice(lo, hi))
         if with_total:
             overall += dense.sum(axis=0)
         values[first:last], totals[first:last] = _dense_percentiles(
@@ -238,6 +263,7 @@ def grouped_percentiles(
     return values, totals
 
 
+_SLICE = 2_000_000  # entries merged at a time
 _DENSE_LIMIT = 2_000_000  # groups x used buckets merged at once (16 MB of float64)
 
 
@@ -272,66 +298,3 @@ def merged_counts(
     key = group.astype(np.int64) * layout.counts_len + index
     flat = np.bincount(key, weights=counts, minlength=n_groups * layout.counts_len)
     return flat.astype(np.int64).reshape(n_groups, layout.counts_len)
-
-
-def row_group_percentiles(
-    layout: Layout,
-    entry_row: IntArray,
-    index: IntArray,
-    counts: IntArray,
-    row_group: IntArray,
-    percentiles: list[float],
-    n_groups: int,
-) -> tuple[FloatArray, IntArray]:
-    """Percentiles of many small groups of rows (e.g. one group per interval and endpoint).
-
-    Entries must be sorted by (row, bucket index), and the rows of a group
-    adjacent, as :mod:`loadkit.report.hlog_reader` delivers them. For each
-    group and percentile, a binary search over the bucket index finds the
-    first bucket where the group's cumulative count (summed over its rows,
-    each read from one running sum) reaches the target count: exact HDR
-    percentiles of the merged group without building merged histograms.
-    Work is done in chunks of rows so that memory stays bounded.
-    """
-    values = np.full((n_groups, len(percentiles)), np.nan)
-    totals = np.zeros(n_groups, dtype=np.int64)
-    n_rows = len(row_group)
-    if n_rows == 0 or len(entry_row) == 0:
-        return values, totals
-    row_start = np.searchsorted(entry_row, np.arange(n_rows + 1))
-    row_total = np.add.reduceat(np.append(counts, 0), row_start[:-1]) * (np.diff(row_start) > 0)
-    totals[:] = np.bincount(row_group, weights=row_total, minlength=n_groups).astype(np.int64)
-    new_group = np.flatnonzero(np.diff(row_group)) + 1  # rows where a group starts
-    cuts = [0]
-    for cut in new_group[np.searchsorted(new_group, np.arange(1, n_rows, _ROWS_PER_CHUNK))]:
-        if cut > cuts[-1]:
-            cuts.append(int(cut))
-    cuts.append(n_rows)
-    for first, last in itertools.pairwise(cuts):
-        lo_entry, hi_entry = int(row_start[first]), int(row_start[last])
-        rows = np.arange(first, last)
-        groups = row_group[first:last]
-        group_ids, local = np.unique(groups, return_inverse=True)
-        key = entry_row[lo_entry:hi_entry] * layout.counts_len + index[lo_entry:hi_entry]
-        running = np.cumsum(counts[lo_entry:hi_entry])
-        starts = row_start[first:last] - lo_entry
-        before = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0)
-        for column, p in enumerate(percentiles):
-            target = _target_count(p, totals[group_ids])
-            low = np.zeros(len(group_ids), dtype=np.int64)
-            high = np.full(len(group_ids), layout.counts_len - 1, dtype=np.int64)
-            while np.any(low < high):
-                middle = (low + high) // 2
-                position = np.searchsorted(key, rows * layout.counts_len + middle[local], "right")
-                below = np.where(
-                    position > starts, running[np.maximum(position - 1, 0)] - before, 0
-                )
-                reached = np.bincount(local, weights=below, minlength=len(group_ids)) >= target
-                high = np.where(reached, middle, high)
-                low = np.where(reached, low, middle + 1)
-            found = totals[group_ids] > 0
-            values[group_ids[found], column] = layout.highest_equivalent[low[found]]
-    return values, totals
-
-
-_ROWS_PER_CHUNK = 20_000

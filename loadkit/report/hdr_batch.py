@@ -66,9 +66,14 @@ def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntAr
     lengths = ends - starts + 1
     if lengths.max() > _MAX_VARINT_BYTES:
         raise ValueError("histogram count too large (corrupt varint)")
-    shift = (np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)) * 7
-    parts = (data & 0x7F).astype(np.uint64) << shift.astype(np.uint64)
-    unsigned = np.add.reduceat(parts, starts)
+    # little-endian groups of 7 bits; most values are one byte, so add the longer ones' bytes
+    unsigned = (data[starts] & 0x7F).astype(np.uint64)
+    longer = np.flatnonzero(lengths > 1)
+    for byte in range(1, int(lengths.max())):
+        longer = longer[lengths[longer] > byte]
+        unsigned[longer] |= (data[starts[longer] + byte] & 0x7F).astype(np.uint64) << np.uint64(
+            7 * byte
+        )
     values = (unsigned >> np.uint64(1)).astype(np.int64) ^ -(unsigned & np.uint64(1)).astype(
         np.int64
     )
@@ -79,4 +84,4 @@ def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntAr
     first_value = np.minimum(first_value, len(position) - 1)
     index = position - position[first_value][histogram]
     keep = (values > 0) & (index < counts_len)
-    return histogram[keep].astype(np.int64), index[keep], values[keep]
+    return histogram[keep].astype(np.int32), index[keep].astype(np.int32), values[keep]

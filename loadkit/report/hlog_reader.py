@@ -151,9 +151,9 @@ def _in_time_order(log: LatencyLog) -> LatencyLog:
     numbered (interval, endpoint) come out sorted.
     """
     rows = log.rows
-    order = np.lexsort(
-        (rows["outcome"].to_numpy(), rows["endpoint"].to_numpy(), rows["t"].to_numpy())
-    )
+    endpoint_codes = pd.Categorical(rows["endpoint"], categories=sorted(rows["endpoint"].unique()))
+    failed = rows["outcome"].to_numpy() == "fail"
+    order = np.lexsort((failed, endpoint_codes.codes, rows["t"].to_numpy()))
     if np.array_equal(order, np.arange(len(rows))):
         return log
     sizes = np.bincount(log.entry_row, minlength=len(rows))
@@ -162,7 +162,7 @@ def _in_time_order(log: LatencyLog) -> LatencyLog:
     new_starts = np.concatenate(([0], np.cumsum(new_sizes)[:-1]))
     gather = np.repeat(starts[order] - new_starts, new_sizes) + np.arange(int(new_sizes.sum()))
     log.rows = rows.iloc[order].reset_index(drop=True)
-    log.entry_row = np.repeat(np.arange(len(rows), dtype=np.int64), new_sizes)
+    log.entry_row = np.repeat(np.arange(len(rows), dtype=np.int32), new_sizes)
     log.entry_index = log.entry_index[gather]
     log.entry_count = log.entry_count[gather]
     return log

@@ -236,13 +236,12 @@ def _distribution_plot(analysis: Analysis) -> Figure:
         return figure
     log = analysis.run.latency
     ids = pd.Categorical(log.rows["endpoint"], categories=endpoints).codes.astype(np.int64)
-    entry_ids = ids[log.entry_row]
-    keep = entry_ids >= 0
     values, _ = grouped_percentiles(
         log.layout,
-        entry_ids[keep],
-        log.entry_index[keep],
-        log.entry_count[keep],
+        ids,
+        log.entry_row,
+        log.entry_index,
+        log.entry_count,
         DISTRIBUTION_PERCENTILES,
         len(endpoints),
     )

@@ -54,12 +54,12 @@ def _pre_fault_level(analysis: Analysis, start_s: float, end_s: float) -> tuple[
     mask = (middle >= start_s) & (middle < end_s)
     for window in analysis.faults:
         mask &= ~((middle >= window.start_s) & (middle < window.end_s + 0.0))
-    selected = mask[log.entry_row]
     values, totals = grouped_percentiles(
         log.layout,
-        np.zeros(int(selected.sum()), dtype=np.int64),
-        log.entry_index[selected],
-        log.entry_count[selected],
+        np.where(mask, 0, -1),
+        log.entry_row,
+        log.entry_index,
+        log.entry_count,
         [95.0],
         1,
     )

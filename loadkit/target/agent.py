@@ -2,7 +2,7 @@
 
 Three loops share one circuit breaker for every call to the gateway:
 
-- *claim*: leases up to ``concurrency`` jobs and runs each in its own task
+- *claim*: long-polls for up to ``concurrency`` jobs and runs each in its own task
   (``timeout_ms`` ends it as ``timeout``); it waits while undelivered results
   remain, so they reach the gateway before their leases could be reclaimed;
 - *heartbeat*: extends the leases of held jobs and cancels those the gateway
@@ -69,6 +69,8 @@ class Agent:
             base_url=config.gateway_url, timeout=config.request_timeout_s
         )
         self._loops: list[asyncio.Task[None]] = []
+        # Long-poll claims: the gateway answers as soon as work arrives, or after this.
+        self.claim_wait_s = min(1.0, config.request_timeout_s / 2)
 
     # -- calls to the gateway ----------------------------------------------
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -138,7 +140,8 @@ class Agent:
             try:
                 await self._deliver(result)
             except GatewayUnavailable:
-                await asyncio.to_thread(self.outbox.put, result)
+                attempts = self.attempts.get(request_id, 0)
+                await asyncio.to_thread(self.outbox.put, {**result, "attempts": attempts})
         finally:
             self.executing.pop(request_id, None)
 
@@ -149,20 +152,20 @@ class Agent:
             if free <= 0 or self.breaker.state != CLOSED or len(self.outbox):
                 await asyncio.sleep(self.config.poll_s)
                 continue
+            body = {"agent_id": self.agent_id, "max": free, "wait_s": self.claim_wait_s}
             try:
-                response = await self._post(
-                    "/internal/claim", {"agent_id": self.agent_id, "max": free}
-                )
+                response = await self._post("/internal/claim", body)
                 claimed = response.json().get("jobs", []) if response.status_code == 200 else []
+                failed = response.status_code != 200
             except GatewayUnavailable:
-                claimed = []
+                claimed, failed = [], True
             for job in claimed:
                 if job["request_id"] in self.executing:
                     continue
                 task = asyncio.create_task(self._job(job))
                 self.jobs.add(task)
                 task.add_done_callback(self.jobs.discard)
-            if not claimed:
+            if failed or (not claimed and not self.claim_wait_s):
                 await asyncio.sleep(self.config.poll_s)
 
     async def _heartbeat_loop(self) -> None:

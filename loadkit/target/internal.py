@@ -1,7 +1,8 @@
 """The gateway's agent-facing endpoints and ``GET /health``.
 
 =====================================  ==========================================
-``POST /internal/claim``               ``{agent_id, max}`` → ``{jobs, lease_s}``
+``POST /internal/claim``               ``{agent_id, max, wait_s?}`` → ``{jobs, lease_s}``
+                                       (waits up to ``wait_s`` for work)
 ``POST /internal/heartbeat``           ``{agent_id, held, ...health}`` → ``{stop}``
 ``POST /internal/results/{id}``        ``{state, output, error, attempts}`` →
                                        ``{applied}`` (idempotent)
@@ -72,7 +73,16 @@ def routes(config: TargetConfig, store: JobStore, agents: AgentRegistry) -> list
         wanted = data.get("max", 1)
         if isinstance(wanted, bool) or not isinstance(wanted, int) or not 0 <= wanted <= 1000:
             raise ApiError(400, "'max' must be an integer from 0 to 1000", "max")
-        return JSONResponse({"jobs": store.claim(agent_id, wanted), "lease_s": config.lease_s})
+        wait_s = data.get("wait_s", 0)
+        if isinstance(wait_s, bool) or not isinstance(wait_s, int | float) or not 0 <= wait_s <= 30:
+            raise ApiError(400, "'wait_s' must be a number from 0 to 30", "wait_s")
+        claimed = store.claim(agent_id, wanted)
+        if not claimed and wanted and wait_s:
+            await store.doorbell.wait(wait_s)
+            # An agent that died (or stopped) while waiting must not be handed jobs.
+            if not await request.is_disconnected():
+                claimed = store.claim(agent_id, wanted)
+        return JSONResponse({"jobs": claimed, "lease_s": config.lease_s})
 
     @json_endpoint
     async def heartbeat(request: Request) -> Response:

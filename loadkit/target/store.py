@@ -9,6 +9,7 @@ only counts as a callback delivery.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import time
@@ -57,6 +58,21 @@ _STATUS_COLUMNS = (
 )
 
 
+class Doorbell:
+    """Wakes claims that long-poll for work (``POST /internal/claim`` with ``wait_s``)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+
+
 @dataclass(frozen=True)
 class Output:
     """A job's answer for ``GET /responses``: its state, error and output (None if deleted)."""
@@ -91,6 +107,7 @@ class JobStore:
 
     def __init__(self, config: TargetConfig) -> None:
         self.lease_s = config.lease_s
+        self.doorbell = Doorbell()
         self.db = connect(config, SCHEMA)
         # The gateway was down: its agents could not heartbeat. Give them one lease to return.
         self.db.execute(
@@ -121,6 +138,7 @@ class JobStore:
             "queued_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
             (request_id, workspace, command, timeout_ms, now, now),
         )
+        self.doorbell.ring()
         return {"request_id": request_id, "workspace": workspace, "state": "queued"}
 
     def status(self, request_id: str) -> dict[str, Any] | None:
@@ -229,6 +247,7 @@ class JobStore:
             f"WHERE state = 'processing' AND lease_owner = ? AND request_id IN ({marks})",
             (time.time(), agent_id, *request_ids),
         )
+        self.doorbell.ring()
         return cursor.rowcount
 
     def apply_result(

@@ -126,3 +126,20 @@ def test_missing_containers_are_clear_errors(docker_client):
         backend.inject(one(kind="pause", container="loadkit-no-such"))
     with pytest.raises(FaultError, match="no container has label"):
         backend.inject(one(kind="pause", label="loadkit.test=no-such-label"))
+
+
+def test_recover_unpauses_a_container_a_dead_run_left_paused(
+    docker_client, web_container, tmp_path
+):
+    from loadkit.faults.journal import FaultJournal, recover
+
+    name, _, url = web_container
+    context = BackendContext()
+    spec = one(kind="pause", container=name)
+    DockerBackend(context).inject(spec)
+    FaultJournal(tmp_path / "run", context, tmp_path / "fault-index").add(spec)
+    assert status(docker_client, name) == "paused"
+    results = recover(tmp_path / "fault-index")  # the owner is this process: not "running"
+    assert [(r.name, r.ok) for r in results] == [("box", True)]
+    assert status(docker_client, name) == "running"
+    wait_until(lambda: answers(url), what="serving again")

@@ -72,3 +72,27 @@ def test_errors_are_fault_errors(target):
     with pytest.raises(FaultError, match=r"POST http://127\.0\.0\.1:9/admin/faults"):
         backend.inject(one(kind="app-latency", latency="1s", url="http://127.0.0.1:9"))
     assert admin_faults(target.url) == []
+
+
+def test_default_url_is_the_gateway_from_target_info_not_the_proxy_host(target):
+    info = str(target.data_dir / "target.json")
+    backend = HttpBackend(BackendContext(host="http://127.0.0.1:9", target_info=info))
+    spec = one(kind="app-error", path="/sessions")
+    backend.inject(spec)
+    assert [f["path"] for f in admin_faults(target.url)] == ["/sessions"]
+    backend.revert(spec)
+    assert admin_faults(target.url) == []
+
+
+def test_recover_clears_an_app_fault_a_dead_run_left(target, tmp_path):
+    from loadkit.faults.journal import FaultJournal, recover
+
+    context = BackendContext(host=target.url)
+    spec = one(kind="app-latency", latency="2s", path="/execute")
+    HttpBackend(context).inject(spec)
+    FaultJournal(tmp_path / "run", context, tmp_path / "fault-index").add(spec)
+    assert len(admin_faults(target.url)) == 1
+    results = recover(tmp_path / "fault-index")
+    assert [(r.name, r.ok) for r in results] == [("app", True)]
+    assert admin_faults(target.url) == []
+    assert (tmp_path / "run" / "faults.journal").read_text() == ""

@@ -69,6 +69,27 @@ def test_a_failing_revert_stays_in_the_journal_for_recover(spawn, recorder, faul
         path.unlink()
     results = recover(fault_index, [recorder.run_dir], force=True)
     assert [(r.name, r.ok) for r in results] == [("down", False)]
+    assert read_entries(recorder.run_dir / "faults.journal")  # kept: it may work later
+    dropped = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadkit",
+            "faults",
+            "recover",
+            "--index",
+            str(fault_index),
+            "--run-dir",
+            str(recorder.run_dir),
+            "--force",
+            "--drop-failed",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dropped.returncode == 3 and "FAILED   down (kill)" in dropped.stdout
+    assert (recorder.run_dir / "faults.journal").read_text() == ""
 
 
 def test_failed_inject_is_reported_and_not_journaled(recorder, fault_index):

@@ -133,3 +133,19 @@ def test_the_hot_path_buckets_like_counts_index() -> None:
     counter.enabled = False
     counter.on_request("GET", "/x", 1.0)
     assert counter.swap() == {}
+
+
+def test_the_reused_encoder_gives_the_same_histograms(tmp_path) -> None:
+    from loadkit.metrics.hlog import CountsEncoder
+
+    rng = random.Random(3)
+    encoder = CountsEncoder()
+    for _ in range(5):
+        counts: dict[int, int] = {}
+        for _ in range(rng.randint(1, 3000)):
+            index = counts_index(int(rng.lognormvariate(8, 2)) + 1)
+            counts[index] = counts.get(index, 0) + 1
+        payload, max_us = encoder.encode(counts)
+        fresh = histogram_from_counts(counts)
+        assert payload == fresh.encode().decode("ascii")
+        assert max_us == fresh.get_max_value()

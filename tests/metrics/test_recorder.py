@@ -27,6 +27,7 @@ def test_events_before_the_first_run_are_kept_and_threads_write_whole_lines(tmp_
     recorder = RunRecorder()
     with pytest.raises(LoadkitError):
         _ = recorder.run_dir
+    assert getattr(recorder, "started_at", None) is None  # what other parts may ask
     recorder.event("note", message="before the run")
     run = recorder.start(tmp_path, _info(), 1.0, [])
     assert recorder.run_dir == run.dir and run.dir.name.endswith("-unit-run")

@@ -7,6 +7,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from loadkit.report.hdr import Layout, decode_sparse, encode_counts, grouped_percentiles
+from loadkit.report.hdr_batch import decode_batch, unwrap
 
 PERCENTILES = [1.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
 
@@ -45,29 +46,58 @@ def test_merged_percentiles_equal_hdrh_of_merged_histogram(dense, monkeypatch) -
     import loadkit.report.hdr as hdr
 
     if not dense:
-        monkeypatch.setattr(hdr, "_DENSE_LIMIT", 0)
+        monkeypatch.setattr(hdr, "_DENSE_LIMIT", 0)  # one group per block
+        monkeypatch.setattr(hdr, "_SLICE", 7)
     rng = np.random.default_rng(2)
-    parts = [rng.lognormal(mu, 0.6, 400).astype(np.int64) + 1 for mu in (8, 9, 11)]
-    merged = _recorded(np.concatenate(parts[:2]))
-    groups, indices, counts = [], [], []
-    for part, group in zip(parts, (0, 0, 2), strict=True):
+    parts = [rng.lognormal(mu, 0.6, 400).astype(np.int64) + 1 for mu in (8, 9, 11, 7)]
+    row_group = np.array([0, 0, 2, -1])  # rows 0 and 1 merge; row 3 is left out
+    sizes, indices, counts = [], [], []
+    for part in parts:
         _, index, count = decode_sparse(_recorded(part).encode())
-        groups.append(np.full(len(index), group))
+        sizes.append(len(index))
         indices.append(index)
         counts.append(count)
+    if not dense:
+        row_group = row_group[:3]  # several blocks need ordered groups and no -1
+        sizes, indices, counts = sizes[:3], indices[:3], counts[:3]
     values, totals = grouped_percentiles(
         Layout(),
-        np.concatenate(groups),
+        row_group,
+        np.repeat(np.arange(len(sizes)), sizes),
         np.concatenate(indices),
         np.concatenate(counts),
         PERCENTILES,
         3,
+        with_total=True,
     )
-    assert totals.tolist() == [800, 0, 400]
+    assert totals.tolist() == [800, 0, 400, 1200]
+    merged = _recorded(np.concatenate(parts[:2]))
     assert values[0].tolist() == [merged.get_value_at_percentile(p) for p in PERCENTILES]
     assert np.isnan(values[1]).all()
     alone = _recorded(parts[2])
     assert values[2].tolist() == [alone.get_value_at_percentile(p) for p in PERCENTILES]
+    everything = _recorded(np.concatenate(parts[:3]))
+    assert values[3].tolist() == [everything.get_value_at_percentile(p) for p in PERCENTILES]
+
+
+def test_batch_decoder_equals_one_by_one_decoding() -> None:
+    rng = np.random.default_rng(4)
+    encoded = []
+    for k in range(60):
+        histogram = HdrHistogram(1, 3_600_000_000, 3)
+        for value in rng.lognormal(6 + k % 7, 1.5, int(rng.integers(0, 200))).astype(int) + 1:
+            histogram.record_value(int(value), int(rng.integers(1, 100_000)))  # multi-byte
+        if k == 5:
+            histogram.record_value(3, 10**15)  # a 7-byte varint
+        encoded.append(histogram.encode().decode())
+    streams = [unwrap(text)[1] for text in encoded]
+    rows, index, counts = decode_batch(streams, Layout().counts_len)
+    for k, text in enumerate(encoded):
+        _, one_index, one_counts = decode_sparse(text)
+        assert index[rows == k].tolist() == one_index.tolist()
+        assert counts[rows == k].tolist() == one_counts.tolist()
+    with pytest.raises(ValueError):
+        unwrap(encoded[0][: len(encoded[0]) // 2])
 
 
 def test_decode_rejects_garbage() -> None:

@@ -226,3 +226,15 @@ def test_a_result_is_applied_once_even_if_delivered_twice(target):
     assert status["state"] == "completed" and status["error"] is None
     assert status["callback"] == {"attempts": 2, "success": True}
     assert httpx.get(f"{target.url}/responses/{request_id}").json()["output"] == "first"
+
+
+def test_automatic_cleanup_uses_the_configured_ttl(target_factory):
+    target = target_factory(cleanup_interval_s=0.2, response_ttl_s=1.0)
+    status, body = run_job(target.url, "auto-clean-ws", "echo short-lived")
+    assert body["output"] == "short-lived"
+    wait_until(
+        lambda: httpx.get(f"{target.url}/responses/{status['request_id']}").status_code == 404,
+        timeout=60,
+        what="the automatic cleanup",
+    )
+    assert httpx.get(f"{target.url}/status/{status['request_id']}").status_code == 200
