@@ -142,6 +142,8 @@ def attach(environment: Any, recorder: Any = None) -> None:
                 "loadkit: the locustfile's shape %s wins over the scenario's load",
                 type(environment.shape_class).__name__,
             )
+            if getattr(options, "headless", False):
+                quit_on_sigterm(environment, recorder)
             return
         shape = build_locust_shape(scenario)
         override = _override(options, scenario, getattr(shape, "total_duration_s", None))

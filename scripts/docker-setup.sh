@@ -49,24 +49,27 @@ fi
 step_done "packages"
 
 # 2. engine ------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd (log: $STATE_DIR/dockerd.log)"
-  driver_args=()
-  # overlay2 needs a filesystem that supports it; fall back to vfs otherwise.
-  if [ -n "${LOADKIT_DOCKER_STORAGE:-}" ]; then
-    driver_args=(--storage-driver "$LOADKIT_DOCKER_STORAGE")
-  fi
-  setsid nohup dockerd --bridge=none --iptables=false --ip6tables=false \
-    "${driver_args[@]}" >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
+start_dockerd() {  # $@: extra dockerd flags; returns 0 once the engine answers
+  log "starting dockerd $* (log: $STATE_DIR/dockerd.log)"
+  setsid nohup dockerd --bridge=none --iptables=false --ip6tables=false "$@" \
+    >"$STATE_DIR/dockerd.log" 2>&1 </dev/null &
   echo $! >"$STATE_DIR/dockerd.pid"
   for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && break
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$(cat "$STATE_DIR/dockerd.pid")" 2>/dev/null || break
     sleep 1
   done
-  if ! docker info >/dev/null 2>&1; then
-    log "dockerd did not come up in 60s; last log lines:"
-    tail -n 5 "$STATE_DIR/dockerd.log" || true
-    exit 1
+  log "dockerd did not come up; last log lines:"
+  tail -n 5 "$STATE_DIR/dockerd.log" || true
+  kill "$(cat "$STATE_DIR/dockerd.pid")" 2>/dev/null || true
+  return 1
+}
+if ! docker info >/dev/null 2>&1; then
+  if [ -n "${LOADKIT_DOCKER_STORAGE:-}" ]; then
+    start_dockerd --storage-driver "$LOADKIT_DOCKER_STORAGE" || exit 1
+  else
+    # overlay2 needs a filesystem that supports it; vfs works everywhere (slower, bigger).
+    start_dockerd || { sleep 2; start_dockerd --storage-driver vfs; } || exit 1
   fi
 fi
 step_done "engine ($(docker info --format '{{.ServerVersion}} {{.Driver}}'))"
@@ -111,8 +114,11 @@ if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || [ "$have_hash" != "$src_hash" ]; th
   [ -x "$build_venv/bin/pip" ] || "$py" -m venv "$build_venv"
   mkdir -p wheels && rm -f wheels/loadkit-*.whl  # dependencies' wheels are reused
   log "pip wheel (python $base_py) into wheels/"
-  "$build_venv/bin/pip" wheel -q --wheel-dir wheels --find-links wheels . \
-    >"$STATE_DIR/pip-wheel.log" 2>&1 \
+  # Offline first (every dependency already in wheels/), else from the index.
+  "$build_venv/bin/pip" wheel -q --wheel-dir wheels --find-links wheels --no-index \
+    --no-build-isolation . >"$STATE_DIR/pip-wheel.log" 2>&1 \
+    || "$build_venv/bin/pip" wheel -q --wheel-dir wheels --find-links wheels . \
+      >>"$STATE_DIR/pip-wheel.log" 2>&1 \
     || { tail -n 5 "$STATE_DIR/pip-wheel.log"; exit 1; }
   step_done "wheels ($(ls wheels | wc -l) files)"
   old=$(docker image inspect loadkit --format '{{.Id}}' 2>/dev/null || true)

@@ -90,6 +90,15 @@ def test_an_impossible_check_exits_1_with_a_report(tmp_path) -> None:
     assert (_only_run_dir(tmp_path) / "report.html").is_file()
 
 
+def test_a_running_target_given_by_url_is_used_as_is(tmp_path, target) -> None:
+    proc = _run(tmp_path, str(_scenario(tmp_path, duration="4s")), "--target", target.url)
+    assert proc.returncode == EXIT_OK, _explain(proc)
+    assert "built-in" not in proc.stdout  # no second target was started
+    run = json.loads((_only_run_dir(tmp_path) / "run.json").read_text())
+    assert run["host"] == target.url
+    assert run["totals"]["requests"] > 0
+
+
 PROXY_FAULT = """\
 faults:
   - {name: slow-net, at: 1s, for: 2s, kind: latency, via: proxy, latency: 100ms}

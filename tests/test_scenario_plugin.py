@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 LOCUSTFILE = """\
 import json
 import os
+import signal
 import os
+import signal
 
 import gevent
 from locust import LoadTestShape, User, constant, events, task
@@ -49,6 +53,11 @@ def _init(environment, **_kwargs):
             gevent.sleep(0.05)
 
     gevent.spawn(sample)
+
+
+@events.test_start.add_listener
+def _started(environment, **_kwargs):
+    open(os.environ["SEEN_FILE"] + ".started", "w").close()
 
 
 @events.quitting.add_listener
@@ -139,3 +148,34 @@ def test_bad_scenario_inside_locust_is_one_line_and_exit_2(tmp_path) -> None:
     assert seen is None  # Locust never ran
     assert "x.yaml:6: stages[1].duration: 'soon' is not a duration" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_ends_a_headless_shape_run_gracefully(tmp_path) -> None:
+    # Locust installs its own SIGTERM handler only after a headless shape ends;
+    # the scenario plugin's handler must make SIGTERM quit cleanly before that.
+    (tmp_path / "users.py").write_text(LOCUSTFILE)
+    (tmp_path / "x.yaml").write_text(
+        SCENARIO.replace("duration: 1.5s, users: 8", "duration: 5m, users: 8")
+    )
+    seen_file = tmp_path / "seen.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(tmp_path / "users.py"), "--headless",
+         "--only-summary", "--loadkit-scenario", str(tmp_path / "x.yaml")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, SEEN_FILE=str(seen_file)),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not Path(f"{seen_file}.started").exists():
+            assert time.monotonic() < deadline, "the run did not start"
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    assert "loadkit: SIGTERM: stopping the run" in err
+    assert seen_file.exists()  # Locust's quitting event ran: faults would be reverted here

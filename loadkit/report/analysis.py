@@ -20,7 +20,14 @@ from loadkit.report.hlog_reader import LatencyLog
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
 from loadkit.report.rundir import RunData
 
-__all__ = ["OVERALL", "PERCENTILES", "Analysis", "analyse", "interval_series"]
+__all__ = [
+    "DISTRIBUTION_PERCENTILES",
+    "OVERALL",
+    "PERCENTILES",
+    "Analysis",
+    "analyse",
+    "interval_series",
+]
 
 OVERALL = "ALL"
 # summary key -> percentile
@@ -32,6 +39,7 @@ PERCENTILES: dict[str, float] = {
     "p99_9": 99.9,
     "max": 100.0,
 }
+DISTRIBUTION_PERCENTILES = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0]
 STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES]
 
 
@@ -73,19 +81,23 @@ def _stats_for_rows(
     endpoint_ids: np.ndarray,
     n_endpoints: int,
     seconds: float,
-) -> pd.DataFrame:
-    """Stats per endpoint id (plus one overall row, id ``n_endpoints``) for the masked rows."""
+    extra: list[float] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Stats per endpoint id (plus one overall row, id ``n_endpoints``) for the masked rows,
+    and the values (µs) of the ``extra`` percentiles, read in the same pass."""
     (select,) = _entries_of_rows(log, row_mask)
-    values, totals = grouped_percentiles(
+    wanted = list(PERCENTILES.values()) + (extra or [])
+    all_values, totals = grouped_percentiles(
         log.layout,
         np.where(row_mask, endpoint_ids, -1),
         log.entry_row[select],
         log.entry_index[select],
         log.entry_count[select],
-        list(PERCENTILES.values()),
+        wanted,
         n_endpoints,
         with_total=True,
     )
+    values, extra_values = all_values[:, : len(PERCENTILES)], all_values[:, len(PERCENTILES) :]
     rows = log.rows
     failed = (rows["outcome"].to_numpy() == "fail") & row_mask
     failures = np.bincount(
@@ -100,7 +112,7 @@ def _stats_for_rows(
             2, "error_rate", np.where(totals > 0, failures / np.maximum(totals, 1), np.nan)
         )
     frame.insert(3, "rate", totals / seconds if seconds > 0 else np.nan)
-    return frame
+    return frame, extra_values
 
 
 SERIES_SIGNIFICANT_FIGURES = 2
@@ -191,14 +203,23 @@ def analyse(run: RunData) -> Analysis:
     endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
     middle = (rows["t"] + rows["length"] / 2).to_numpy() if len(rows) else np.zeros(0)
     frames = []
+    distribution = np.zeros((len(endpoints) + 1, 0))
     for phase in phases:
         mask = (middle >= phase.start_s) & (middle < phase.end_s)
+        extra = None
         if phase.name == "run":
             mask = np.ones(len(rows), dtype=bool)
-        frame = _stats_for_rows(run.latency, mask, endpoint_ids, len(endpoints), phase.duration_s)
+            extra = DISTRIBUTION_PERCENTILES
+        frame, extra_values = _stats_for_rows(
+            run.latency, mask, endpoint_ids, len(endpoints), phase.duration_s, extra
+        )
+        if extra is not None:
+            distribution = extra_values
         frame.insert(0, "endpoint", [*endpoints, OVERALL])
         frame.insert(0, "phase", phase.name)
         frames.append(frame)
     stats = pd.concat(frames, ignore_index=True).set_index(["phase", "endpoint"])
     series = interval_series(run, endpoints)
-    return Analysis(run, endpoints, phases, faults, stats, series, _users(run))
+    analysis = Analysis(run, endpoints, phases, faults, stats, series, _users(run))
+    analysis.extras["distribution"] = distribution  # [endpoint, DISTRIBUTION_PERCENTILES] µs
+    return analysis

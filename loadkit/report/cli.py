@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +157,3 @@ def register(subparsers: Any) -> None:
     compare.add_argument("--out", type=Path, help="HTML file (default: RUN_B/compare.html)")
     _tolerance_option(compare)
     compare.set_defaults(func=_compare)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from loadkit.cli import main
-
-    sys.exit(main(["report", *sys.argv[1:]]))

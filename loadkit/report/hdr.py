@@ -31,7 +31,6 @@ __all__ = [
     "encode_counts",
     "grouped_percentiles",
     "layout_for",
-    "merged_counts",
 ]
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
@@ -289,12 +288,3 @@ def _dense_percentiles(
         position = (cumulative < target[:, None] - 0.5).sum(axis=1)
         values[present, column] = column_values[position]
     return values, totals
-
-
-def merged_counts(
-    layout: Layout, group: IntArray, index: IntArray, counts: IntArray, n_groups: int
-) -> IntArray:
-    """Dense merged counts, one row of ``layout.counts_len`` buckets per group."""
-    key = group.astype(np.int64) * layout.counts_len + index
-    flat = np.bincount(key, weights=counts, minlength=n_groups * layout.counts_len)
-    return flat.astype(np.int64).reshape(n_groups, layout.counts_len)

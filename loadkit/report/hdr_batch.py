@@ -11,7 +11,6 @@ streams into (histogram, bucket index, count) triples of the non-empty buckets.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import struct
 import zlib
@@ -33,7 +32,7 @@ _MAX_VARINT_BYTES = 8  # counts below 2**56; a 9-byte varint is rejected as corr
 def unwrap(encoded: str) -> tuple[Layout, bytes]:
     """The layout and the raw varint stream of one ``HISTF…`` string (ValueError if bad)."""
     try:
-        raw = base64.b64decode(encoded)
+        raw = binascii.a2b_base64(encoded)
         cookie, length = _EXTERNAL_HEADER.unpack_from(raw)
         if cookie & _COOKIE_MASK != _COMPRESSION_COOKIE_BASE:
             raise ValueError(f"not a compressed V2 histogram (cookie {cookie:#x})")
@@ -60,8 +59,12 @@ def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntAr
     if len(data) == 0:
         return empty, empty.copy(), empty.copy()
     stream_lengths = np.fromiter((len(s) for s in streams), dtype=np.int64, count=len(streams))
-    stream_starts = np.concatenate(([0], np.cumsum(stream_lengths)[:-1]))
-    ends = np.flatnonzero(data < 0x80)  # the last byte of every varint
+    terminal = data < 0x80
+    ends = np.flatnonzero(terminal)  # the last byte of every varint
+    # values per stream: terminal bytes up to each stream's end (streams end on one)
+    values_before_end = np.cumsum(terminal, dtype=np.int64)[np.cumsum(stream_lengths) - 1]
+    values_per_stream = np.diff(values_before_end, prepend=0)
+    values_per_stream[stream_lengths == 0] = 0
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts + 1
     if lengths.max() > _MAX_VARINT_BYTES:
@@ -77,11 +80,12 @@ def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntAr
     values = (unsigned >> np.uint64(1)).astype(np.int64) ^ -(unsigned & np.uint64(1)).astype(
         np.int64
     )
-    histogram = np.searchsorted(stream_starts, starts, side="right") - 1
+    histogram = np.repeat(np.arange(len(streams), dtype=np.int32), values_per_stream)
     step = np.where(values < 0, -values, 1)
     position = np.cumsum(step) - step  # bucket index, before subtracting each histogram's start
-    first_value = np.searchsorted(histogram, np.arange(len(streams)))
-    first_value = np.minimum(first_value, len(position) - 1)
-    index = position - position[first_value][histogram]
+    first_value = np.cumsum(values_per_stream) - values_per_stream
+    index = position - np.repeat(
+        position[np.minimum(first_value, len(position) - 1)], values_per_stream
+    )
     keep = (values > 0) & (index < counts_len)
     return histogram[keep].astype(np.int32), index[keep].astype(np.int32), values[keep]

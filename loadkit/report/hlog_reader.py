@@ -86,20 +86,16 @@ def _parse(path: Path) -> _Lines:
             except ValueError:  # a torn or garbled line
                 lines.skipped += 1
                 continue
-            if lines.layout is None or layout.highest > lines.layout.highest:
-                if lines.layout is not None and (layout.lowest, layout.significant_figures) != (
-                    lines.layout.lowest,
-                    lines.layout.significant_figures,
-                ):
-                    lines.skipped += 1  # another precision cannot be merged
-                    continue
+            if lines.layout is None:
                 lines.layout = layout
             elif (layout.lowest, layout.significant_figures) != (
                 lines.layout.lowest,
                 lines.layout.significant_figures,
             ):
-                lines.skipped += 1
+                lines.skipped += 1  # a histogram of another precision cannot be merged
                 continue
+            elif layout.highest > lines.layout.highest:
+                lines.layout = layout
             lines.times.append(t + base_time)
             lines.lengths.append(length)
             lines.tags.append(tag)
@@ -108,61 +104,50 @@ def _parse(path: Path) -> _Lines:
 
 
 def read_latency_log(path: Path) -> LatencyLog:
-    """Parse ``path``; a missing file gives an empty log."""
+    """Parse ``path``; a missing file gives an empty log.
+
+    Rows come out sorted by (t, endpoint, outcome), with the entries of each
+    row in bucket order. Analysis relies on it: a time range is a contiguous
+    slice of entries, and groups numbered (interval, endpoint) are sorted.
+    """
     empty = np.zeros(0, dtype=np.int64)
     if not path.exists():
         rows = pd.DataFrame({"t": [], "length": [], "endpoint": [], "outcome": [], "count": []})
         return LatencyLog(rows.astype({"count": "int64"}), empty, empty.copy(), empty.copy())
     lines = _parse(path)
     layout = lines.layout or Layout()
-    parts = []
-    for first in range(0, len(lines.streams), _DECODE_CHUNK):  # bounded temporary memory
-        chunk = lines.streams[first : first + _DECODE_CHUNK]
-        rows_of, index, count = decode_batch(chunk, layout.counts_len)
-        parts.append((rows_of + first, index, count))
+    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
+    endpoints = np.array([decoded[tag][1] for tag in lines.tags], dtype=object)
+    failed = np.array([decoded[tag][0] == "fail" for tag in lines.tags], dtype=bool)
+    times = np.asarray(lines.times, dtype=np.float64)
+    codes = pd.Categorical(endpoints, categories=sorted(set(decoded[t][1] for t in decoded))).codes
+    order = np.lexsort((failed, codes, times))
+    streams = [lines.streams[k] for k in order]
     lines.streams.clear()
+    parts = []
+    for first in range(0, len(streams), _DECODE_CHUNK):  # bounded temporary memory
+        rows_of, index, count = decode_batch(
+            streams[first : first + _DECODE_CHUNK], layout.counts_len
+        )
+        parts.append((rows_of + first, index, count.astype(np.int32)))
+    del streams
     entry_row, entry_index, entry_count = (
         np.concatenate([part[k] for part in parts]) if parts else empty.copy() for k in range(3)
     )
-    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
-    counts = np.bincount(entry_row, weights=entry_count, minlength=len(lines.tags))
+    del parts
+    counts = np.bincount(entry_row, weights=entry_count, minlength=len(order))
     rows = pd.DataFrame(
         {
-            "t": np.asarray(lines.times, dtype=np.float64),
-            "length": np.asarray(lines.lengths, dtype=np.float64),
-            "endpoint": [decoded[tag][1] for tag in lines.tags],
-            "outcome": [decoded[tag][0] for tag in lines.tags],
+            "t": times[order],
+            "length": np.asarray(lines.lengths, dtype=np.float64)[order],
+            "endpoint": endpoints[order],
+            "outcome": np.where(failed[order], "fail", "ok"),
             "count": np.rint(counts).astype(np.int64),
         }
     )
-    log = LatencyLog(
+    return LatencyLog(
         rows, entry_row, entry_index, entry_count, layout, lines.start_time, lines.skipped
     )
-    return _in_time_order(log)
 
 
 _DECODE_CHUNK = 4000
-
-
-def _in_time_order(log: LatencyLog) -> LatencyLog:
-    """Rows sorted by (t, endpoint, outcome), entries following their rows.
-
-    Analysis relies on it: a time range is a contiguous slice, and groups
-    numbered (interval, endpoint) come out sorted.
-    """
-    rows = log.rows
-    endpoint_codes = pd.Categorical(rows["endpoint"], categories=sorted(rows["endpoint"].unique()))
-    failed = rows["outcome"].to_numpy() == "fail"
-    order = np.lexsort((failed, endpoint_codes.codes, rows["t"].to_numpy()))
-    if np.array_equal(order, np.arange(len(rows))):
-        return log
-    sizes = np.bincount(log.entry_row, minlength=len(rows))
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    new_sizes = sizes[order]
-    new_starts = np.concatenate(([0], np.cumsum(new_sizes)[:-1]))
-    gather = np.repeat(starts[order] - new_starts, new_sizes) + np.arange(int(new_sizes.sum()))
-    log.rows = rows.iloc[order].reset_index(drop=True)
-    log.entry_row = np.repeat(np.arange(len(rows), dtype=np.int32), new_sizes)
-    log.entry_index = log.entry_index[gather]
-    log.entry_count = log.entry_count[gather]
-    return log

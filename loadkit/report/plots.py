@@ -13,8 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from loadkit.report.analysis import OVERALL, Analysis
-from loadkit.report.hdr import grouped_percentiles
+from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
 from loadkit.report.phases import FaultWindow
 
 __all__ = ["Plot", "comparison_plot", "report_plots"]
@@ -33,7 +32,6 @@ PALETTE = [
 ]
 FAULT_COLOUR = "#f59e0b"
 MAX_ENDPOINT_LINES = 8
-DISTRIBUTION_PERCENTILES = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0]
 
 
 @dataclass(frozen=True)
@@ -234,17 +232,9 @@ def _distribution_plot(analysis: Analysis) -> Figure:
     if not endpoints:
         _no_data(ax, "no requests recorded")
         return figure
-    log = analysis.run.latency
-    ids = pd.Categorical(log.rows["endpoint"], categories=endpoints).codes.astype(np.int64)
-    values, _ = grouped_percentiles(
-        log.layout,
-        ids,
-        log.entry_row,
-        log.entry_index,
-        log.entry_count,
-        DISTRIBUTION_PERCENTILES,
-        len(endpoints),
-    )
+    every = analysis.extras["distribution"]
+    assert isinstance(every, np.ndarray)
+    values = every[[analysis.endpoints.index(endpoint) for endpoint in endpoints]]
     x = 1.0 / (1.0 - np.minimum(np.array(DISTRIBUTION_PERCENTILES) / 100.0, 0.99999))
     for colour, endpoint, row in zip(PALETTE, endpoints, values, strict=False):
         ax.plot(

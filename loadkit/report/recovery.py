@@ -3,7 +3,7 @@
 The pre-fault level is the merged p95 and error rate of the up to
 ``PRE_WINDOW_S`` seconds before the injection (outside any other fault). After
 the revert, an interval is *healthy* when its overall p95 is within
-``P95_TOLERANCE`` of that level (plus ``P95_FLOOR_MS``, so that 1 ms of noise on
+``P95_TOLERANCE`` of that level (plus ``P95_FLOOR_MS``, so that a few ms of noise on
 a fast service does not count) and its error rate within
 ``ERROR_RATE_TOLERANCE`` of it. The recovery time is the time from the revert
 to the start of the first run of ``HEALTHY_INTERVALS`` healthy intervals; an
@@ -25,8 +25,8 @@ from loadkit.report.hdr import grouped_percentiles
 __all__ = ["Recovery", "find_recoveries"]
 
 PRE_WINDOW_S = 60.0
-P95_TOLERANCE = 0.25
-P95_FLOOR_MS = 5.0
+P95_TOLERANCE = 0.5
+P95_FLOOR_MS = 10.0
 ERROR_RATE_TOLERANCE = 0.01
 HEALTHY_INTERVALS = 3
 
@@ -53,13 +53,15 @@ def _pre_fault_level(analysis: Analysis, start_s: float, end_s: float) -> tuple[
     middle = (rows["t"] + rows["length"] / 2).to_numpy()
     mask = (middle >= start_s) & (middle < end_s)
     for window in analysis.faults:
-        mask &= ~((middle >= window.start_s) & (middle < window.end_s + 0.0))
+        mask &= ~((middle >= window.start_s) & (middle < window.end_s))
+    chosen = np.flatnonzero(mask)  # rows are in time order: take only their entries
+    lo, hi = np.searchsorted(log.entry_row, [chosen[0], chosen[-1] + 1]) if len(chosen) else (0, 0)
     values, totals = grouped_percentiles(
         log.layout,
         np.where(mask, 0, -1),
-        log.entry_row,
-        log.entry_index,
-        log.entry_count,
+        log.entry_row[lo:hi],
+        log.entry_index[lo:hi],
+        log.entry_count[lo:hi],
         [95.0],
         1,
     )

@@ -8,8 +8,10 @@ docs/target-api.md; clients check ``bytes N`` outputs with
 Modules: ``gateway`` (app + process), ``jobs`` / ``internal`` / ``store`` (job
 routes, agent routes, SQLite), ``commands`` (the safe command language),
 ``agent`` / ``breaker`` / ``outbox`` / ``workspaces`` (the agent), ``launcher``
-/ ``cli`` / ``serve`` / ``config`` (processes and settings), ``sessions``,
-``tasks`` / ``wshub``, ``appfaults``.
+/ ``cli`` / ``serve`` / ``config`` (processes and settings), ``statedb`` /
+``httpjson`` (shared SQLite and JSON-request helpers), ``sessions``, ``tasks``
+/ ``taskstore`` / ``wshub`` (tasks sync and its WebSocket fan-out),
+``appfaults``.
 """
 
 from __future__ import annotations

@@ -10,12 +10,11 @@ specific matching fault to each HTTP request and WebSocket handshake: it waits
 cleared and the target always observed. ``for_s`` (an extension) makes a
 fault clear itself, a safety net when the controller dies.
 
-Wiring, in the gateway::
+Wiring, in the gateway (one registry shared by the routes and the middleware)::
 
-    routes = [..., *appfaults.routes(config)]
-    app = appfaults.wrap(Starlette(routes=routes), config)  # same registry as routes(config)
-
-(``middleware(app)`` does the same for a gateway that only has the app at hand.)
+    registry = appfaults.FaultRegistry()
+    routes = [..., *appfaults.routes(config, registry)]
+    app = appfaults.AppFaultsMiddleware(Starlette(routes=routes), registry)
 """
 
 from __future__ import annotations
@@ -42,11 +41,8 @@ __all__ = [
     "AppFault",
     "AppFaultsMiddleware",
     "FaultRegistry",
-    "middleware",
     "parse_fault",
-    "registry_for",
     "routes",
-    "wrap",
 ]
 
 EXEMPT_PREFIXES = ("/admin", "/health")
@@ -231,34 +227,8 @@ async def _inject_error(scope: Scope, receive: Receive, send: Send, fault: AppFa
         await send({"type": "websocket.close", "code": 1013})
 
 
-_REGISTRIES: dict[TargetConfig, FaultRegistry] = {}
-_last_routed: list[FaultRegistry] = []  # registry of the latest routes() call
-
-
-def registry_for(config: TargetConfig) -> FaultRegistry:
-    """The one registry of the gateway built from ``config`` (shared by routes and middleware)."""
-    return _REGISTRIES.setdefault(config, FaultRegistry())
-
-
-def wrap(app: ASGIApp, config: TargetConfig) -> AppFaultsMiddleware:
-    """``app`` with the faults of :func:`registry_for` applied."""
-    return AppFaultsMiddleware(app, registry_for(config))
-
-
-def middleware(app: ASGIApp) -> AppFaultsMiddleware:
-    """The gateway's wrapper hook: ``app`` with the faults of the latest :func:`routes` call.
-
-    The gateway calls ``routes(config)`` then ``middleware(app)`` while building one
-    app, so both share one registry. Prefer :func:`wrap` when the config is at hand.
-    """
-    registry = _last_routed[-1] if _last_routed else FaultRegistry()
-    return AppFaultsMiddleware(app, registry)
-
-
-def routes(config: TargetConfig, registry: FaultRegistry | None = None) -> list[BaseRoute]:
-    """``/admin/faults`` routes (see docs/target-api.md, App-level faults)."""
-    faults = registry or registry_for(config)
-    _last_routed[:] = [faults]
+def routes(config: TargetConfig, faults: FaultRegistry) -> list[BaseRoute]:
+    """``/admin/faults`` routes over ``faults`` (see docs/target-api.md, App-level faults)."""
 
     def listing(**extra: Any) -> JSONResponse:
         return JSONResponse({"faults": [f.as_json() for f in faults.list()], **extra})

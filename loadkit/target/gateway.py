@@ -1,8 +1,9 @@
 """The gateway process: one Starlette app with every route of docs/target-api.md.
 
 Jobs (:mod:`.jobs`), the agent's endpoints and ``/health`` (:mod:`.internal`),
-sessions, tasks sync + ``WS /ws`` and app-level faults (their own modules, each
-exposing ``routes(config)``; app faults also wrap the app with its middleware).
+sessions (:mod:`.sessions`), tasks sync + ``WS /ws`` (:mod:`.tasks`) and
+app-level faults (:mod:`.appfaults`, routes plus a middleware around the app).
+Unknown routes and wrong methods answer with the same JSON error shape.
 State lives in ``<data-dir>/gateway.db`` (SQLite WAL).
 
 Run it with ``python -m loadkit.target.gateway --data-dir DIR [--port N]``; it
@@ -14,38 +15,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
-import importlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from loadkit.errors import LoadkitError
-from loadkit.target import internal, jobs
+from loadkit.target import appfaults, internal, jobs, sessions, tasks
 from loadkit.target.config import TargetConfig, add_config_arguments, config_from_args
+from loadkit.target.httpjson import ApiError, error_response
 from loadkit.target.serve import bind_socket, exit_with_error, serve, write_port_file
 from loadkit.target.store import JobStore
 
 __all__ = ["PORT_FILE", "create_app", "main"]
 
 PORT_FILE = "gateway.port"
-# Parts built by other modules; each one is mounted when its module is present.
-OPTIONAL_PARTS = ("loadkit.target.sessions", "loadkit.target.tasks", "loadkit.target.appfaults")
 log = logging.getLogger("loadkit.target.gateway")
-
-
-def _optional_module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
 
 
 async def _cleanup_loop(config: TargetConfig, store: JobStore) -> None:
@@ -57,8 +48,10 @@ async def _cleanup_loop(config: TargetConfig, store: JobStore) -> None:
             log.exception("automatic cleanup failed")
 
 
-def _wrap_with_config(wrap: Any, config: TargetConfig, app: Any) -> Any:
-    return wrap(app, config)
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers in the target's JSON error shape."""
+    assert isinstance(exc, HTTPException)
+    return error_response(ApiError(exc.status_code, str(exc.detail)))
 
 
 def create_app(config: TargetConfig) -> Any:
@@ -66,21 +59,14 @@ def create_app(config: TargetConfig) -> Any:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(config)
     agents = internal.AgentRegistry(config.agent_stale_s)
-    routes: list[BaseRoute] = [*jobs.routes(config, store), *internal.routes(config, store, agents)]
-    middleware: list[Middleware] = []
-    wrappers: list[Any] = []
-    for name in OPTIONAL_PARTS:
-        module = _optional_module(name)
-        if module is None:
-            continue
-        routes += module.routes(config)
-        hook = getattr(module, "middleware", None)
-        if callable(getattr(module, "wrap", None)):
-            wrappers.append(functools.partial(_wrap_with_config, module.wrap, config))
-        elif isinstance(hook, Middleware):
-            middleware.append(hook)
-        elif callable(hook):
-            wrappers.append(hook)
+    faults = appfaults.FaultRegistry()
+    routes: list[BaseRoute] = [
+        *jobs.routes(config, store),
+        *internal.routes(config, store, agents),
+        *sessions.routes(config),
+        *tasks.routes(config),
+        *appfaults.routes(config, faults),
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -94,10 +80,10 @@ def create_app(config: TargetConfig) -> Any:
                 task.cancel()
             store.close()
 
-    app: Any = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    for wrap in wrappers:
-        app = wrap(app)
-    return app
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+    )
+    return appfaults.AppFaultsMiddleware(app, faults)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

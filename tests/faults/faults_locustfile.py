@@ -35,6 +35,9 @@ def _add_arguments(parser, **_kwargs) -> None:
 
 @events.init.add_listener
 def _on_init(environment, **_kwargs) -> None:
+    busy_until = time.monotonic() + float(os.environ.get("LOADKIT_TEST_BLOCK_INIT", "0"))
+    while time.monotonic() < busy_until:
+        pass  # CPU-bound start-up work that never yields to gevent (like heavy imports)
     run_dir = os.environ.get("LOADKIT_TEST_RUN_DIR")
     worker = isinstance(environment.runner, WorkerRunner)
     faults_plugin.attach(environment, _Recorder(run_dir) if run_dir and not worker else None)

@@ -271,3 +271,26 @@ def test_distributed_workers_get_the_active_faults_from_the_master(spawn, tmp_pa
     names = (tmp_path / "stats_stats.csv").read_text()
     assert "GET / [mid]" in names and "GET / [after]" in names, names
     assert [e["name"] for e in read_events(tmp_path / "run", "fault_inject")] == ["mid"]
+
+
+def test_blocking_start_up_work_does_not_cut_the_run_short(spawn, tmp_path):
+    # gevent's cached loop time goes stale during blocking init work; without a
+    # refresh Locust's --run-time timer fires that much early and this run would
+    # end before its fault is due.
+    host = http_host(spawn)
+    sleeper = spawn(SLEEPER)
+    plan = write_plan(
+        tmp_path / "plan.yaml",
+        [
+            {"name": "late", "at": "2500ms", "for": "200ms", "kind": "pause", "pid": sleeper.pid},
+        ],
+    )
+    log = open(tmp_path / "locust.log", "wb")  # noqa: SIM115
+    proc = spawn(
+        locust_cmd(host, plan, run_time="3s"),
+        stdout=log,
+        stderr=log,
+        env=locust_env(tmp_path / "run", tmp_path / "fault-index", LOADKIT_TEST_BLOCK_INIT="3"),
+    )
+    assert proc.wait(timeout=120) == 0, log_text(tmp_path)
+    assert [e["name"] for e in read_events(tmp_path / "run", "fault_inject")] == ["late"]

@@ -145,7 +145,7 @@ def test_recovery_after_a_real_gateway_pause(target, tmp_path) -> None:
         [
             {"name": "gw-pause", "at": "3s", "for": "2s", "kind": "pause", "target": "gateway"},
         ],
-        seconds=14,
+        seconds=20,
     )
     analysis = analyse(load_run_dir(run_dir))
     assert [w.name for w in analysis.faults] == ["gw-pause"]

@@ -185,11 +185,13 @@ def test_bad_bodies(client):
     assert nan.json()["field"] == "latency_ms"
 
 
-def test_gateway_hooks_share_one_registry(tmp_path):
+def test_routes_and_middleware_share_one_registry(tmp_path):
     config = TargetConfig(data_dir=tmp_path)
-    routes = appfaults.routes(config)
-    wrapped = appfaults.middleware(Starlette(routes=[*routes, Route("/execute", ok)]))
-    assert wrapped.registry is appfaults.registry_for(config)
+    registry = appfaults.FaultRegistry()
+    routes = appfaults.routes(config, registry)
+    wrapped = appfaults.AppFaultsMiddleware(
+        Starlette(routes=[*routes, Route("/execute", ok)]), registry
+    )
     with TestClient(wrapped) as client:
         client.post("/admin/faults", json={"path": "/execute", "error_rate": 1})
         assert client.get("/execute").status_code == 503

@@ -95,8 +95,11 @@ def test_oversized_body_is_413(shared_target):
 
 
 def test_wrong_methods_and_paths_are_4xx(shared_target):
-    assert httpx.get(f"{shared_target.url}/execute").status_code == 405
-    assert httpx.get(f"{shared_target.url}/no/such/path").status_code == 404
+    wrong_method = httpx.get(f"{shared_target.url}/execute")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"error": "Method Not Allowed", "field": None}
+    unknown = httpx.get(f"{shared_target.url}/no/such/path")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "Not Found"
     bad_ttl = httpx.post(f"{shared_target.url}/cleanup/run", json={"ttl_s": "old"})
     assert bad_ttl.status_code == 400 and bad_ttl.json()["field"] == "ttl_s"
 

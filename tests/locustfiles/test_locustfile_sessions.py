@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import clear_faults, set_fault
+from locust_support import clear_faults, set_fault
 
 SHORT_IDLE = {"idle_after_s": 1.0, "expire_after_s": 1.0}
 

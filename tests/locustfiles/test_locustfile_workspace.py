@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 
-from conftest import clear_faults, free_port, locust_cmd, set_fault, stop, wait_for
+from locust_support import clear_faults, free_port, locust_cmd, set_fault, stop, wait_for
 
 ALL_TASKS = "echo:1,bytes:1,special:1,isolation:1,interrupt:1,timeout:1"
 FAST = ("--ws-long-job-s", "5", "--ws-poll-interval", "0.05", "--ws-wait", "0")
@@ -172,7 +172,7 @@ def test_distributed_run_with_two_workers_gets_master_parameters(target, locust,
     finally:
         for proc in (master, *workers):
             stop(proc)
-    from conftest import read_failures, read_stats
+    from locust_support import read_failures, read_stats
 
     stats = read_stats(prefix)
     log = (tmp_path / "locust-0.log").read_text()

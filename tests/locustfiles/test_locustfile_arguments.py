@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import LOCUSTFILES
+from locust_support import LOCUSTFILES
 
 SHOW_UI_ARGS = """
 import json, sys

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import types
 
-from conftest import LOCUSTFILES, clear_faults, read_stats, set_fault, wait_for
+from locust_support import LOCUSTFILES, clear_faults, read_stats, set_fault, wait_for
 
 WRITERS = (
     "--sync-writer-share",
