@@ -40,7 +40,7 @@ def toxic_attributes(spec: FaultSpec) -> dict[str, int]:
     if spec.kind == "latency":
         return {"latency": ms("latency"), "jitter": ms("jitter")}
     if spec.kind == "bandwidth":
-        return {"rate": max(1, int(p["rate"]) // 1024)}
+        return {"rate": max(1, int(p["rate"]) // 1000)}  # Toxiproxy's KB/s is 1000 bytes/s
     if spec.kind in ("timeout", "reset_peer"):
         return {"timeout": ms("timeout")}
     if spec.kind == "slicer":

@@ -175,7 +175,7 @@ def test_upstream_latency_applies_to_the_request_direction(client, proxy):
     name, address = proxy
     client.add_toxic(name, "latency", {"latency": 300}, stream="upstream")
     with connect(address) as sock:
-        assert round_trip(sock) >= 0.3
+        assert round_trip(sock) >= 0.29  # 300 ms, less the event loop's timer granularity
 
 
 def test_bandwidth_limits_throughput_and_keeps_every_byte(client, proxy):
