@@ -5,7 +5,8 @@ requests, ~75,000 interval histograms), two faults, 1 % errors, a memory
 trend. The run directory is generated once (not timed); then
 ``python -m loadkit report`` runs ``--repeat`` times in a fresh process and we
 report the median wall time, CPU time and peak RSS of that process (imports,
-plots, HTML and all; on a shared machine the CPU time is the steadier figure). Prints one JSON object.
+plots, HTML and all; on a shared machine the CPU time is the steadier figure).
+Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -13,33 +13,23 @@ can log a ``stage`` event whenever the index changes. The library classes are
 them; subclass one (or let the scenario plugin set
 ``environment.shape_class``) to use it.
 
-Open model (k6's constant-arrival-rate): :class:`ArrivalRate` starts
-iterations at a fixed rate whatever the response times, fires each one as a
-request event (``request_type="ITER"``) timed from its *intended* start when
-``correct_omission`` is on (no coordinated omission), and fires
-``<name> dropped`` failures for iterations that could not start on time
-because ``max_in_flight`` were already running. :class:`OpenModelUser` runs
-it inside a Locust user.
+The open (arrival-rate) model lives in :mod:`loadkit.arrival`.
 """
 
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-import gevent.pool
-from locust import LoadTestShape, User, task
+from locust import LoadTestShape
 
 from loadkit.errors import ConfigError
 
 __all__ = [
     "SHAPE_KINDS",
-    "ArrivalRate",
-    "IterationDropped",
-    "OpenModelUser",
+    "FieldChecks",
     "RampShape",
     "SoakShape",
     "SpikeShape",
@@ -63,7 +53,7 @@ class Stage:
     duration_s: float
 
 
-class _Fields:
+class FieldChecks:
     """Validation helpers that raise ConfigError naming the field."""
 
     def __init__(self, source: str | None, prefix: str) -> None:
@@ -148,7 +138,7 @@ def parse_stages(raw: Sequence[Mapping[str, Any]], *, source: str | None = None)
     stages: list[Stage] = []
     spawn_rate: float | None = None
     for index, item in enumerate(raw):
-        check = _Fields(source, f"stages[{index}].")
+        check = FieldChecks(source, f"stages[{index}].")
         if not isinstance(item, Mapping):
             raise check.error("", f"{item!r} is not a mapping", "write {duration: 30, users: 10}")
         unknown = sorted(set(item) - {"duration", "users", "spawn_rate", "name"})
@@ -199,7 +189,7 @@ class RampShape(StagedShape):
         *,
         source: str | None = None,
     ) -> None:
-        check = _Fields(source, "")
+        check = FieldChecks(source, "")
         users = check.count("users", users, minimum=1)
         ramp_s = check.number("ramp_s", ramp_s, strict=True)
         hold_s = check.number("hold_s", hold_s)
@@ -227,7 +217,7 @@ class StepShape(StagedShape):
         *,
         source: str | None = None,
     ) -> None:
-        check = _Fields(source, "")
+        check = FieldChecks(source, "")
         step_users = check.count("step_users", step_users, minimum=1)
         steps = check.count("steps", steps, minimum=1)
         step_s = check.number("step_s", step_s, strict=True)
@@ -265,7 +255,7 @@ class SpikeShape(StagedShape):
         *,
         source: str | None = None,
     ) -> None:
-        check = _Fields(source, "")
+        check = FieldChecks(source, "")
         base_users = check.count("base_users", base_users)
         spike_users = check.count("spike_users", spike_users, minimum=1)
         if spike_users <= base_users:
@@ -303,7 +293,7 @@ class SoakShape(StagedShape):
         *,
         source: str | None = None,
     ) -> None:
-        check = _Fields(source, "")
+        check = FieldChecks(source, "")
         users = check.count("users", users, minimum=1)
         duration_s = check.number("duration_s", duration_s, strict=True)
         ramp_s = check.number("ramp_s", ramp_s)
@@ -367,120 +357,3 @@ def build_shape(
             field="shape",
             fix=f"give: {', '.join(accepted)}",
         ) from None
-
-
-# -- open model ------------------------------------------------------------------
-
-
-class _RequestHook(Protocol):
-    def fire(self, *, reverse: bool = False, **kwargs: Any) -> None: ...
-
-
-class IterationDropped(Exception):
-    """An iteration could not start on time: ``max_in_flight`` were running."""
-
-
-@dataclass(frozen=True)
-class ArrivalRate:
-    """Start ``rate_per_s`` iterations per second, at most ``max_in_flight`` at once.
-
-    ``duration_s`` bounds the schedule (None: until the user is stopped).
-    """
-
-    rate_per_s: float
-    max_in_flight: int = 100
-    duration_s: float | None = None
-    correct_omission: bool = True
-    name: str = "iteration"
-
-    def __post_init__(self) -> None:
-        check = _Fields(None, "arrival.")
-        check.number("rate_per_s", self.rate_per_s, strict=True)
-        check.count("max_in_flight", self.max_in_flight, minimum=1)
-        if self.duration_s is not None:
-            check.number("duration_s", self.duration_s, strict=True)
-
-    def run(
-        self,
-        iteration: Callable[[], object],
-        events: _RequestHook,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> tuple[int, int]:
-        """Run the schedule; returns ``(started, dropped)``. Kills its iterations on exit."""
-        pool = gevent.pool.Pool(self.max_in_flight)
-        started = dropped = 0
-        t0 = clock()
-        end = float("inf") if self.duration_s is None else self.duration_s
-        try:
-            while (started + dropped) / self.rate_per_s < end:
-                intended = t0 + (started + dropped) / self.rate_per_s
-                wait = intended - clock()
-                if wait > 0:
-                    gevent.sleep(wait)
-                if pool.full():
-                    dropped += 1
-                    error = IterationDropped(
-                        f"could not start on time: {self.max_in_flight} iterations in flight"
-                    )
-                    self._fire(events, f"{self.name} dropped", 0.0, error)
-                    continue
-                started += 1
-                pool.spawn(self._one, iteration, events, intended, clock)
-            pool.join()
-        finally:
-            pool.kill(block=False)
-        return started, dropped
-
-    def _one(
-        self,
-        iteration: Callable[[], object],
-        events: _RequestHook,
-        intended: float,
-        clock: Callable[[], float],
-    ) -> None:
-        actual = clock()
-        error: Exception | None = None
-        try:
-            iteration()
-        except Exception as exc:  # an iteration failure is a failed event, never a crash
-            error = exc
-        origin = intended if self.correct_omission else actual
-        self._fire(events, self.name, (clock() - origin) * 1000.0, error)
-
-    @staticmethod
-    def _fire(events: _RequestHook, name: str, ms: float, error: Exception | None) -> None:
-        events.fire(
-            request_type="ITER",
-            name=name,
-            response_time=ms,
-            response_length=0,
-            exception=error,
-            context={},
-        )
-
-
-class OpenModelUser(User):
-    """Mix in before a Locust user class; define ``iteration()`` and ``arrival``.
-
-    Each user instance runs its own schedule, so the total rate is
-    ``arrival.rate_per_s`` times the user count. With FastHttpUser, raise
-    ``concurrency`` to ``max_in_flight`` so iterations do not queue for a
-    connection.
-    """
-
-    abstract = True
-    arrival: ClassVar[ArrivalRate] = ArrivalRate(rate_per_s=1.0)
-
-    def iteration(self) -> None:
-        raise NotImplementedError("define iteration() in your OpenModelUser")
-
-    def arrival_plan(self) -> ArrivalRate:
-        """The plan for this user (override to read Locust arguments)."""
-        return self.arrival
-
-    @task
-    def run_open_model(self) -> None:
-        plan = self.arrival_plan()
-        plan.run(self.iteration, self.environment.events.request)
-        while plan.duration_s is not None:  # schedule done: idle until Locust stops the user
-            gevent.sleep(60.0)

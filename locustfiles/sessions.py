@@ -16,7 +16,7 @@ which ``POST /sessions/{id}/activity`` must answer 409. Set the target's
 
 Sustained mode (``--session-mode sustained``): each user starts
 ``--session-rate`` activations per second (open model, see
-:class:`loadkit.shapes.ArrivalRate`): open, wait until ready, delete. Each
+:class:`loadkit.arrival.ArrivalRate`): open, wait until ready, delete. Each
 activation is an ``ITER session activation`` event timed from its intended
 start; activations that cannot start on time are ``ITER session activation
 dropped`` failures.
@@ -34,7 +34,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
-from loadkit.shapes import ArrivalRate
+from loadkit.arrival import ArrivalRate
 
 READY_STATES = frozenset({"ready"})
 
@@ -169,7 +169,7 @@ class SessionBurstUser(FastHttpUser):
         while pending:
             for session_id, started in list(pending.items()):
                 state = self.get(session_id).get("state")
-                if state == "ready":
+                if state in ("ready", "idle"):  # idle: it was ready, we polled late
                     common.fire(self.environment, "SESSION", name, started)
                     del pending[session_id]
                 elif state not in ("starting",):

@@ -112,6 +112,8 @@ if [ "${LOADKIT_DOCKER_REBUILD:-0}" = 1 ] || [ "$have_hash" != "$src_hash" ]; th
   fi
   build_venv="$STATE_DIR/wheel-venv"
   [ -x "$build_venv/bin/pip" ] || "$py" -m venv "$build_venv"
+  "$build_venv/bin/python" -c 'import wheel' 2>/dev/null \
+    || "$build_venv/bin/pip" install -q wheel 'setuptools>=68' >/dev/null 2>&1 || true
   mkdir -p wheels && rm -f wheels/loadkit-*.whl  # dependencies' wheels are reused
   log "pip wheel (python $base_py) into wheels/"
   # Offline first (every dependency already in wheels/), else from the index.

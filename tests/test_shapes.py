@@ -6,10 +6,9 @@ import gevent
 import locust  # noqa: F401  (gevent patching, as in a Locust process)
 import pytest
 
+from loadkit.arrival import ArrivalRate, IterationDropped
 from loadkit.errors import ConfigError
 from loadkit.shapes import (
-    ArrivalRate,
-    IterationDropped,
     RampShape,
     SoakShape,
     SpikeShape,
@@ -217,7 +216,7 @@ def test_open_model_user_runs_its_schedule_inside_a_real_locust_environment() ->
     from locust import constant
     from locust.env import Environment
 
-    from loadkit.shapes import OpenModelUser
+    from loadkit.arrival import OpenModelUser
 
     done: list[float] = []
 

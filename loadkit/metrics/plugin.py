@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -206,9 +207,13 @@ class _RunPipeline:
             return
         self._cancel_finisher()
         self._interrupted = False
-        run = self.recorder.start(
-            self.settings.out_dir, self._run_info(), self._interval_s(), self._collectors()
-        )
+        try:
+            run = self.recorder.start(
+                self.settings.out_dir, self._run_info(), self._interval_s(), self._collectors()
+            )
+        except OSError as exc:  # e.g. the disk filled up since the run was configured
+            log.error("loadkit: not recording this run: cannot write the run directory: %s", exc)
+            return
         self.counter.swap()
         self.counter.enabled = not self.is_master
         self.watcher = TimelineWatcher(environment, self.recorder.event)
@@ -352,7 +357,7 @@ class _RunPipeline:
             self._finisher = None
 
 
-def _pid_resolver(target_info: str, label: str) -> Any:
+def _pid_resolver(target_info: str, label: str) -> Callable[[], int | None] | None:
     """Re-read target.json for ``label``'s pid (the process fault backend restarts processes)."""
     if not target_info:
         return None

@@ -15,7 +15,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles, layout_for
+from loadkit.report.hdr import grouped_percentiles, layout_for, series_percentiles
 from loadkit.report.hlog_reader import LatencyLog
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
 from loadkit.report.rundir import RunData
@@ -118,31 +118,6 @@ def _stats_for_rows(
 SERIES_SIGNIFICANT_FIGURES = 2
 
 
-def _group_percentiles(
-    log: LatencyLog, row_group: np.ndarray, wanted: list[float], n_groups: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentiles per group of rows, at the series' coarser resolution.
-
-    Over-time series have one group per interval and endpoint (tens of
-    thousands on a long run), so they are merged at 2 significant digits
-    (buckets < 1 % wide) instead of 3: still merged HDR histograms, never
-    averaged percentiles, at a tenth of the cost. Whole-run and phase
-    statistics keep the full resolution.
-    """
-    fine = log.layout
-    coarse = layout_for(fine.lowest, fine.highest, SERIES_SIGNIFICANT_FIGURES)
-    return grouped_percentiles(
-        coarse,
-        row_group,
-        log.entry_row,
-        log.entry_index,
-        log.entry_count,
-        wanted,
-        n_groups,
-        index_map=coarse.index_of(fine.highest_equivalent),
-    )
-
-
 def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     """Per interval: count, failures, error rate, rate and p50/p95/p99 per endpoint and overall."""
     log = run.latency
@@ -158,13 +133,28 @@ def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     n = len(endpoints)
     wanted = [50.0, 95.0, 99.0]
     row_group = slot * n + endpoint_ids
-    per_endpoint, endpoint_totals = _group_percentiles(log, row_group, wanted, n_slots * n)
-    overall, overall_totals = _group_percentiles(log, slot, wanted, n_slots)
+    fine = log.layout
+    # Series have one group per interval and endpoint (tens of thousands on a long run), so
+    # they merge at 2 significant digits (buckets < 1 % wide): still merged HDR histograms,
+    # never averaged percentiles, at a fraction of the cost. Run and phase stats keep 3.
+    coarse = layout_for(fine.lowest, fine.highest, SERIES_SIGNIFICANT_FIGURES)
+    per_endpoint, endpoint_totals, overall, overall_totals = series_percentiles(
+        coarse,
+        slot,
+        endpoint_ids,
+        n_slots,
+        n,
+        log.entry_row,
+        log.entry_index,
+        log.entry_count,
+        wanted,
+        coarse.index_of(fine.highest_equivalent),
+    )
     failed = rows["outcome"].to_numpy() == "fail"
     counts = rows["count"].to_numpy()
     failures = np.bincount(row_group[failed], weights=counts[failed], minlength=n_slots * n)
-    values = np.concatenate((per_endpoint.reshape(n_slots, n, 3), overall[:, None, :]), axis=1)
-    totals = np.concatenate((endpoint_totals.reshape(n_slots, n), overall_totals[:, None]), axis=1)
+    values = np.concatenate((per_endpoint, overall[:, None, :]), axis=1)
+    totals = np.concatenate((endpoint_totals, overall_totals[:, None]), axis=1)
     failures = failures.reshape(n_slots, n)
     failures = np.concatenate((failures, failures.sum(axis=1)[:, None]), axis=1)
     keep = totals.reshape(-1) > 0

@@ -31,6 +31,7 @@ __all__ = [
     "encode_counts",
     "grouped_percentiles",
     "layout_for",
+    "series_percentiles",
 ]
 
 IntArray = npt.NDArray[np.signedinteger[Any]]
@@ -288,3 +289,61 @@ def _dense_percentiles(
         position = (cumulative < target[:, None] - 0.5).sum(axis=1)
         values[present, column] = column_values[position]
     return values, totals
+
+
+def series_percentiles(
+    layout: Layout,
+    row_slot: IntArray,
+    row_endpoint: IntArray,
+    n_slots: int,
+    n_endpoints: int,
+    entry_row: IntArray,
+    index: IntArray,
+    counts: IntArray,
+    percentiles: list[float],
+    index_map: IntArray,
+) -> tuple[FloatArray, IntArray, FloatArray, IntArray]:
+    """Per interval: percentiles per endpoint and overall, in one pass over the entries.
+
+    ``row_slot`` (the interval of each row) must be non-decreasing. Returns
+    (values[slot, endpoint, p], totals[slot, endpoint], overall values[slot, p],
+    overall totals[slot]). ``index_map`` maps bucket indices to ``layout`` (coarser).
+    """
+    n_p = len(percentiles)
+    values = np.full((n_slots, n_endpoints, n_p), np.nan)
+    totals = np.zeros((n_slots, n_endpoints), dtype=np.int64)
+    overall = np.full((n_slots, n_p), np.nan)
+    overall_totals = np.zeros(n_slots, dtype=np.int64)
+    if len(index) == 0:
+        return values, totals, overall, overall_totals
+    present = np.zeros(layout.counts_len, dtype=bool)
+    for lo in range(0, len(index), _SLICE):
+        present |= np.bincount(index_map[index[lo : lo + _SLICE]], minlength=layout.counts_len) > 0
+    used = np.flatnonzero(present)
+    compact_of = np.zeros(layout.counts_len, dtype=np.int64)
+    compact_of[used] = np.arange(len(used))
+    compact_of = compact_of[index_map]
+    column_values = layout.highest_equivalent[used]
+    width = len(used)
+    per_block = max(1, _DENSE_LIMIT // (width * n_endpoints))
+    row_start = np.searchsorted(entry_row, np.arange(len(row_slot) + 1))
+    block_rows = np.searchsorted(row_slot, np.arange(0, n_slots + per_block, per_block))
+    for block, first in enumerate(range(0, n_slots, per_block)):
+        last = min(first + per_block, n_slots)
+        r0, r1 = int(block_rows[block]), int(block_rows[block + 1])
+        lo, hi = int(row_start[r0]), int(row_start[r1])
+        if lo == hi:
+            continue
+        row_key = ((row_slot[r0:r1] - first) * n_endpoints + row_endpoint[r0:r1]) * width
+        key = np.repeat(row_key, np.diff(row_start[r0 : r1 + 1])) + compact_of[index[lo:hi]]
+        size = (last - first) * n_endpoints
+        merged = np.bincount(key, weights=counts[lo:hi], minlength=size * width)
+        dense: FloatArray = merged.astype(np.float64, copy=False).reshape(size, width)
+        block_values, block_totals = _dense_percentiles(dense, percentiles, column_values)
+        values[first:last] = block_values.reshape(last - first, n_endpoints, n_p)
+        totals[first:last] = block_totals.reshape(last - first, n_endpoints)
+        per_slot = dense.reshape(last - first, n_endpoints, width).sum(axis=1)
+        overall[first:last], overall_totals[first:last] = _dense_percentiles(
+            per_slot, percentiles, column_values
+        )
+    return values, totals, overall, overall_totals

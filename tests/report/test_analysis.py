@@ -166,3 +166,30 @@ def test_soak_drift_flags_a_memory_leak_but_not_stable_latency(make_run) -> None
     assert not trends["p95 latency"]["flagged"]
     short = soak_drift(analyse(load_run_dir(make_run("short", duration_s=30))))
     assert short["skipped"] and short["trends"] == []
+
+
+def test_series_are_merged_histograms_at_two_digits(make_run) -> None:
+    from loadkit.report.hdr import grouped_percentiles
+
+    run_dir = make_run("series", duration_s=20, rate=400, error_rate=0.05)
+    run = load_run_dir(run_dir)
+    analysis = analyse(run)
+    log = run.latency
+    slot = np.floor(log.rows["t"].to_numpy()).astype(np.int64)
+    ids = np.array([analysis.endpoints.index(e) for e in log.rows["endpoint"]])
+    n = len(analysis.endpoints)
+    exact, totals = grouped_percentiles(
+        log.layout, slot * n + ids, log.entry_row, log.entry_index, log.entry_count, [95.0], 20 * n
+    )
+    series = analysis.series.set_index(["s", "endpoint"])
+    checked = 0
+    for group in np.flatnonzero(totals):
+        s, endpoint = float(group // n), analysis.endpoints[group % n]
+        point = series.loc[(s, endpoint)]
+        assert point["count"] == totals[group]
+        assert point["p95"] == pytest.approx(exact[group, 0] / 1000, rel=0.01)  # 2 digits
+        checked += 1
+    assert checked == 20 * n
+    overall = series.xs(OVERALL, level="endpoint")
+    assert overall["count"].sum() == log.rows["count"].sum()
+    assert (overall["failures"] > 0).all()
