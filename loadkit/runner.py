@@ -57,7 +57,8 @@ write the report of the run directory.
   loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
 
 exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
-3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported)."""
+3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported;
+a second Ctrl-C kills Locust at once)."""
 OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
 
 
@@ -173,11 +174,14 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
     if args.target is not None:
         target = _check_target(args.target)
     baseline = args.baseline or scenario.baseline
+    baseline_path = None
+    if baseline:
+        baseline_path = _baseline_path(baseline, scenario, required=bool(args.baseline))
     return RunPlan(
         scenario=scenario,
         target=target,
         out_dir=Path(args.out).resolve(),
-        baseline=_baseline_path(baseline, scenario) if baseline else None,
+        baseline=baseline_path,
         planned_s=None if args.web else planned,
         users=users,
         spawn_rate=spawn_rate,
@@ -204,23 +208,37 @@ def _check_target(raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _baseline_path(raw: str, scenario: Scenario) -> Path:
-    path = Path(raw).expanduser()
+def _baseline_path(raw: str, scenario: Scenario, *, required: bool) -> Path:
+    """Resolve a baseline as the reporter does (a name is reports/baselines/NAME.json).
+
+    An existing file is checked now (exit 2 before anything starts when it is
+    not a baseline); a missing one is an error when asked for with --baseline,
+    and only a note when the scenario names it (the first run has none yet).
+    """
+    from loadkit.report.baseline import load_baseline, resolve_baseline
+
+    path = resolve_baseline(raw, Path("reports/baselines")).expanduser()
     for base in (Path.cwd(), scenario.source.parent):
         if not path.is_absolute() and (base / path).exists():
-            return (base / path).resolve()
-    return path.resolve()
+            path = base / path
+            break
+    path = path.resolve()
+    if path.exists() or required:
+        load_baseline(path)
+    return path
 
 
 class _Signals:
-    """Turns SIGINT / SIGTERM into a flag the run loop reads (restored on exit)."""
+    """Turns SIGINT / SIGTERM into flags the run loop reads (restored on exit)."""
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.count = 0  # a second signal means: stop waiting, kill Locust now
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.received = signum
+        self.count += 1
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_Signals]:
@@ -259,7 +277,7 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
 
 
 def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
-    """Wait for Locust to end; returns 'done', 'interrupted' or 'overrun'."""
+    """Wait for Locust to end; returns 'done', 'interrupted', 'killed' or 'overrun'."""
     outcome = "done"
     deadline = (
         None if plan.planned_s is None else time.monotonic() + plan.planned_s + OVERRUN_GRACE_S
@@ -277,6 +295,10 @@ def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
                 f"Locust is still running {OVERRUN_GRACE_S:.0f}s after the planned end; stopping it"
             )
             locust.stop()
+        if signals.count >= 2 and outcome == "interrupted":
+            outcome = "killed"
+            _say("second signal: killing Locust (faults are reverted by 'loadkit faults recover')")
+            locust.kill()
         if locust.kill_if_overdue():
             _say("Locust did not stop in time; killed it")
         time.sleep(0.1)
@@ -292,7 +314,7 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
         else:
             _say(
                 f"baseline {baseline} does not exist yet; no regression gate "
-                f"(save one with: loadkit baseline {run_dir})"
+                f"(save one with: loadkit baseline save {run_dir} NAME)"
             )
     return subprocess.run(argv, check=False).returncode
 
@@ -353,12 +375,12 @@ def execute(plan: RunPlan) -> int:
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
-        return EXIT_INTERRUPTED if outcome == "interrupted" else EXIT_RUN_FAILED
+        return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
     report_code = _report(run_dir, plan.baseline)
     report = run_dir / "report.html"
     if report.exists():
         _say(f"report: {report}")
-    if outcome == "interrupted":
+    if outcome in ("interrupted", "killed"):
         return EXIT_INTERRUPTED
     if outcome == "overrun" or locust_code not in (0, None) or report_code not in (0, 1):
         _say(f"the run was not carried out (Locust exit {locust_code}, report {report_code})")

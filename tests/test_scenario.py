@@ -237,6 +237,7 @@ def test_loadkit_run_with_a_bad_scenario_exits_2_with_one_line(write, tmp_path) 
         (["--users", "0"], "--users: 0 is not >= 1"),
         (["--duration", "soon"], "--duration: 'soon' is not a duration"),
         (["--workers", "-1"], "--workers: -1 is out of range"),
+        (["--baseline", "nope"], "baselines/nope.json: not found; save one with"),
         (
             ["--target", "localhost:80"],
             "--target: 'localhost:80' is not 'builtin' or an http(s) URL",

@@ -122,19 +122,30 @@ def read_latency_log(path: Path) -> LatencyLog:
     times = np.asarray(lines.times, dtype=np.float64)
     codes = pd.Categorical(endpoints, categories=sorted(set(decoded[t][1] for t in decoded))).codes
     order = np.lexsort((failed, codes, times))
-    streams = [lines.streams[k] for k in order]
+    streams: list[bytes] = [lines.streams[k] for k in order]
     lines.streams.clear()
-    parts = []
-    for first in range(0, len(streams), _DECODE_CHUNK):  # bounded temporary memory
-        rows_of, index, count = decode_batch(
-            streams[first : first + _DECODE_CHUNK], layout.counts_len
+    # every kept bucket takes at least one byte of a stream: the total bounds the entries,
+    # so the arrays are filled in place, chunk by chunk, without a second copy
+    capacity = sum(len(stream) for stream in streams)
+    entry_row, entry_index, entry_count = (np.empty(capacity, dtype=np.int32) for _ in range(3))
+    filled = 0
+    for first in range(0, len(streams), _DECODE_CHUNK):
+        chunk = streams[first : first + _DECODE_CHUNK]
+        streams[first : first + len(chunk)] = [b""] * len(chunk)  # free them as we go
+        rows_of, index, count = decode_batch(chunk, layout.counts_len)
+        end = filled + len(index)
+        entry_row[filled:end], entry_index[filled:end], entry_count[filled:end] = (
+            rows_of + first,
+            index,
+            count,
         )
-        parts.append((rows_of + first, index, count.astype(np.int32)))
+        filled = end
     del streams
     entry_row, entry_index, entry_count = (
-        np.concatenate([part[k] for part in parts]) if parts else empty.copy() for k in range(3)
+        entry_row[:filled],
+        entry_index[:filled],
+        entry_count[:filled],
     )
-    del parts
     counts = np.bincount(entry_row, weights=entry_count, minlength=len(order))
     rows = pd.DataFrame(
         {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
+from hdrh.log import HistogramLogReader
 from metrics_support import LOCUSTFILES, assert_run_matches_locust, locust, run_dirs
 
 from loadkit.metrics.events import read_events
+from loadkit.metrics.hlog import decode_tag, new_histogram
 
 
 def test_local_run_writes_a_run_dir_matching_locust_stats(tmp_path, server) -> None:
@@ -50,6 +52,12 @@ def test_local_run_writes_a_run_dir_matching_locust_stats(tmp_path, server) -> N
     assert run["totals"]["requests"] > 50
 
     assert_run_matches_locust(run_dir, tmp_path / "locust")
+    reader = HistogramLogReader(str(run_dir / "latency.hlog"), new_histogram())
+    total = 0
+    while (histogram := reader.get_next_interval_histogram()) is not None:
+        decode_tag(histogram.get_tag())
+        total += histogram.get_total_count()
+    assert total == run["totals"]["requests"]  # hdrh's own reader agrees
 
     events = list(read_events(run_dir / "events.jsonl"))
     types = [e["type"] for e in events]

@@ -58,3 +58,9 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
     return call
+
+
+@pytest.fixture
+def real_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``real_cli("report", RUN_DIR, ...)``: the real ``python -m loadkit`` in a subprocess."""
+    return run_cli

@@ -164,11 +164,10 @@ def test_report_names_phases_faults_and_escapes_html(make_run, cli) -> None:
     assert "<b>f</b>" not in html and "&lt;b&gt;f&lt;/b&gt;" in html
 
 
-def test_the_real_command_line(make_run) -> None:
-    from conftest import run_cli  # the real process, once: entry point, stderr, exit code
-
+def test_the_real_command_line(make_run, real_cli) -> None:
+    """The real process, once: entry point, stderr and exit codes."""
     run_dir = make_run("real", duration_s=5, rate=50, checks=["p99 < 1ms"])
-    proc = run_cli("report", str(run_dir))
+    proc = real_cli("report", str(run_dir))
     assert proc.returncode == 1 and "FAIL  p99 < 1ms" in proc.stdout, proc.stderr
-    bad = run_cli("report", str(run_dir), "--check", "p99 <")
+    bad = real_cli("report", str(run_dir), "--check", "p99 <")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
