@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,11 +91,32 @@ class ProcessCollector:
                 rss = process.memory_info().rss
                 name = process.name()
                 fds = process.num_fds()
-            connections = len(process.net_connections(kind="inet"))
+            connections = _open_sockets(process)
         except psutil.Error:
             self._process = None
             return None
         return ResourceSample(self.label, "process", name, cpu, rss, fds, connections)
+
+
+def _open_sockets(process: psutil.Process) -> int:
+    """Open sockets of ``process``: counted from ``/proc/PID/fd`` on Linux.
+
+    ``psutil.net_connections`` parses the whole of ``/proc/net/tcp*`` in Python
+    and, sampled every second on the Locust master, blocked the gevent loop
+    (9 s of 31 s CPU with 500 WebSocket users); a readlink per fd is cheap.
+    """
+    fd_dir = f"/proc/{process.pid}/fd"
+    if not os.path.isdir(fd_dir):
+        return len(process.net_connections(kind="inet"))
+    count = 0
+    with os.scandir(fd_dir) as entries:
+        for entry in entries:
+            try:
+                if os.readlink(entry.path).startswith("socket:"):
+                    count += 1
+            except OSError:  # the fd closed while we looked
+                continue
+    return count
 
 
 class DockerCollector:
