@@ -147,6 +147,9 @@ def load_run_dir(path: Path) -> RunData:
     for event in events:
         event["s"] = float(event["t"]) - start
     resources["s"] = resources["t"].astype("float64") - start
+    if latency.start_time is not None and abs(latency.start_time - start) > 1e-3:
+        # hlog times are relative to its own StartTime: put them on the run's clock
+        latency.rows["t"] = latency.rows["t"] + (latency.start_time - start)
     ends = [0.0]
     if len(latency.rows):
         ends.append(float((latency.rows["t"] + latency.rows["length"]).max()))

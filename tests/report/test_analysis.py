@@ -193,3 +193,14 @@ def test_series_are_merged_histograms_at_two_digits(make_run) -> None:
     overall = series.xs(OVERALL, level="endpoint")
     assert overall["count"].sum() == log.rows["count"].sum()
     assert (overall["failures"] > 0).all()
+
+
+def test_latency_times_are_put_on_the_run_clock(make_run) -> None:
+    import json
+
+    run_dir = make_run("clock", duration_s=10, rate=100)
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta["started_at"] -= 2.0  # the run started 2 s before the latency log's StartTime
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    run = load_run_dir(run_dir)
+    assert run.latency.rows["t"].min() == pytest.approx(2.0)
