@@ -52,7 +52,8 @@ def test_a_valid_plan_is_normalised():
     assert slow.params["latency"] == 0.5 and slow.params["stream"] == "downstream"
     assert toxic_attributes(slow) == {"latency": 500, "jitter": 100}
     assert (pause.via, pause.at_s, pause.target) == ("process", 60.0, "gateway")
-    assert thin.for_s is None and toxic_attributes(thin) == {"rate": 100}
+    # 100KB = 102,400 bytes/s; Toxiproxy's rate is in KB/s of 1,000 bytes
+    assert thin.for_s is None and toxic_attributes(thin) == {"rate": 102}
     assert errors.via == "http" and errors.params["error_rate"] == 0.5
     assert box.via == "docker" and box.target == "container web"
     assert hook.params["method"] == "PUT" and hook.params["revert"]["method"] == "DELETE"
