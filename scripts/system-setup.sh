@@ -17,8 +17,8 @@ echo "system-setup: chromium=$(command -v chromium || echo missing) ($(( $(date 
 
 if [ "${LOADKIT_SKIP_DOCKER:-0}" != 1 ]; then
   start=$(date +%s)
-  # Bounded: on a fresh machine this takes about 3-4 minutes (apt, debootstrap, wheels, build).
-  if timeout 1200 bash "$(dirname "$0")/docker-setup.sh"; then
+  # Bounded: on a fresh machine this takes about 3-4 minutes (apt, debootstrap, wheels, build); capped at 12.
+  if timeout 720 bash "$(dirname "$0")/docker-setup.sh"; then
     echo "system-setup: docker ready ($(( $(date +%s) - start ))s)"
   else
     echo "system-setup: docker setup incomplete after $(( $(date +%s) - start ))s; docker tests will skip"

@@ -70,8 +70,7 @@ def _entries_of_rows(log: LatencyLog, row_mask: np.ndarray) -> tuple[slice | np.
     if len(chosen) == 0:
         return (slice(0, 0),)
     if chosen[-1] - chosen[0] + 1 == len(chosen):  # rows are in time order: the usual case
-        lo, hi = np.searchsorted(log.entry_row, [chosen[0], chosen[-1] + 1])
-        return (slice(int(lo), int(hi)),)
+        return (log.entry_slice(int(chosen[0]), int(chosen[-1]) + 1),)
     return (row_mask[log.entry_row],)
 
 

@@ -211,9 +211,9 @@ def grouped_percentiles(
     totals = np.zeros(rows_out, dtype=np.int64)
     if len(index) == 0 or n_groups == 0:
         return values, totals
-    slices = [slice(lo, lo + _SLICE) for lo in range(0, len(index), _SLICE)]
     present = np.zeros(layout.counts_len, dtype=bool)
-    for part in slices:
+    for lo in range(0, len(index), _SLICE):
+        part = slice(lo, min(lo + _SLICE, len(index)))
         mapped = index[part] if index_map is None else index_map[index[part]]
         present |= np.bincount(mapped, minlength=layout.counts_len) > 0
     used = np.flatnonzero(present)
@@ -226,16 +226,20 @@ def grouped_percentiles(
     per_block = max(1, _DENSE_LIMIT // width)
 
     def merge(first: int, last: int, part: slice) -> FloatArray:
-        groups = row_group[entry_row[part]] - first
-        keep = (groups >= 0) & (groups < last - first)
-        key = groups[keep] * width + compact_of[index[part][keep]]
-        merged = np.bincount(key, weights=counts[part][keep], minlength=(last - first) * width)
-        return merged.astype(np.float64, copy=False).reshape(last - first, width)
+        # rows outside [first, last) go to one extra, dropped group: no mask, no compress
+        size = last - first
+        base = (row_group - first) * width
+        base[(row_group < first) | (row_group >= last)] = size * width
+        merged = np.zeros((size + 1) * width)
+        stride = max(_SLICE, 4 * len(merged))  # entries at a time: small temporaries
+        for lo in range(part.start, part.stop, stride):
+            step = slice(lo, min(lo + stride, part.stop))
+            key = base[entry_row[step]] + compact_of[index[step]]
+            merged += np.bincount(key, weights=counts[step], minlength=len(merged))
+        return merged[: size * width].reshape(size, width)
 
     if n_groups <= per_block:
-        dense = np.zeros((n_groups, width))
-        for part in slices:
-            dense += merge(0, n_groups, part)
+        dense = merge(0, n_groups, slice(0, len(index)))
         values[:n_groups], totals[:n_groups] = _dense_percentiles(dense, percentiles, column_values)
         if with_total:
             values[-1:], totals[-1:] = _dense_percentiles(
@@ -244,7 +248,7 @@ def grouped_percentiles(
         return values, totals
     if np.any(row_group[1:] < row_group[:-1]):
         raise ValueError("row_group must be non-decreasing when groups span several blocks")
-    row_start = np.searchsorted(entry_row, np.arange(len(row_group) + 1))
+    row_start = np.searchsorted(entry_row, np.arange(len(row_group) + 1, dtype=entry_row.dtype))
     block_rows = np.searchsorted(row_group, np.arange(0, n_groups + per_block, per_block))
     overall = np.zeros(width)
     for block, first in enumerate(range(0, n_groups, per_block)):
@@ -263,7 +267,7 @@ def grouped_percentiles(
     return values, totals
 
 
-_SLICE = 2_000_000  # entries merged at a time
+_SLICE = 1 << 18  # entries at a time (small temporaries: fresh memory is costly here)
 _DENSE_LIMIT = 2_000_000  # groups x used buckets merged at once (16 MB of float64)
 
 
@@ -283,7 +287,22 @@ def _dense_percentiles(
     present = np.flatnonzero(totals > 0)
     if len(present) == 0:
         return values, totals
-    cumulative = cumulative[present]
+    if len(present) < len(dense):
+        cumulative = cumulative[present]
+    width = cumulative.shape[1]
+    # Each row is non-decreasing: lift every row above the previous one and find all the
+    # targets with one binary search each (exact while the sums stay below 2**52).
+    spacing = float(totals.max()) + 1.0
+    if spacing * len(present) < 2.0**52:
+        lift = np.arange(len(present)) * spacing
+        cumulative += lift[:, None]
+        flat = cumulative.reshape(-1)
+        row_first = np.arange(len(present)) * width
+        for column, p in enumerate(percentiles):
+            target = _target_count(p, totals[present]) - 0.5 + lift
+            position = np.searchsorted(flat, target, side="left") - row_first
+            values[present, column] = column_values[position]
+        return values, totals
     for column, p in enumerate(percentiles):
         target = _target_count(p, totals[present])
         position = (cumulative < target[:, None] - 0.5).sum(axis=1)
@@ -326,7 +345,7 @@ def series_percentiles(
     column_values = layout.highest_equivalent[used]
     width = len(used)
     per_block = max(1, _DENSE_LIMIT // (width * n_endpoints))
-    row_start = np.searchsorted(entry_row, np.arange(len(row_slot) + 1))
+    row_start = np.searchsorted(entry_row, np.arange(len(row_slot) + 1, dtype=entry_row.dtype))
     block_rows = np.searchsorted(row_slot, np.arange(0, n_slots + per_block, per_block))
     for block, first in enumerate(range(0, n_slots, per_block)):
         last = min(first + per_block, n_slots)

@@ -1,32 +1,76 @@
 """Decode many HdrHistogram V2 histograms at once, vectorised with numpy.
 
-Decoding ``.hlog`` lines one by one costs ~100 µs each, which is most of the
-report time of a long run. Here each line is only unwrapped in Python (base64,
-zlib, a 40-byte header: C calls), and the counts of *all* histograms are then
-decoded together: the V2 payload is a ZigZag LEB128 varint stream where a
-positive value is the count of the next bucket, 0 an empty bucket and ``-n`` a
-run of ``n`` empty buckets. :func:`decode_batch` turns the concatenated
-streams into (histogram, bucket index, count) triples of the non-empty buckets.
+Decoding ``.hlog`` lines one by one costs ~100 µs each, which would be most of
+the report time of a long run. Here each line is only inflated in Python
+(base64 and zlib: two C calls, see :func:`inflate`); the headers of *all*
+histograms are then checked together (:func:`check_headers`) and their counts
+decoded together (:func:`decode_payloads`). The V2 payload is a 40-byte header
+and a ZigZag LEB128 varint stream where a positive value is the count of the
+next bucket, 0 an empty bucket and ``-n`` a run of ``n`` empty buckets; the
+decoder turns the concatenated streams into (histogram, bucket index, count)
+triples of the non-empty buckets.
 """
 
 from __future__ import annotations
 
 import binascii
+import itertools
 import struct
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from loadkit.report.hdr import IntArray, Layout, layout_for
 
-__all__ = ["decode_batch", "unwrap"]
+__all__ = [
+    "HEADER_SIZE",
+    "Decoded",
+    "Headers",
+    "check_headers",
+    "decode_batch",
+    "decode_payloads",
+    "decode_varints",
+    "inflate",
+    "unwrap",
+]
+
+BoolArray = npt.NDArray[np.bool_]
 
 _EXTERNAL_HEADER = struct.Struct(">II")
 _PAYLOAD_HEADER = struct.Struct(">IIIIQQd")
+HEADER_SIZE = _PAYLOAD_HEADER.size  # 40
+_EXTERNAL_DTYPE = np.dtype([("cookie", ">u4"), ("length", ">u4")])
+_PAYLOAD_DTYPE = np.dtype(
+    [
+        ("cookie", ">u4"),
+        ("size", ">u4"),
+        ("offset", ">u4"),
+        ("sig", ">u4"),
+        ("lowest", ">u8"),
+        ("highest", ">u8"),
+        ("ratio", ">f8"),
+    ]
+)
 _COMPRESSION_COOKIE_BASE = 0x1C849304
 _ENCODING_COOKIE_BASE = 0x1C849303
-_COOKIE_MASK = ~0xF0
+_COOKIE_MASK = 0xFFFFFF0F  # ~0xF0 on 32 bits
 _MAX_VARINT_BYTES = 8  # counts below 2**56; a 9-byte varint is rejected as corrupt
+_CHUNK_BYTES = 1_000_000  # payload bytes decoded at a time (bounds the temporaries)
+
+
+def inflate(encoded: str) -> tuple[bytes, int, bytes]:
+    """(external 8-byte header, its length field's expected value, payload) of a ``HISTF…``.
+
+    Only base64 and zlib (two C calls): raises ``ValueError`` (binascii.Error)
+    or ``zlib.error`` on garbage; the headers are checked later, for all lines
+    at once, by :func:`check_headers`.
+    """
+    raw = binascii.a2b_base64(encoded)
+    size = _EXTERNAL_HEADER.size
+    return raw[:size], len(raw) - size, zlib.decompress(raw[size:])
 
 
 def unwrap(encoded: str) -> tuple[Layout, bytes]:
@@ -46,46 +90,169 @@ def unwrap(encoded: str) -> tuple[Layout, bytes]:
         raise ValueError(f"bad payload cookie {cookie:#x}")
     if offset != 0 or not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
         raise ValueError("histogram settings out of range")
-    stream = payload[_PAYLOAD_HEADER.size : _PAYLOAD_HEADER.size + size]
+    stream = payload[HEADER_SIZE : HEADER_SIZE + size]
     if len(stream) != size or (size and stream[-1] >= 0x80):
         raise ValueError("truncated histogram payload")
     return layout_for(int(lowest), int(highest), int(sig)), stream
 
 
+@dataclass
+class Headers:
+    """The checked headers of many inflated histograms (parallel arrays)."""
+
+    valid: BoolArray  # a well-formed V2 histogram
+    size: IntArray  # varint bytes after the 40-byte payload header
+    lowest: IntArray
+    highest: IntArray
+    significant_figures: IntArray
+
+    def layout(self, row: int) -> Layout:
+        return layout_for(
+            int(self.lowest[row]), int(self.highest[row]), int(self.significant_figures[row])
+        )
+
+
+def check_headers(
+    externals: list[bytes], compressed_lengths: list[int], payloads: list[bytes]
+) -> Headers:
+    """Check every histogram's headers at once, like :func:`unwrap` checks one.
+
+    ``externals`` and ``compressed_lengths`` come from :func:`inflate`; every
+    payload must be at least :data:`HEADER_SIZE` bytes long (the caller skips
+    shorter ones).
+    """
+    n = len(payloads)
+    external = np.frombuffer(b"".join(externals), dtype=_EXTERNAL_DTYPE, count=n)
+    head = np.frombuffer(b"".join([p[:HEADER_SIZE] for p in payloads]), dtype=_PAYLOAD_DTYPE)
+    size = head["size"].astype(np.int64)
+    sig = head["sig"].astype(np.int64)
+    lowest = head["lowest"].astype(np.uint64)
+    highest = head["highest"].astype(np.uint64)
+    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
+    valid = (
+        (external["cookie"] & _COOKIE_MASK == _COMPRESSION_COOKIE_BASE)
+        & (external["length"].astype(np.int64) == np.asarray(compressed_lengths, np.int64))
+        & (head["cookie"] & _COOKIE_MASK == _ENCODING_COOKIE_BASE)
+        & (head["offset"] == 0)
+        & (sig >= 1)
+        & (sig <= 5)
+        & (lowest >= 1)
+        & (lowest < np.uint64(1 << 62))
+        & (highest < np.uint64(1 << 63))
+        & (highest >= 2 * lowest)
+        & (lengths >= HEADER_SIZE + size)
+    )
+    # a stream must end on a varint's last byte (else it is truncated)
+    ends_ok = [
+        p[HEADER_SIZE + s - 1] < 0x80 if s else True
+        for p, s in zip(payloads, np.where(valid, size, 0).tolist(), strict=True)
+    ]
+    valid &= np.asarray(ends_ok, dtype=bool)
+    return Headers(valid, size, lowest.astype(np.int64), highest.astype(np.int64), sig)
+
+
+@dataclass
+class Decoded:
+    """The non-empty buckets of many histograms, in histogram then bucket order."""
+
+    row: IntArray  # int32: the histogram of each entry
+    index: IntArray  # int32 bucket index
+    count: IntArray  # int32 (int64 only if some bucket holds 2**31 or more)
+    row_total: IntArray  # int64: the total count of each histogram
+
+
+def decode_payloads(payloads: list[bytes], sizes: IntArray, counts_len: int) -> Decoded:
+    """Decode checked payloads: a 40-byte header then ``sizes[k]`` varint bytes each.
+
+    Anything after the varints is ignored. Decoded a bounded chunk at a time
+    straight into the result arrays (fresh memory is costly: temporaries stay
+    small and get reused); ``payloads`` is emptied as it goes.
+    """
+    n = len(payloads)
+    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
+    ends = np.cumsum(lengths)
+    # every kept bucket takes at least one varint byte: the total bounds the entries
+    capacity = int(sizes.sum())
+    row, index = np.empty(capacity, np.int32), np.empty(capacity, np.int32)
+    count: IntArray = np.empty(capacity, np.int32)
+    row_total = np.zeros(n, dtype=np.int64)
+    bounds = np.searchsorted(ends, np.arange(_CHUNK_BYTES, int(ends[-1]) if n else 0, _CHUNK_BYTES))
+    edges = [0, *sorted({min(int(b) + 1, n) for b in bounds}), n]
+    filled = 0
+    for first, last in itertools.pairwise(edges):
+        if first >= last:
+            continue
+        joined = np.frombuffer(b"".join(payloads[first:last]), dtype=np.uint8)
+        payloads[first:last] = [b""] * (last - first)
+        starts = ends[first:last] - ends[first] + lengths[first] - lengths[first:last] + HEADER_SIZE
+        chunk_sizes = sizes[first:last]
+        marks = np.zeros(len(joined) + 1, dtype=np.int8)
+        marks[starts] += 1
+        marks[starts + chunk_sizes] -= 1
+        data = joined[np.cumsum(marks[:-1], dtype=np.int8) > 0]
+        rows, chunk_index, chunk_count = decode_varints(data, chunk_sizes, counts_len)
+        end = filled + len(rows)
+        if len(chunk_count) and int(chunk_count.max()) > np.iinfo(count.dtype).max:
+            count = count.astype(np.int64)
+        row[filled:end], index[filled:end], count[filled:end] = rows, chunk_index, chunk_count
+        row[filled:end] += first
+        row_total[first:last] = np.bincount(rows, weights=chunk_count, minlength=last - first)
+        filled = end
+    return Decoded(row[:filled], index[:filled], count[:filled], row_total)
+
+
 def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntArray, IntArray]:
     """(histogram number, bucket index, count) of every non-empty bucket of ``streams``."""
-    empty = np.zeros(0, dtype=np.int64)
     data = np.frombuffer(b"".join(streams), dtype=np.uint8)
+    lengths = np.fromiter((len(s) for s in streams), dtype=np.int64, count=len(streams))
+    return decode_varints(data, lengths, counts_len)
+
+
+def decode_varints(
+    data: npt.NDArray[np.uint8], stream_lengths: IntArray, counts_len: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Decode concatenated varint streams (each ending on a varint's last byte).
+
+    Returns int32 (stream number, bucket index) and int64 counts of the
+    non-empty buckets, in stream then bucket order.
+    """
+    empty = np.zeros(0, dtype=np.int32)
     if len(data) == 0:
-        return empty, empty.copy(), empty.copy()
-    stream_lengths = np.fromiter((len(s) for s in streams), dtype=np.int64, count=len(streams))
-    terminal = data < 0x80
-    ends = np.flatnonzero(terminal)  # the last byte of every varint
-    # values per stream: terminal bytes up to each stream's end (streams end on one)
-    values_before_end = np.cumsum(terminal, dtype=np.int64)[np.cumsum(stream_lengths) - 1]
+        return empty, empty.copy(), empty.astype(np.int64)
+    ends = np.flatnonzero(data < 0x80)  # the last byte of every varint
+    if len(ends) == len(data):  # every varint is one byte: the common case of small counts
+        unsigned: npt.NDArray[Any] = data.astype(np.int64)
+    else:
+        starts = np.empty_like(ends)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        lengths = ends - starts + 1
+        longest = int(lengths.max())
+        if longest > _MAX_VARINT_BYTES:
+            raise ValueError("histogram count too large (corrupt varint)")
+        # little-endian groups of 7 bits; most values are one byte, so add the longer ones' bytes
+        unsigned = (data[starts] & 0x7F).astype(np.int64)
+        longer = np.flatnonzero(lengths > 1)
+        for byte in range(1, longest):
+            longer = longer[lengths[longer] > byte]
+            unsigned[longer] |= (data[starts[longer] + byte] & 0x7F).astype(np.int64) << (7 * byte)
+    values = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
+    del unsigned
+    # values per stream: varints ending up to each stream's last byte
+    values_before_end = np.searchsorted(ends, np.cumsum(stream_lengths) - 1, side="right")
     values_per_stream = np.diff(values_before_end, prepend=0)
-    values_per_stream[stream_lengths == 0] = 0
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if lengths.max() > _MAX_VARINT_BYTES:
-        raise ValueError("histogram count too large (corrupt varint)")
-    # little-endian groups of 7 bits; most values are one byte, so add the longer ones' bytes
-    unsigned = (data[starts] & 0x7F).astype(np.uint64)
-    longer = np.flatnonzero(lengths > 1)
-    for byte in range(1, int(lengths.max())):
-        longer = longer[lengths[longer] > byte]
-        unsigned[longer] |= (data[starts[longer] + byte] & 0x7F).astype(np.uint64) << np.uint64(
-            7 * byte
-        )
-    values = (unsigned >> np.uint64(1)).astype(np.int64) ^ -(unsigned & np.uint64(1)).astype(
-        np.int64
-    )
-    histogram = np.repeat(np.arange(len(streams), dtype=np.int32), values_per_stream)
+    # bucket index: one per value, or -value for a run of zeros; restarted in every stream
     step = np.where(values < 0, -values, 1)
-    position = np.cumsum(step) - step  # bucket index, before subtracting each histogram's start
-    first_value = np.cumsum(values_per_stream) - values_per_stream
-    index = position - np.repeat(
-        position[np.minimum(first_value, len(position) - 1)], values_per_stream
-    )
-    keep = (values > 0) & (index < counts_len)
-    return histogram[keep].astype(np.int32), index[keep].astype(np.int32), values[keep]
+    position = np.cumsum(step)
+    position -= step
+    del step
+    stream = np.repeat(np.arange(len(stream_lengths), dtype=np.int32), values_per_stream)
+    first_value = np.minimum(values_before_end - values_per_stream, len(values) - 1)
+    kept = np.flatnonzero(values > 0)
+    stream = stream[kept]
+    index = position[kept] - position[first_value][stream]
+    count = values[kept]
+    inside = index < counts_len
+    if not inside.all():
+        stream, index, count = stream[inside], index[inside], count[inside]
+    return stream, index.astype(np.int32), count

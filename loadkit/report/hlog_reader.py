@@ -10,6 +10,7 @@ and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``).
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from loadkit.report.hdr import IntArray, Layout
-from loadkit.report.hdr_batch import decode_batch, unwrap
+from loadkit.report.hdr_batch import HEADER_SIZE, check_headers, decode_payloads, inflate
 
 __all__ = ["LatencyLog", "decode_tag", "read_latency_log"]
 
@@ -47,6 +48,12 @@ class LatencyLog:
     start_time: float | None = None
     skipped_lines: int = 0
 
+    def entry_slice(self, first_row: int, end_row: int) -> slice:
+        """The entries of rows ``first_row`` to ``end_row`` (exclusive); rows are sorted."""
+        keys = np.array([first_row, end_row], dtype=self.entry_row.dtype)  # no int64 copy
+        lo, hi = np.searchsorted(self.entry_row, keys)
+        return slice(int(lo), int(hi))
+
     @property
     def endpoints(self) -> list[str]:
         return sorted(self.rows["endpoint"].unique().tolist()) if len(self.rows) else []
@@ -54,52 +61,51 @@ class LatencyLog:
 
 @dataclass
 class _Lines:
+    """The well-formed data lines of a log, inflated but not yet decoded."""
+
     times: list[float] = field(default_factory=list)
     lengths: list[float] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
-    streams: list[bytes] = field(default_factory=list)
-    layout: Layout | None = None
+    externals: list[bytes] = field(default_factory=list)
+    compressed_lengths: list[int] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
     start_time: float | None = None
     skipped: int = 0
 
 
 def _parse(path: Path) -> _Lines:
+    """Inflate every data line (base64 + zlib); headers are checked later, all at once."""
     lines = _Lines()
     base_time = 0.0
+    times, lengths, tags = lines.times, lines.lengths, lines.tags
+    externals, compressed, payloads = lines.externals, lines.compressed_lengths, lines.payloads
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            if line.startswith("#"):
-                if match := _START_TIME.match(line):
-                    lines.start_time = float(match.group(1))
-                elif match := _BASE_TIME.match(line):
-                    base_time = float(match.group(1))
+            if line[0] in '#"' or not line.strip():
+                if line.startswith("#"):
+                    if match := _START_TIME.match(line):
+                        lines.start_time = float(match.group(1))
+                    elif match := _BASE_TIME.match(line):
+                        base_time = float(match.group(1))
                 continue
-            if not line.strip() or line.startswith('"'):
-                continue
-            parts = line.rstrip("\n").split(",")
-            tag = parts.pop(0)[4:] if parts[0].startswith("Tag=") else ""
+            fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
+            tagged = fields[0].startswith("Tag=")
             try:
-                if len(parts) != 4:
+                if len(fields) != 4 + tagged:
                     raise ValueError("wrong number of fields")
-                t, length = float(parts[0]), float(parts[1])
-                layout, stream = unwrap(parts[3].strip())
-            except ValueError:  # a torn or garbled line
+                t, length = float(fields[tagged]), float(fields[1 + tagged])
+                external, compressed_length, payload = inflate(fields[3 + tagged])
+                if len(payload) < HEADER_SIZE:
+                    raise ValueError("histogram payload too short")
+            except (ValueError, zlib.error):  # a torn or garbled line
                 lines.skipped += 1
                 continue
-            if lines.layout is None:
-                lines.layout = layout
-            elif (layout.lowest, layout.significant_figures) != (
-                lines.layout.lowest,
-                lines.layout.significant_figures,
-            ):
-                lines.skipped += 1  # a histogram of another precision cannot be merged
-                continue
-            elif layout.highest > lines.layout.highest:
-                lines.layout = layout
-            lines.times.append(t + base_time)
-            lines.lengths.append(length)
-            lines.tags.append(tag)
-            lines.streams.append(stream)
+            times.append(t + base_time)
+            lengths.append(length)
+            tags.append(fields[0][4:] if tagged else "")
+            externals.append(external)
+            compressed.append(compressed_length)
+            payloads.append(payload)
     return lines
 
 
@@ -110,55 +116,66 @@ def read_latency_log(path: Path) -> LatencyLog:
     row in bucket order. Analysis relies on it: a time range is a contiguous
     slice of entries, and groups numbered (interval, endpoint) are sorted.
     """
-    empty = np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
     if not path.exists():
-        rows = pd.DataFrame({"t": [], "length": [], "endpoint": [], "outcome": [], "count": []})
-        return LatencyLog(rows.astype({"count": "int64"}), empty, empty.copy(), empty.copy())
+        return _empty_log(empty)
     lines = _parse(path)
-    layout = lines.layout or Layout()
-    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
-    endpoints = np.array([decoded[tag][1] for tag in lines.tags], dtype=object)
-    failed = np.array([decoded[tag][0] == "fail" for tag in lines.tags], dtype=bool)
-    times = np.asarray(lines.times, dtype=np.float64)
-    codes = pd.Categorical(endpoints, categories=sorted(set(decoded[t][1] for t in decoded))).codes
-    order = np.lexsort((failed, codes, times))
-    streams: list[bytes] = [lines.streams[k] for k in order]
-    lines.streams.clear()
-    # every kept bucket takes at least one byte of a stream: the total bounds the entries,
-    # so the arrays are filled in place, chunk by chunk, without a second copy
-    capacity = sum(len(stream) for stream in streams)
-    entry_row, entry_index, entry_count = (np.empty(capacity, dtype=np.int32) for _ in range(3))
-    filled = 0
-    for first in range(0, len(streams), _DECODE_CHUNK):
-        chunk = streams[first : first + _DECODE_CHUNK]
-        streams[first : first + len(chunk)] = [b""] * len(chunk)  # free them as we go
-        rows_of, index, count = decode_batch(chunk, layout.counts_len)
-        end = filled + len(index)
-        entry_row[filled:end], entry_index[filled:end], entry_count[filled:end] = (
-            rows_of + first,
-            index,
-            count,
-        )
-        filled = end
-    del streams
-    entry_row, entry_index, entry_count = (
-        entry_row[:filled],
-        entry_index[:filled],
-        entry_count[:filled],
+    headers = (
+        check_headers(lines.externals, lines.compressed_lengths, lines.payloads)
+        if lines.payloads
+        else None
     )
-    counts = np.bincount(entry_row, weights=entry_count, minlength=len(order))
+    lines.externals.clear()
+    if headers is None or not headers.valid.any():
+        log = _empty_log(empty)
+        log.start_time, log.skipped_lines = lines.start_time, lines.skipped + len(lines.payloads)
+        return log
+    # the first good histogram sets the precision; others of another precision cannot be merged
+    first = int(np.argmax(headers.valid))
+    kept = (
+        headers.valid
+        & (headers.lowest == headers.lowest[first])
+        & (headers.significant_figures == headers.significant_figures[first])
+    )
+    layout = headers.layout(first + int(np.argmax(np.where(kept, headers.highest, -1)[first:])))
+    skipped = lines.skipped + int(len(kept) - kept.sum())
+    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
+    endpoint_names = sorted({endpoint for _, endpoint in decoded.values()})
+    code_of = {name: code for code, name in enumerate(endpoint_names)}
+    tag_names = list(decoded)
+    tag_of = {tag: k for k, tag in enumerate(tag_names)}
+    tag_codes = np.fromiter((tag_of[tag] for tag in lines.tags), np.int32, len(lines.tags))
+    tag_endpoint = np.array([code_of[decoded[tag][1]] for tag in tag_names], dtype=np.int32)
+    tag_failed = np.array([decoded[tag][0] == "fail" for tag in tag_names], dtype=bool)
+    rows_kept = np.flatnonzero(kept)
+    codes, failed = tag_endpoint[tag_codes[rows_kept]], tag_failed[tag_codes[rows_kept]]
+    times = np.asarray(lines.times, dtype=np.float64)[rows_kept]
+    order = np.lexsort((failed, codes, times))
+    source = rows_kept[order]
+    payloads = [lines.payloads[k] for k in source.tolist()]
+    lines.payloads.clear()
+    decoded_entries = decode_payloads(payloads, headers.size[source], layout.counts_len)
+    del payloads
     rows = pd.DataFrame(
         {
             "t": times[order],
-            "length": np.asarray(lines.lengths, dtype=np.float64)[order],
-            "endpoint": endpoints[order],
+            "length": np.asarray(lines.lengths, dtype=np.float64)[source],
+            "endpoint": np.asarray(endpoint_names, dtype=object)[codes[order]],
             "outcome": np.where(failed[order], "fail", "ok"),
-            "count": np.rint(counts).astype(np.int64),
+            "count": decoded_entries.row_total,
         }
     )
     return LatencyLog(
-        rows, entry_row, entry_index, entry_count, layout, lines.start_time, lines.skipped
+        rows,
+        decoded_entries.row,
+        decoded_entries.index,
+        decoded_entries.count,
+        layout,
+        lines.start_time,
+        skipped,
     )
 
 
-_DECODE_CHUNK = 4000
+def _empty_log(empty: IntArray) -> LatencyLog:
+    rows = pd.DataFrame({"t": [], "length": [], "endpoint": [], "outcome": [], "count": []})
+    return LatencyLog(rows.astype({"count": "int64"}), empty, empty.copy(), empty.copy())

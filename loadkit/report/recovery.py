@@ -55,13 +55,13 @@ def _pre_fault_level(analysis: Analysis, start_s: float, end_s: float) -> tuple[
     for window in analysis.faults:
         mask &= ~((middle >= window.start_s) & (middle < window.end_s))
     chosen = np.flatnonzero(mask)  # rows are in time order: take only their entries
-    lo, hi = np.searchsorted(log.entry_row, [chosen[0], chosen[-1] + 1]) if len(chosen) else (0, 0)
+    entries = log.entry_slice(int(chosen[0]), int(chosen[-1]) + 1) if len(chosen) else slice(0, 0)
     values, totals = grouped_percentiles(
         log.layout,
         np.where(mask, 0, -1),
-        log.entry_row[lo:hi],
-        log.entry_index[lo:hi],
-        log.entry_count[lo:hi],
+        log.entry_row[entries],
+        log.entry_index[entries],
+        log.entry_count[entries],
         [95.0],
         1,
     )
