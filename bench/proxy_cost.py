@@ -1,23 +1,41 @@
 """What ``loadkit proxy`` costs with no toxic: added latency and achieved rate.
 
 A tiny keep-alive HTTP server (its own process, uvloop) answers every request
-with 200 "ok". The same load loop runs against it directly and through a
-``loadkit proxy`` process, alternating in rounds so machine noise hits both:
+with 200 "ok". The same load loop (this process, the client) runs against it
+directly and through a ``loadkit proxy`` process, in interleaved rounds (which
+of direct/proxied goes first alternates) so machine noise hits both:
 
 * latency: one connection, sequential requests; p50/p99 per round;
 * rate: CONCURRENCY connections in closed loops for RATE_SECONDS per round,
-  and the CPU time per request of the proxy and (for scale) of the server;
+  and the CPU time per request of the proxy, the server and the client;
 * bulk: BULK_BYTES streamed through one connection (MB/s).
 
-Prints one JSON object: medians over rounds of direct and proxied p50/p99, the
-added p50/p99 (proxied - direct) in ms, the rates and their ratio. Bounded:
-about 30 s in all. Run: /work/venv/bin/python bench/proxy_cost.py
+Placements (``figures`` are given for each, medians over its rounds):
+
+* ``unpinned``: every process may run on every CPU. On a small machine the
+  client, server and proxy compete for CPU, so ``rate_ratio`` then measures
+  the proxy's CPU cost as much as its delay: when CPU-bound it approaches
+  ``cpu_bound_ratio_estimate`` = (client+server)/(client+server+proxy) CPU.
+* ``pinned`` (``--pin``, needs 2 CPUs): client and server on CPU 0 in both the
+  direct and the proxied rounds, the proxy alone on CPU 1 (set with
+  sched_setaffinity on every thread, between rounds): what the proxy costs
+  when it does not take the load generator's CPU, as a proxy running beside
+  the service on a real host. Other processes on the machine are not pinned.
+
+Prints one JSON object: per placement the medians of direct and proxied
+p50/p99, the added p50/p99 (proxied - direct) in ms, the rates and their ratio
+(median of per-round ratios), CPU per request, bulk MB/s; plus the load
+average before and after. Bounded: about 30 s, 60 s with --pin.
+Run: /work/venv/bin/python bench/proxy_cost.py [--pin]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,10 +49,12 @@ from loadkit.faults.proxy.process import ProxyProcess
 
 ROUNDS = 5
 LATENCY_REQUESTS = 2000
-RATE_ROUNDS = 3
+RATE_ROUNDS = 4
 RATE_SECONDS = 2.0
 CONCURRENCY = 8
 BULK_BYTES = 64 << 20
+#: Processes whose CPU time is measured during rate rounds.
+WATCHED = ("proxy", "server", "client")
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 SERVER = r"""
@@ -116,42 +136,93 @@ async def _request_answer(reader: asyncio.StreamReader) -> None:
     await reader.readexactly(length)
 
 
-async def measure(direct: int, proxied: int, proxy_pid: int, server_pid: int) -> dict[str, float]:
-    results: dict[str, list[float]] = {
-        k: []
-        for k in (
-            *("d50", "d99", "p50", "p99", "added50", "added99"),
-            *("drate", "prate", "cpu_us", "server_cpu_us", "dbulk", "pbulk"),
-        )
-    }
+class Placement:
+    """Moves the client, server and proxy between CPUs for a round."""
+
+    def __init__(self, server_pid: int, proxy_pid: int) -> None:
+        self.server, self.proxy = psutil.Process(server_pid), psutil.Process(proxy_pid)
+        self.client = psutil.Process()
+        self.all_cpus = sorted(os.sched_getaffinity(0))
+
+    def apply(self, mode: str) -> None:
+        pinned = mode == "pinned"
+        client_cpus = {self.all_cpus[0]} if pinned else set(self.all_cpus)
+        proxy_cpus = {self.all_cpus[1]} if pinned else set(self.all_cpus)
+        for process, cpus in (
+            (self.client, client_cpus),
+            (self.server, client_cpus),
+            (self.proxy, proxy_cpus),
+        ):
+            for thread in process.threads():  # affinity is per thread on Linux
+                with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+                    os.sched_setaffinity(thread.id, cpus)
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def _rate_with_cpu(
+    port: int, placement: Placement, into: dict[str, list[float]], prefix: str
+) -> None:
+    watched = dict(zip(WATCHED, (placement.proxy, placement.server, placement.client), strict=True))
+    before = {name: _cpu_s(process) for name, process in watched.items()}
+    rate = await rate_round(port)
+    requests = rate * RATE_SECONDS
+    into[f"{prefix}rate"].append(rate)
+    for name, process in watched.items():
+        used = _cpu_s(process) - before[name]
+        into[f"{prefix}{name}_cpu_us"].append(used / requests * 1e6)
+
+
+async def measure(direct: int, proxied: int, placement: Placement, modes: list[str]) -> Any:
+    results: dict[str, dict[str, list[float]]] = {m: _series() for m in modes}
+    placement.apply(modes[0])
     await latency_round(direct)  # warm up both paths
     await latency_round(proxied)
-    for _ in range(ROUNDS):
-        d50, d99 = await latency_round(direct)
-        p50, p99 = await latency_round(proxied)
-        results["d50"].append(d50)
-        results["d99"].append(d99)
-        results["p50"].append(p50)
-        results["p99"].append(p99)
-        results["added50"].append(p50 - d50)
-        results["added99"].append(p99 - d99)
-    proxy_process, server_process = psutil.Process(proxy_pid), psutil.Process(server_pid)
-    for _ in range(RATE_ROUNDS):
-        cpu_before = sum(server_process.cpu_times()[:2])
-        rate = await rate_round(direct)
-        cpu = sum(server_process.cpu_times()[:2]) - cpu_before
-        results["drate"].append(rate)
-        results["server_cpu_us"].append(cpu / (rate * RATE_SECONDS) * 1e6)
-        cpu_before = sum(proxy_process.cpu_times()[:2])
-        rate = await rate_round(proxied)
-        cpu = sum(proxy_process.cpu_times()[:2]) - cpu_before
-        results["prate"].append(rate)
-        results["cpu_us"].append(cpu / (rate * RATE_SECONDS) * 1e6)
-    for _ in range(RATE_ROUNDS):
-        results["dbulk"].append(await bulk_round(direct))
-        results["pbulk"].append(await bulk_round(proxied))
-    med = {k: statistics.median(v) for k, v in results.items()}
-    ratios = [p / d for p, d in zip(results["prate"], results["drate"], strict=True)]
+    for index in range(ROUNDS):
+        for mode in modes:
+            placement.apply(mode)
+            latencies: dict[int, tuple[float, float]] = {}
+            for port in _ordered(direct, proxied, index):
+                latencies[port] = await latency_round(port)
+            (d50, d99), (p50, p99) = latencies[direct], latencies[proxied]
+            for key, value in (("d50", d50), ("d99", d99), ("p50", p50), ("p99", p99)):
+                results[mode][key].append(value)
+            results[mode]["added50"].append(p50 - d50)
+            results[mode]["added99"].append(p99 - d99)
+    for index in range(RATE_ROUNDS):
+        for mode in modes:
+            placement.apply(mode)
+            for port in _ordered(direct, proxied, index):
+                prefix = "d" if port == direct else "p"
+                await _rate_with_cpu(port, placement, results[mode], prefix)
+    for index in range(RATE_ROUNDS):
+        for mode in modes:
+            placement.apply(mode)
+            for port in _ordered(direct, proxied, index):
+                prefix = "d" if port == direct else "p"
+                results[mode][f"{prefix}bulk"].append(await bulk_round(port))
+    placement.apply("unpinned")
+    return {mode: _figures(series) for mode, series in results.items()}
+
+
+def _series() -> dict[str, list[float]]:
+    keys = ["d50", "d99", "p50", "p99", "added50", "added99", "dbulk", "pbulk"]
+    keys += [f"{p}{k}" for p in "dp" for k in ("rate", *(f"{n}_cpu_us" for n in WATCHED))]
+    return {key: [] for key in keys}
+
+
+def _ordered(direct: int, proxied: int, index: int) -> tuple[int, int]:
+    """Direct first in even rounds, proxied first in odd ones."""
+    return (direct, proxied) if index % 2 == 0 else (proxied, direct)
+
+
+def _figures(series: dict[str, list[float]]) -> dict[str, float]:
+    med = {k: statistics.median(v) for k, v in series.items()}
+    ratios = [p / d for p, d in zip(series["prate"], series["drate"], strict=True)]
+    load_cpu = med["dserver_cpu_us"] + med["dclient_cpu_us"]
     return {
         "direct_p50_ms": round(med["d50"], 4),
         "proxy_p50_ms": round(med["p50"], 4),
@@ -162,8 +233,10 @@ async def measure(direct: int, proxied: int, proxy_pid: int, server_pid: int) ->
         "direct_rps": round(med["drate"]),
         "proxy_rps": round(med["prate"]),
         "rate_ratio": round(statistics.median(ratios), 3),
-        "proxy_cpu_us_per_request": round(med["cpu_us"], 1),
-        "server_cpu_us_per_request": round(med["server_cpu_us"], 1),
+        "proxy_cpu_us_per_request": round(med["pproxy_cpu_us"], 1),
+        "server_cpu_us_per_request": round(med["dserver_cpu_us"], 1),
+        "client_cpu_us_per_request": round(med["dclient_cpu_us"], 1),
+        "cpu_bound_ratio_estimate": round(load_cpu / (load_cpu + med["pproxy_cpu_us"]), 3),
         "direct_bulk_mb_s": round(med["dbulk"]),
         "proxy_bulk_mb_s": round(med["pbulk"]),
         "bulk_ratio": round(med["pbulk"] / med["dbulk"], 3),
@@ -179,9 +252,21 @@ def _run(coro: Any) -> Any:
     return uvloop.run(coro)
 
 
-def main() -> None:
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="also measure with client+server on CPU 0 and the proxy alone on CPU 1",
+    )
+    args = parser.parse_args()
+    modes = ["unpinned", "pinned"] if args.pin else ["unpinned"]
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        print("proxy_cost: --pin needs 2 CPUs; this process may use only 1", file=sys.stderr)
+        return 2
+    load_before = os.getloadavg()
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, "120"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, "180"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert server.stdout is not None
@@ -190,19 +275,26 @@ def main() -> None:
             listen = client.create_proxy("bench", "127.0.0.1:0", f"127.0.0.1:{direct}")["listen"]
             proxied = int(listen.rsplit(":", 1)[1])
             assert proxy.process is not None
-            figures = _run(measure(direct, proxied, proxy.process.pid, server.pid))
+            placement = Placement(server.pid, proxy.process.pid)
+            figures = _run(measure(direct, proxied, placement, modes))
     finally:
         server.kill()
         server.wait()
     figures.update(
+        load_average_before=[round(x, 2) for x in load_before],
+        load_average_after=[round(x, 2) for x in os.getloadavg()],
+        cpus=len(os.sched_getaffinity(0)),
         rounds=ROUNDS,
         requests_per_latency_round=LATENCY_REQUESTS,
         rate_rounds=RATE_ROUNDS,
         rate_seconds=RATE_SECONDS,
         concurrency=CONCURRENCY,
+        bulk_rounds=RATE_ROUNDS,
+        bulk_bytes=BULK_BYTES,
     )
     print(json.dumps(figures))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

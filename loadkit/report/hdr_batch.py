@@ -18,7 +18,6 @@ import itertools
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -182,14 +181,14 @@ def decode_payloads(payloads: list[bytes], sizes: IntArray, counts_len: int) -> 
     for first, last in itertools.pairwise(edges):
         if first >= last:
             continue
-        joined = np.frombuffer(b"".join(payloads[first:last]), dtype=np.uint8)
-        payloads[first:last] = [b""] * (last - first)
-        starts = ends[first:last] - ends[first] + lengths[first] - lengths[first:last] + HEADER_SIZE
         chunk_sizes = sizes[first:last]
-        marks = np.zeros(len(joined) + 1, dtype=np.int8)
-        marks[starts] += 1
-        marks[starts + chunk_sizes] -= 1
-        data = joined[np.cumsum(marks[:-1], dtype=np.int8) > 0]
+        streams = [
+            p[HEADER_SIZE : HEADER_SIZE + size]
+            for p, size in zip(payloads[first:last], chunk_sizes.tolist(), strict=True)
+        ]
+        payloads[first:last] = [b""] * (last - first)
+        data = np.frombuffer(b"".join(streams), dtype=np.uint8)
+        del streams
         rows, chunk_index, chunk_count = decode_varints(data, chunk_sizes, counts_len)
         end = filled + len(rows)
         if len(chunk_count) and int(chunk_count.max()) > np.iinfo(count.dtype).max:
@@ -220,29 +219,34 @@ def decode_varints(
     if len(data) == 0:
         return empty, empty.copy(), empty.astype(np.int64)
     ends = np.flatnonzero(data < 0x80)  # the last byte of every varint
-    if len(ends) == len(data):  # every varint is one byte: the common case of small counts
-        unsigned: npt.NDArray[Any] = data.astype(np.int64)
-    else:
-        starts = np.empty_like(ends)
-        starts[0] = 0
-        starts[1:] = ends[:-1] + 1
-        lengths = ends - starts + 1
+    last_bytes = data[ends]
+    # most varints are one byte: read them through tables, then redo the few longer ones
+    values = _ZIGZAG[last_bytes]
+    step = _STEP[last_bytes]  # buckets each value advances: 1, or n for a run of n zeros
+    del last_bytes
+    if len(ends) < len(data):
+        follows_continuation = np.empty(len(data), dtype=bool)
+        follows_continuation[0] = False
+        np.greater_equal(data[:-1], 0x80, out=follows_continuation[1:])
+        longer = np.flatnonzero(follows_continuation[ends])
+        del follows_continuation
+        starts = np.where(longer > 0, ends[longer - 1] + 1, 0)
+        lengths = ends[longer] - starts + 1
         longest = int(lengths.max())
         if longest > _MAX_VARINT_BYTES:
             raise ValueError("histogram count too large (corrupt varint)")
-        # little-endian groups of 7 bits; most values are one byte, so add the longer ones' bytes
         unsigned = (data[starts] & 0x7F).astype(np.int64)
-        longer = np.flatnonzero(lengths > 1)
-        for byte in range(1, longest):
-            longer = longer[lengths[longer] > byte]
-            unsigned[longer] |= (data[starts[longer] + byte] & 0x7F).astype(np.int64) << (7 * byte)
-    values = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
-    del unsigned
+        for byte in range(1, longest):  # little-endian groups of 7 bits
+            more = lengths > byte
+            unsigned[more] |= (data[starts[more] + byte] & 0x7F).astype(np.int64) << (7 * byte)
+        longer_values = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
+        values[longer] = longer_values
+        # a run past the last bucket only has to stay past it: clipping keeps sums small
+        step[longer] = np.where(longer_values < 0, np.minimum(-longer_values, counts_len), 1)
     # values per stream: varints ending up to each stream's last byte
     values_before_end = np.searchsorted(ends, np.cumsum(stream_lengths) - 1, side="right")
     values_per_stream = np.diff(values_before_end, prepend=0)
-    # bucket index: one per value, or -value for a run of zeros; restarted in every stream
-    step = np.where(values < 0, -values, 1)
+    # bucket index: position of each value, restarted in every stream
     position = np.cumsum(step)
     position -= step
     del step
@@ -256,3 +260,13 @@ def decode_varints(
     if not inside.all():
         stream, index, count = stream[inside], index[inside], count[inside]
     return stream, index.astype(np.int32), count
+
+
+def _byte_tables() -> tuple[IntArray, IntArray]:
+    """ZigZag value and bucket step of every one-byte varint (bytes >= 0x80 are unused)."""
+    byte = np.arange(256, dtype=np.int64) & 0x7F
+    value = (byte >> 1) ^ -(byte & 1)
+    return value, np.where(value < 0, -value, 1)
+
+
+_ZIGZAG, _STEP = _byte_tables()

@@ -107,9 +107,22 @@ def _top_endpoints(analysis: Analysis) -> list[str]:
     return sorted(counts, key=lambda e: -counts[e])[:MAX_ENDPOINT_LINES]
 
 
+def _series_of(analysis: Analysis, endpoint: str) -> pd.DataFrame:
+    """One endpoint's rows of ``analysis.series`` (split once per analysis, then cached)."""
+    split = analysis.extras.get(_SPLIT_SERIES)
+    if not isinstance(split, dict):
+        split = {str(name): rows for name, rows in analysis.series.groupby("endpoint", sort=False)}
+        analysis.extras[_SPLIT_SERIES] = split
+    rows = split.get(endpoint)
+    return rows if isinstance(rows, pd.DataFrame) else analysis.series.iloc[:0]
+
+
+_SPLIT_SERIES = "plots.series_by_endpoint"
+
+
 def _overall(analysis: Analysis, endpoint: str = OVERALL) -> pd.DataFrame:
     """One endpoint's series with a row for every interval: no requests = rate 0, no latency."""
-    overall = analysis.series[analysis.series["endpoint"] == endpoint].set_index("s")
+    overall = _series_of(analysis, endpoint).set_index("s")
     if overall.empty:
         return overall.reset_index()
     interval = analysis.run.interval_s

@@ -41,6 +41,8 @@ class Side(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.outgoing: Link | None = None
         self.incoming: Link | None = None
+        #: The peer's transport while ``outgoing`` is a plain copy (no toxic, nothing queued).
+        self.fast_peer: asyncio.Transport | None = None
         self.write_paused = False
         self.held = True  # no reading until both sockets are wired
         self._reading = True
@@ -60,6 +62,11 @@ class Side(asyncio.Protocol):
         self.connection.side_made(self)
 
     def data_received(self, data: bytes) -> None:
+        peer = self.fast_peer
+        if peer is not None:  # the no-toxic path: one write, no Python objects in between
+            if not peer.is_closing():
+                peer.write(data)
+            return
         if self.outgoing is None:
             self._early.append(data)
         else:
@@ -106,6 +113,10 @@ class Side(asyncio.Protocol):
     def is_closing(self) -> bool:
         return self.transport is None or self.transport.is_closing()
 
+    def use_fast_path(self, dest: Side | None) -> None:
+        """Write what this socket reads straight to ``dest`` (None: through the link)."""
+        self.fast_peer = dest.transport if dest is not None else None
+
     async def wait_writable(self) -> None:
         while self.write_paused and not self.is_closing():
             if self._writable is None:
@@ -135,6 +146,7 @@ class Side(asyncio.Protocol):
                 outgoing.feed_eof()
             else:
                 outgoing.feed(item)
+        outgoing.update_fast_path()
         self.update_reading()
 
 

@@ -2,9 +2,10 @@
 
 ``upstream`` links carry client -> server bytes, ``downstream`` links server ->
 client bytes. Without an active toxic a link is a plain copy: each chunk read
-is written straight to the other socket inside the read callback (no task, no
-queue), with backpressure by pausing the reading socket while the writing
-socket's buffer is full. When a toxic applies, chunks are stamped with their
+is written straight to the other socket's transport inside the read callback
+(``Endpoint.use_fast_path``: no link call, no task, no queue), with
+backpressure by pausing the reading socket while the writing socket's buffer
+is full. When a toxic applies, chunks are stamped with their
 arrival time, queued, and a pump task passes them through the toxics in the
 order they were added (as Toxiproxy chains them). Toxics are added, updated
 and removed on live links; a removed toxic's pending sleeps end at once.
@@ -16,7 +17,7 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from loadkit.faults.proxy.toxics import Toxic
 
@@ -31,6 +32,7 @@ class Endpoint(Protocol):
 
     write_paused: bool
 
+    def use_fast_path(self, dest: Any) -> None: ...
     def write(self, data: bytes) -> None: ...
     def write_eof(self) -> None: ...
     def is_closing(self) -> bool: ...
@@ -146,6 +148,12 @@ class Link:
     def _changed(self) -> None:
         self.toxic = any(lt.affected for lt in self.chain)
         self._wake.set()
+        self.update_fast_path()
+
+    def update_fast_path(self) -> None:
+        """Let the source write straight to the destination while nothing is toxic or queued."""
+        plain = self._pump is None and not self.toxic and not self.finished
+        self.source.use_fast_path(self.dest if plain else None)
 
     # -- data from the source socket -----------------------------------------
     def feed(self, data: bytes) -> None:
@@ -173,6 +181,7 @@ class Link:
         self._wake.set()
         if self._pump is None:
             self._pump = loop.create_task(self._run_pump())
+            self.update_fast_path()
 
     def _finish(self) -> None:
         """The source sent EOF and every byte before it went out: pass the EOF on."""
@@ -218,6 +227,7 @@ class Link:
         finally:
             if self._pump is asyncio.current_task():
                 self._pump = None
+                self.update_fast_path()
 
     async def _through(self, chain: list[LinkToxic], index: int, data: bytes, t0: float) -> None:
         while index < len(chain) and (chain[index].removed or not chain[index].affected):
