@@ -41,16 +41,20 @@ __all__ = [
 
 # Unique per process: names built from it never collide across workers or runs.
 PROCESS_TOKEN = f"{os.getpid():x}{uuid.uuid4().hex[:6]}"
-_user_numbers = itertools.count()
+_user_numbers: dict[str, itertools.count[int]] = {}
 
 
 class CheckFailed(Exception):
     """A response did not meet an expectation (reported as a Locust failure)."""
 
 
-def next_user_number() -> int:
-    """0, 1, 2... for the users started in this process."""
-    return next(_user_numbers)
+def next_user_number(kind: str) -> int:
+    """0, 1, 2... for the users of one kind started in this process.
+
+    Counted per kind so that a share of one class (say, the sync writers) is
+    spread over that class's users, however the classes are mixed.
+    """
+    return next(_user_numbers.setdefault(kind, itertools.count()))
 
 
 def fire(

@@ -109,7 +109,7 @@ class SessionBurstUser(FastHttpUser):
 
     def on_start(self) -> None:
         env = self.environment
-        self.number = common.next_user_number()
+        self.number = common.next_user_number("sessions")
         self.ids = itertools.count()
         self.poll_s = float(common.setting(env, "session_poll_interval", 0.05))
         self.deadline_s = float(common.setting(env, "session_ready_deadline", 30.0))

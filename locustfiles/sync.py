@@ -117,7 +117,7 @@ class SyncClientUser(FastHttpUser):
 
     def on_start(self) -> None:
         env = self.environment
-        number = common.next_user_number()
+        number = common.next_user_number("sync")
         self.client_id = f"lk-{common.PROCESS_TOKEN}-{number}"
         prefix = common.setting(env, "sync_repo_prefix", "lk-repo")
         pool = int(common.setting(env, "sync_repos", 10))

@@ -194,7 +194,7 @@ class WorkspaceUser(FastHttpUser):
         return random.uniform(0.0, float(common.setting(self.environment, "ws_wait", 0.1)))
 
     def on_start(self) -> None:
-        number = common.next_user_number()
+        number = common.next_user_number("workspace")
         prefix = common.setting(self.environment, "ws_workspace_prefix", "lk")
         shared = int(common.setting(self.environment, "ws_workspaces", 0))
         if shared > 0:
