@@ -6,8 +6,11 @@ directly and through a ``loadkit proxy`` process, in interleaved rounds (which
 of direct/proxied goes first alternates) so machine noise hits both:
 
 * latency: one connection, sequential requests; p50/p99 per round;
-* rate: CONCURRENCY connections in closed loops for RATE_SECONDS per round,
-  and the CPU time per request of the proxy, the server and the client;
+* rate: CONCURRENCY (``--concurrency``) connections in closed loops for
+  RATE_SECONDS per round, the CPU time per request of the proxy, the server
+  and the client, and how often per request the proxy was preempted
+  (involuntary context switches: the client, the server or another process
+  took its CPU; pinned, only other processes can);
 * bulk: BULK_BYTES streamed through one connection (MB/s).
 
 Placements (``figures`` are given for each, medians over its rounds):
@@ -25,8 +28,9 @@ Placements (``figures`` are given for each, medians over its rounds):
 Prints one JSON object: per placement the medians of direct and proxied
 p50/p99, the added p50/p99 (proxied - direct) in ms, the rates and their ratio
 (median of per-round ratios), CPU per request, bulk MB/s; plus the load
-average before and after. Bounded: about 30 s, 60 s with --pin.
-Run: /work/venv/bin/python bench/proxy_cost.py [--pin]
+average before and after (other work on the machine skews every figure, the
+pinned ones most). Bounded: about 30 s, 60 s with --pin.
+Run: /work/venv/bin/python bench/proxy_cost.py [--pin] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -98,10 +102,10 @@ async def latency_round(port: int) -> tuple[float, float]:
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
 
 
-async def rate_round(port: int) -> float:
-    """Requests per second of CONCURRENCY closed-loop keep-alive connections."""
+async def rate_round(port: int, concurrency: int = CONCURRENCY) -> float:
+    """Requests per second of ``concurrency`` closed-loop keep-alive connections."""
     deadline = time.perf_counter() + RATE_SECONDS
-    counts = [0] * CONCURRENCY
+    counts = [0] * concurrency
 
     async def loop(index: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -111,7 +115,7 @@ async def rate_round(port: int) -> float:
         writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(loop(i) for i in range(CONCURRENCY)))
+    await asyncio.gather(*(loop(i) for i in range(concurrency)))
     return sum(counts) / (time.perf_counter() - start)
 
 
@@ -144,10 +148,18 @@ class Placement:
         self.client = psutil.Process()
         self.all_cpus = sorted(os.sched_getaffinity(0))
 
+    def cpus(self, mode: str) -> tuple[set[int], set[int]]:
+        """(client and server CPUs, proxy CPUs) in a placement."""
+        if mode == "pinned":
+            return {self.all_cpus[0]}, {self.all_cpus[1]}
+        return set(self.all_cpus), set(self.all_cpus)
+
+    def describe(self, mode: str) -> str:
+        client_cpus, proxy_cpus = self.cpus(mode)
+        return f"client+server on CPUs {sorted(client_cpus)}, proxy on CPUs {sorted(proxy_cpus)}"
+
     def apply(self, mode: str) -> None:
-        pinned = mode == "pinned"
-        client_cpus = {self.all_cpus[0]} if pinned else set(self.all_cpus)
-        proxy_cpus = {self.all_cpus[1]} if pinned else set(self.all_cpus)
+        client_cpus, proxy_cpus = self.cpus(mode)
         for process, cpus in (
             (self.client, client_cpus),
             (self.server, client_cpus),
@@ -164,19 +176,24 @@ def _cpu_s(process: psutil.Process) -> float:
 
 
 async def _rate_with_cpu(
-    port: int, placement: Placement, into: dict[str, list[float]], prefix: str
+    port: int, placement: Placement, into: dict[str, list[float]], prefix: str, concurrency: int
 ) -> None:
     watched = dict(zip(WATCHED, (placement.proxy, placement.server, placement.client), strict=True))
     before = {name: _cpu_s(process) for name, process in watched.items()}
-    rate = await rate_round(port)
+    preempted = placement.proxy.num_ctx_switches().involuntary
+    rate = await rate_round(port, concurrency)
     requests = rate * RATE_SECONDS
+    preempted = placement.proxy.num_ctx_switches().involuntary - preempted
+    into[f"{prefix}proxy_preempted"].append(preempted / requests)
     into[f"{prefix}rate"].append(rate)
     for name, process in watched.items():
         used = _cpu_s(process) - before[name]
         into[f"{prefix}{name}_cpu_us"].append(used / requests * 1e6)
 
 
-async def measure(direct: int, proxied: int, placement: Placement, modes: list[str]) -> Any:
+async def measure(
+    direct: int, proxied: int, placement: Placement, modes: list[str], concurrency: int
+) -> Any:
     results: dict[str, dict[str, list[float]]] = {m: _series() for m in modes}
     placement.apply(modes[0])
     await latency_round(direct)  # warm up both paths
@@ -197,7 +214,7 @@ async def measure(direct: int, proxied: int, placement: Placement, modes: list[s
             placement.apply(mode)
             for port in _ordered(direct, proxied, index):
                 prefix = "d" if port == direct else "p"
-                await _rate_with_cpu(port, placement, results[mode], prefix)
+                await _rate_with_cpu(port, placement, results[mode], prefix, concurrency)
     for index in range(RATE_ROUNDS):
         for mode in modes:
             placement.apply(mode)
@@ -205,12 +222,16 @@ async def measure(direct: int, proxied: int, placement: Placement, modes: list[s
                 prefix = "d" if port == direct else "p"
                 results[mode][f"{prefix}bulk"].append(await bulk_round(port))
     placement.apply("unpinned")
-    return {mode: _figures(series) for mode, series in results.items()}
+    return {
+        mode: {"placement": placement.describe(mode), **_figures(series)}
+        for mode, series in results.items()
+    }
 
 
 def _series() -> dict[str, list[float]]:
+    per_path = ("rate", "proxy_preempted", *(f"{name}_cpu_us" for name in WATCHED))
     keys = ["d50", "d99", "p50", "p99", "added50", "added99", "dbulk", "pbulk"]
-    keys += [f"{p}{k}" for p in "dp" for k in ("rate", *(f"{n}_cpu_us" for n in WATCHED))]
+    keys += [f"{path}{key}" for path in "dp" for key in per_path]
     return {key: [] for key in keys}
 
 
@@ -219,7 +240,7 @@ def _ordered(direct: int, proxied: int, index: int) -> tuple[int, int]:
     return (direct, proxied) if index % 2 == 0 else (proxied, direct)
 
 
-def _figures(series: dict[str, list[float]]) -> dict[str, float]:
+def _figures(series: dict[str, list[float]]) -> dict[str, Any]:
     med = {k: statistics.median(v) for k, v in series.items()}
     ratios = [p / d for p, d in zip(series["prate"], series["drate"], strict=True)]
     load_cpu = med["dserver_cpu_us"] + med["dclient_cpu_us"]
@@ -236,6 +257,7 @@ def _figures(series: dict[str, list[float]]) -> dict[str, float]:
         "proxy_cpu_us_per_request": round(med["pproxy_cpu_us"], 1),
         "server_cpu_us_per_request": round(med["dserver_cpu_us"], 1),
         "client_cpu_us_per_request": round(med["dclient_cpu_us"], 1),
+        "proxy_preemptions_per_request": round(med["pproxy_preempted"], 3),
         "cpu_bound_ratio_estimate": round(load_cpu / (load_cpu + med["pproxy_cpu_us"]), 3),
         "direct_bulk_mb_s": round(med["dbulk"]),
         "proxy_bulk_mb_s": round(med["pbulk"]),
@@ -259,7 +281,16 @@ def main() -> int:
         action="store_true",
         help="also measure with client+server on CPU 0 and the proxy alone on CPU 1",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"connections in the rate rounds (default {CONCURRENCY})",
+    )
     args = parser.parse_args()
+    if args.concurrency < 1:
+        print("proxy_cost: --concurrency must be at least 1", file=sys.stderr)
+        return 2
     modes = ["unpinned", "pinned"] if args.pin else ["unpinned"]
     if args.pin and len(os.sched_getaffinity(0)) < 2:
         print("proxy_cost: --pin needs 2 CPUs; this process may use only 1", file=sys.stderr)
@@ -276,7 +307,7 @@ def main() -> int:
             proxied = int(listen.rsplit(":", 1)[1])
             assert proxy.process is not None
             placement = Placement(server.pid, proxy.process.pid)
-            figures = _run(measure(direct, proxied, placement, modes))
+            figures = _run(measure(direct, proxied, placement, modes, args.concurrency))
     finally:
         server.kill()
         server.wait()
@@ -288,7 +319,7 @@ def main() -> int:
         requests_per_latency_round=LATENCY_REQUESTS,
         rate_rounds=RATE_ROUNDS,
         rate_seconds=RATE_SECONDS,
-        concurrency=CONCURRENCY,
+        concurrency=args.concurrency,
         bulk_rounds=RATE_ROUNDS,
         bulk_bytes=BULK_BYTES,
     )

@@ -137,7 +137,7 @@ def read_latency_log(path: Path) -> LatencyLog:
         & (headers.lowest == headers.lowest[first])
         & (headers.significant_figures == headers.significant_figures[first])
     )
-    layout = headers.layout(first + int(np.argmax(np.where(kept, headers.highest, -1)[first:])))
+    layout = headers.layout(int(np.argmax(np.where(kept, headers.highest, -1))))  # widest
     skipped = lines.skipped + int(len(kept) - kept.sum())
     decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
     endpoint_names = sorted({endpoint for _, endpoint in decoded.values()})

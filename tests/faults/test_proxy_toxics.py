@@ -8,6 +8,7 @@ within a generous deadline proves it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import socketserver
 import threading
@@ -19,6 +20,7 @@ import pytest
 
 from loadkit.faults.proxy import ToxiproxyClient
 from loadkit.faults.proxy.process import ProxyProcess
+from loadkit.faults.proxy.proxy import ProxyCollection
 
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded
 HUGE_MS = 100_000  # a toxic this large cannot be what let data through in time
@@ -139,6 +141,41 @@ def test_latency_delays_live_connections_and_stops_when_removed(client, proxy):
         client.remove_toxic(name, "huge")
         assert recv_exactly(sock, 4) == b"held"  # ... and released at once by the removal
         round_trip(sock)  # well within DEADLINE_S << 100 s: no latency left
+
+
+def test_bytes_read_before_the_queue_drains_wait_behind_it(echo_port):
+    """A toxic removed with bytes still queued: the link stays off the plain copy
+    until its pump has written them, so later bytes cannot overtake them."""
+
+    async def scenario() -> bytes:
+        collection = ProxyCollection()
+        proxy, _ = collection.new_proxy(
+            {"name": "order", "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{echo_port}"}
+        )
+        await collection.add(proxy, True)
+        host, port = proxy.listen.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(b"ping")  # the connection runs on the no-toxic path first
+            assert await asyncio.wait_for(reader.readexactly(4), DEADLINE_S) == b"ping"
+            proxy.add_toxic({"type": "latency", "attributes": {"latency": HUGE_MS}})
+            writer.write(b"first")
+            (connection,) = proxy.connections
+            downstream = connection.links["downstream"]
+            deadline = time.monotonic() + DEADLINE_S
+            while not downstream.pumping and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # the echo of "first" waits behind the toxic
+            proxy.remove_toxic("latency_downstream")
+            # The server's next bytes, read before the pump has run again (the loop may
+            # order these callbacks so): a simulated read, the one thing not real here.
+            assert connection.upstream is not None
+            connection.upstream.data_received(b"second")
+            return await asyncio.wait_for(reader.readexactly(11), DEADLINE_S)
+        finally:
+            writer.close()
+            await collection.close_all()
+
+    assert asyncio.run(scenario()) == b"firstsecond"
 
 
 def test_updating_a_toxic_applies_to_live_connections(client, proxy):

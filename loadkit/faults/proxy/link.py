@@ -150,9 +150,14 @@ class Link:
         self._wake.set()
         self.update_fast_path()
 
+    @property
+    def pumping(self) -> bool:
+        """Bytes arrived since a toxic applied: they pass through the pump task."""
+        return self._pump is not None
+
     def update_fast_path(self) -> None:
         """Let the source write straight to the destination while nothing is toxic or queued."""
-        plain = self._pump is None and not self.toxic and not self.finished
+        plain = not self.pumping and not self.toxic and not self.finished
         self.source.use_fast_path(self.dest if plain else None)
 
     # -- data from the source socket -----------------------------------------
