@@ -13,6 +13,12 @@ breaker play out in seconds.
 
 from __future__ import annotations
 
+# Many tests import Locust, which monkey-patches the standard library with
+# gevent when first imported. Do it here, before any test module imports
+# threading, ssl or anyio: a module that captured the unpatched primitives
+# first (Starlette's TestClient does, through anyio) deadlocks afterwards.
+import locust  # noqa: F401  # isort: skip
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
