@@ -23,11 +23,9 @@ Every error names the file, the line, the field and the fix, in one line::
 Relative paths (``locustfile``, ``baseline``) are looked up in the current
 folder, then the scenario's folder, then the project folder.
 
-This module is also the Locust plugin seam (``add_arguments`` / ``attach``, see
-:mod:`loadkit.locust`): ``--loadkit-scenario FILE`` selects and weights the
-user classes and sets the scenario's load shape as ``environment.shape_class``.
-It imports Locust and :mod:`loadkit.shapes` only when it needs them, so
-``loadkit run`` validates a scenario without gevent's monkey-patching.
+The Locust side (``--loadkit-scenario FILE``) is :mod:`loadkit.scenario_plugin`.
+This module imports Locust and :mod:`loadkit.shapes` only when it needs them,
+so ``loadkit run`` validates a scenario without gevent's monkey-patching.
 """
 
 from __future__ import annotations
@@ -48,8 +46,6 @@ __all__ = [
     "SHAPE_KINDS",
     "Scenario",
     "StageSpec",
-    "add_arguments",
-    "attach",
     "build_from_spec",
     "default_scenario_path",
     "load_scenario",
@@ -428,20 +424,3 @@ def build_from_spec(shape: dict[str, Any], source: str) -> Any:
 
     params = {k: v for k, v in shape.items() if k != "kind"}
     return shapes.build_shape(shape["kind"], params, source=source)
-
-
-# -- the Locust plugin seam (see loadkit.scenario_plugin) --------------------------
-
-
-def add_arguments(parser: Any) -> None:
-    """Add ``--loadkit-scenario FILE`` to Locust's parser."""
-    from loadkit import scenario_plugin
-
-    scenario_plugin.add_arguments(parser)
-
-
-def attach(environment: Any, recorder: Any = None) -> None:
-    """Apply ``--loadkit-scenario``: weight the user classes, set the load shape."""
-    from loadkit import scenario_plugin
-
-    scenario_plugin.attach(environment, recorder)

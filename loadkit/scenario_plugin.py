@@ -1,4 +1,4 @@
-"""The scenario part's Locust plugin seam, behind :func:`loadkit.scenario.attach`.
+"""The scenario part's Locust plugin seam: ``add_arguments`` and ``attach`` (see loadkit.locust).
 
 With ``--loadkit-scenario FILE`` it selects and weights the user classes and
 sets the scenario's load shape (a :class:`loadkit.shapes.StagedShape`) as

@@ -26,19 +26,19 @@ import signal
 import gevent
 from locust import LoadTestShape, User, constant, events, task
 
-from loadkit import scenario
+from loadkit import scenario_plugin
 
 seen = {"max_users": 0, "max_classes": {}}
 
 
 @events.init_command_line_parser.add_listener
 def _args(parser):
-    scenario.add_arguments(parser)
+    scenario_plugin.add_arguments(parser)
 
 
 @events.init.add_listener
 def _init(environment, **_kwargs):
-    scenario.attach(environment)
+    scenario_plugin.attach(environment)
     shape = environment.shape_class
     seen["shape"] = type(shape).__name__ if shape is not None else None
     seen["user_classes"] = sorted(c.__name__ for c in environment.user_classes)
