@@ -344,10 +344,8 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
             "must be a list of check expressions",
             "write e.g. '- p95(POST /execute) < 250ms'",
         )
-    try:
-        from loadkit.report.checks import parse_check
-    except ImportError:  # TODO(scenario): remove once loadkit.report.checks lands
-        return tuple(raw)
+    from loadkit.report.checks import parse_check  # the reporter owns the check grammar
+
     for index, expression in enumerate(raw):
         try:
             parse_check(expression)
