@@ -46,17 +46,23 @@ def _error(
     return ConfigError(f"{value!r} is not a {kind}", source=source, field=field, fix=fix)
 
 
+def _number_or_text(
+    value: object, kind: str, field: str | None, source: str | None, fix: str
+) -> int | float | str:
+    """``value`` as a non-negative number or as text to parse; anything else is an error."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _error(kind, value, field, source, fix)
+    if not isinstance(value, str) and value < 0:
+        raise ConfigError(f"{value!r} is negative", source=source, field=field, fix=fix)
+    return value
+
+
 def parse_duration(value: object, *, field: str | None = None, source: str | None = None) -> float:
     """``'500ms'`` → 0.5; ``'2m'`` → 120.0; a bare number is seconds. Never negative."""
     fix = "write e.g. '500ms', '30s', '2m' or '1h'"
-    if isinstance(value, bool):
-        raise _error("duration", value, field, source, fix)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ConfigError(f"{value!r} is negative", source=source, field=field, fix=fix)
-        return float(value)
+    value = _number_or_text(value, "duration", field, source, fix)
     if not isinstance(value, str):
-        raise _error("duration", value, field, source, fix)
+        return float(value)
     match = _DURATION_RE.match(value)
     if not match:
         raise _error("duration", value, field, source, fix)
@@ -67,14 +73,9 @@ def parse_duration(value: object, *, field: str | None = None, source: str | Non
 def parse_size(value: object, *, field: str | None = None, source: str | None = None) -> int:
     """``'64KB'`` → 65536 bytes; a bare number is bytes (powers of 1024)."""
     fix = "write e.g. '512', '64KB', '10MB' or '1GB'"
-    if isinstance(value, bool):
-        raise _error("size", value, field, source, fix)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ConfigError(f"{value!r} is negative", source=source, field=field, fix=fix)
-        return int(value)
+    value = _number_or_text(value, "size", field, source, fix)
     if not isinstance(value, str):
-        raise _error("size", value, field, source, fix)
+        return int(value)
     match = _SIZE_RE.match(value)
     if not match or match.group(2).lower() not in _SIZE_UNITS:
         raise _error("size", value, field, source, fix)
