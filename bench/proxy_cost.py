@@ -48,8 +48,8 @@ from typing import Any
 
 import psutil
 
-from loadkit.faults.proxy import ToxiproxyClient
-from loadkit.faults.proxy.process import ProxyProcess
+from loadkit.proxy import ToxiproxyClient
+from loadkit.proxy.process import ProxyProcess
 
 ROUNDS = 5
 LATENCY_REQUESTS = 2000

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadkit.report.synthetic import SyntheticFault, SyntheticRun, write_run_dir
+from loadkit.rundir.synthetic import SyntheticFault, SyntheticRun, write_run_dir
 
 
 def _measure(run_dir: Path, out: Path) -> tuple[float, float, int]:

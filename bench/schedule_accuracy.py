@@ -117,8 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from loadkit.faults.proxy.client import ToxiproxyClient
-    from loadkit.faults.proxy.process import ProxyProcess
+    from loadkit.proxy.client import ToxiproxyClient
+    from loadkit.proxy.process import ProxyProcess
 
     port = free_port()
     server = subprocess.Popen(

@@ -23,12 +23,15 @@ from loadkit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, LoadkitError
 
 # command -> (module with register(), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("loadkit.runner", "run a scenario: start the target, load it, inject faults, report"),
+    "run": (
+        "loadkit.run.command",
+        "run a scenario: start the target, load it, inject faults, report",
+    ),
     "report": ("loadkit.report.cli", "analyse a run dir: summary.json, report.html, junit.xml"),
     "baseline": ("loadkit.report.cli", "save a run's summary as a named baseline"),
     "compare": ("loadkit.report.cli", "compare two runs"),
     "target": ("loadkit.target.cli", "start the reference target (gateway + agent) on 127.0.0.1"),
-    "proxy": ("loadkit.faults.proxy.cli", "run the Toxiproxy-compatible TCP fault proxy"),
+    "proxy": ("loadkit.proxy.cli", "run the Toxiproxy-compatible TCP fault proxy"),
     "faults": ("loadkit.faults.cli", "list, check and recover faults (undo a killed run's faults)"),
 }
 

@@ -7,7 +7,7 @@ the parts in order:
 1. metrics (``loadkit.metrics.plugin``): run directory, interval HDR
    histograms, events, resource sampling. Returns the run recorder on the
    master / local runner, ``None`` on workers.
-2. scenario (``loadkit.scenario_plugin``): the load shape and user mix of a
+2. scenario (``loadkit.scenario.plugin``): the load shape and user mix of a
    ``--loadkit-scenario`` file, if one is given.
 3. faults (``loadkit.faults.plugin``): the fault schedule, its revert
    guarantees and the web UI "Faults" tab.
@@ -22,9 +22,9 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
-from loadkit import scenario_plugin as _scenario
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
+from loadkit.scenario import plugin as _scenario
 
 __all__: list[str] = []
 

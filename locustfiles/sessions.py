@@ -16,7 +16,7 @@ which ``POST /sessions/{id}/activity`` must answer 409. Set the target's
 
 Sustained mode (``--session-mode sustained``): each user starts
 ``--session-rate`` activations per second (open model, see
-:class:`loadkit.arrival.ArrivalRate`): open, wait until ready, delete. Each
+:class:`loadkit.load.arrival.ArrivalRate`): open, wait until ready, delete. Each
 activation is an ``ITER session activation`` event timed from its intended
 start; activations that cannot start on time are ``ITER session activation
 dropped`` failures.
@@ -34,7 +34,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
-from loadkit.arrival import ArrivalRate
+from loadkit.load.arrival import ArrivalRate
 
 READY_STATES = frozenset({"ready"})
 

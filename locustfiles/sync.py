@@ -1,6 +1,6 @@
 """SyncClientUser: a live-sync client on ``WS /ws``, some of them also writing.
 
-Every user holds one WebSocket (:class:`loadkit.clients.websocket.WebSocketClient`,
+Every user holds one WebSocket (:class:`loadkit.users.websocket.WebSocketClient`,
 cooperative under gevent: one receiving greenlet per user, no threads) and
 subscribes to ``--sync-repos-per-client`` of the ``--sync-repos`` shared repos.
 A ``--sync-writer-share`` of the users also write over HTTP: they create and
@@ -39,7 +39,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
-from loadkit.clients.websocket import Backoff, WebSocketClient, WebSocketClosed, WebSocketTimeout
+from loadkit.users.websocket import Backoff, WebSocketClient, WebSocketClosed, WebSocketTimeout
 
 RECEIVE_TIMEOUT_S = 30.0
 OWN_TASKS_KEPT = 20

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import EXIT_OK, EXIT_RUN_FAILED
-from loadkit.faults.backend import BackendContext, BackendSet
+from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.journal import default_index_dir, recover
 from loadkit.faults.model import FaultSpec, load_fault_file
 

@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 
 from loadkit.errors import LoadkitError
-from loadkit.faults.backend import BackendContext, BackendSet
+from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["FaultJournal", "RecoverResult", "default_index_dir", "recover"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import ConfigError
-from loadkit.faults.backend import DEFAULT_PROXY_API, BackendContext, BackendSet
+from loadkit.faults.backends.base import DEFAULT_PROXY_API, BackendContext, BackendSet
 from loadkit.faults.journal import FaultJournal, recover
 from loadkit.faults.model import FaultSpec, load_fault_file
 from loadkit.faults.schedule import FaultSchedule

@@ -27,7 +27,7 @@ import gevent.lock
 import gevent.pool
 
 from loadkit.errors import LoadkitError
-from loadkit.faults.backend import BackendSet
+from loadkit.faults.backends.base import BackendSet
 from loadkit.faults.journal import FaultJournal
 from loadkit.faults.model import FaultSpec
 

@@ -2,8 +2,7 @@
 
 ``plugin`` (the Locust seam) and ``settings``; ``intervals`` (per-endpoint HDR
 histograms per interval, shipped from workers and merged on the master),
-``hlog`` (the standard interval-log format and its tags), ``recorder`` /
-``rundir`` (run.json, the folder), ``events`` / ``timeline`` (events.jsonl:
-stages, users, workers), ``resources`` (resources.csv from processes and
-containers).
+``recorder`` (run.json and the files of the run directory, through
+``loadkit.rundir``), ``timeline`` (events.jsonl: stages, users, workers),
+``resources`` (resources.csv from processes and containers).
 """

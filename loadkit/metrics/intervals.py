@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from loadkit.metrics.hlog import MAX_INDEX, HlogWriter, encode_tag
+from loadkit.rundir.hlog import MAX_INDEX, HlogWriter, encode_tag
 
 __all__ = ["Counts", "IntervalCounter", "IntervalMerger", "from_wire", "interval_index", "to_wire"]
 

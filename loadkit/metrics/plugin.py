@@ -35,9 +35,9 @@ from loadkit.metrics import settings as _settings
 from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
-from loadkit.metrics.rundir import git_commit, strip_userinfo, versions
 from loadkit.metrics.settings import MetricsSettings, read_target_info
 from loadkit.metrics.timeline import TimelineWatcher
+from loadkit.rundir.layout import git_commit, strip_userinfo, versions
 
 __all__ = ["LATENCY_MESSAGE", "add_arguments", "attach", "recorder_of"]
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import LoadkitError
-from loadkit.metrics.events import EventLog
-from loadkit.metrics.hlog import HlogWriter
 from loadkit.metrics.intervals import IntervalMerger
 from loadkit.metrics.resources import Collector, ResourceSampler
-from loadkit.metrics.rundir import RUN_SCHEMA, create_run_dir, write_json_atomic
+from loadkit.rundir.events import EventLog
+from loadkit.rundir.hlog import HlogWriter
+from loadkit.rundir.layout import RUN_SCHEMA, create_run_dir, write_json_atomic
 
 __all__ = ["NoRunYet", "Run", "RunInfo", "RunRecorder", "exit_status_for"]
 

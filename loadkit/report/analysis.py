@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from loadkit.report.hdr import grouped_percentiles, layout_for, series_percentiles
-from loadkit.report.hlog_reader import LatencyLog
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
-from loadkit.report.rundir import RunData
+from loadkit.rundir.hlog_reader import LatencyLog
+from loadkit.rundir.reader import RunData
 
 __all__ = [
     "DISTRIBUTION_PERCENTILES",

@@ -47,7 +47,7 @@ def _report(args: argparse.Namespace) -> int:
 def _baseline_save(args: argparse.Namespace) -> int:
     from loadkit.report.analysis import analyse
     from loadkit.report.baseline import save_baseline
-    from loadkit.report.rundir import load_run_dir
+    from loadkit.rundir.reader import load_run_dir
 
     path = save_baseline(analyse(load_run_dir(args.run_dir)), args.name, args.dir)
     print(f"saved baseline {args.name}: {path}")
@@ -70,7 +70,7 @@ def _compare(args: argparse.Namespace) -> int:
     from loadkit.report.analysis import analyse
     from loadkit.report.baseline import compare_to_baseline, parse_tolerances, snapshot
     from loadkit.report.html import render_comparison
-    from loadkit.report.rundir import load_run_dir
+    from loadkit.rundir.reader import load_run_dir
 
     tolerances = parse_tolerances(args.tolerance)
     first, second = analyse(load_run_dir(args.run_a)), analyse(load_run_dir(args.run_b))

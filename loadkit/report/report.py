@@ -22,8 +22,8 @@ from loadkit.report.baseline import (
 )
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
-from loadkit.report.rundir import load_run_dir
 from loadkit.report.verdicts import Verdict, evaluate_checks
+from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
 

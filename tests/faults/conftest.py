@@ -44,7 +44,7 @@ def spawn():
 @pytest.fixture
 def proxy_api():
     """A real ``loadkit proxy`` on a free loopback port; stopped at the end."""
-    from loadkit.faults.proxy.process import ProxyProcess
+    from loadkit.proxy.process import ProxyProcess
 
     with ProxyProcess() as proxy:
         yield proxy.api_url
@@ -53,7 +53,7 @@ def proxy_api():
 @pytest.fixture
 def proxied_target(target, proxy_api):
     """The real target behind a proxy named ``gw``: ``(proxy_url, client, target)``."""
-    from loadkit.faults.proxy.client import ToxiproxyClient
+    from loadkit.proxy.client import ToxiproxyClient
 
     client = ToxiproxyClient(proxy_api)
     upstream = target.url.removeprefix("http://")

@@ -13,8 +13,8 @@ import pytest
 from fault_helpers import free_port, wait_until
 
 from loadkit.errors import FaultError
-from loadkit.faults.backend import BackendContext
-from loadkit.faults.docker import DockerBackend
+from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.docker import DockerBackend
 from loadkit.faults.model import parse_faults
 
 pytestmark = pytest.mark.docker

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fault_helpers import LOCUST, read_events, write_plan
 
-from loadkit.metrics.hlog import decode_tag, read_log, read_start_time
+from loadkit.rundir.hlog import decode_tag, read_log, read_start_time
 
 FULL_LOCUSTFILE = Path(__file__).with_name("full_locustfile.py")
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from loadkit.errors import FaultError
-from loadkit.faults.backend import BackendContext
-from loadkit.faults.http import HttpBackend
+from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.http import HttpBackend
 from loadkit.faults.model import parse_faults
 
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from loadkit.errors import EXIT_BAD_INPUT, FaultPlanError
+from loadkit.faults.backends.proxy import toxic_attributes
 from loadkit.faults.model import FaultSpec, load_fault_file, parse_faults
-from loadkit.faults.proxy_backend import toxic_attributes
 
 PLAN = [
     {

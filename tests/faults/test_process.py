@@ -17,9 +17,9 @@ from fault_helpers import (
 )
 
 from loadkit.errors import FaultError
-from loadkit.faults.backend import BackendContext
+from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.process import ProcessBackend
 from loadkit.faults.model import parse_faults
-from loadkit.faults.process import ProcessBackend
 
 
 def one(**item):

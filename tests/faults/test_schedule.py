@@ -10,7 +10,7 @@ import gevent
 import psutil
 from fault_helpers import SLEEPER, pid_alive
 
-from loadkit.faults.backend import BackendContext, BackendSet
+from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.journal import FaultJournal, read_entries, recover
 from loadkit.faults.model import parse_faults
 from loadkit.faults.schedule import FaultSchedule

@@ -9,9 +9,9 @@ import httpx
 import psutil
 from fault_helpers import kill_tree, locust_cmd, locust_env, pid_alive, process_state, write_plan
 
-from loadkit.faults.backend import BackendContext
+from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.process import ProcessBackend
 from loadkit.faults.model import parse_faults
-from loadkit.faults.process import ProcessBackend
 
 
 def stats_rows(path):

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fault_helpers import locust_cmd, locust_env, read_events, wait_until, write_plan
 
-from loadkit.faults.backend import BackendContext
+from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.proxy import ProxyBackend
 from loadkit.faults.model import parse_faults
-from loadkit.faults.proxy_backend import ProxyBackend
 
 
 def one(**item):

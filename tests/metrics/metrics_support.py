@@ -98,7 +98,7 @@ def locust_rounding_step(ms: float) -> float:
 
 def hlog_by_endpoint(run_dir: Path) -> dict[str, Any]:
     """Merge ``latency.hlog`` into one histogram per endpoint (ok + fail) and per outcome."""
-    from loadkit.metrics.hlog import decode_tag, new_histogram, read_log
+    from loadkit.rundir.hlog import decode_tag, new_histogram, read_log
 
     merged: dict[str, Any] = {}
     for interval in read_log(run_dir / "latency.hlog"):

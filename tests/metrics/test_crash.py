@@ -8,8 +8,8 @@ import signal
 
 from metrics_support import LOCUSTFILES, locust, poll_until, run_dirs, stop
 
-from loadkit.metrics.events import read_events
-from loadkit.metrics.hlog import read_log
+from loadkit.rundir.events import read_events
+from loadkit.rundir.hlog import read_log
 
 
 def _data_lines(path) -> int:

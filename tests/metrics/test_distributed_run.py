@@ -20,7 +20,7 @@ from metrics_support import (
     stop,
 )
 
-from loadkit.metrics.events import read_events
+from loadkit.rundir.events import read_events
 
 
 def _stop_then_quit(run_time: str) -> list[str]:

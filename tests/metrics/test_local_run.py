@@ -8,8 +8,8 @@ import json
 from hdrh.log import HistogramLogReader
 from metrics_support import LOCUSTFILES, assert_run_matches_locust, locust, run_dirs
 
-from loadkit.metrics.events import read_events
-from loadkit.metrics.hlog import decode_tag, new_histogram
+from loadkit.rundir.events import read_events
+from loadkit.rundir.hlog import decode_tag, new_histogram
 
 
 def test_local_run_writes_a_run_dir_matching_locust_stats(tmp_path, server) -> None:

@@ -9,10 +9,10 @@ import threading
 import pytest
 
 from loadkit.errors import LoadkitError
-from loadkit.metrics.events import read_events
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import docker_collectors
-from loadkit.metrics.rundir import strip_userinfo
+from loadkit.rundir.events import read_events
+from loadkit.rundir.layout import strip_userinfo
 
 
 def _info(name="unit run"):

@@ -6,7 +6,7 @@ import json
 
 from metrics_support import LOCUSTFILES, locust, run_dirs
 
-from loadkit.metrics.events import read_events
+from loadkit.rundir.events import read_events
 
 
 def test_stage_and_user_events_follow_the_shape(tmp_path, server) -> None:

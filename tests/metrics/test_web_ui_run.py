@@ -8,7 +8,7 @@ import urllib.request
 
 from metrics_support import LOCUSTFILES, free_port, locust, poll_until, run_dirs, stop
 
-from loadkit.metrics.events import read_events
+from loadkit.rundir.events import read_events
 
 
 def _http(url: str, form: dict[str, str] | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from loadkit.cli import main
-from loadkit.report.synthetic import SyntheticRun, write_run_dir
+from loadkit.rundir.synthetic import SyntheticRun, write_run_dir
 
 ENDPOINTS = ["POST /execute", "GET /status/[id]", "GET /responses/[id]"]
 

@@ -8,10 +8,10 @@ from hdrh.histogram import HdrHistogram
 
 from loadkit.report.analysis import OVERALL, analyse
 from loadkit.report.drift import fit_trend, soak_drift, t_critical_975, t_two_sided_p
-from loadkit.report.hlog_reader import read_latency_log
 from loadkit.report.recovery import find_recoveries
-from loadkit.report.rundir import load_run_dir
-from loadkit.report.synthetic import SyntheticFault
+from loadkit.rundir.hlog_reader import read_latency_log
+from loadkit.rundir.reader import load_run_dir
+from loadkit.rundir.synthetic import SyntheticFault
 
 
 def test_whole_run_percentiles_equal_one_merged_hdrh_histogram(make_run) -> None:
@@ -121,7 +121,7 @@ def test_empty_run_dir_has_no_endpoints_and_nan_stats(tmp_path) -> None:
 
 
 def test_reader_reads_what_the_metrics_writer_writes(tmp_path) -> None:
-    hlog = pytest.importorskip("loadkit.metrics.hlog")
+    hlog = pytest.importorskip("loadkit.rundir.hlog")
     writer = hlog.HlogWriter(tmp_path / "latency.hlog", 1795000000.0)
     histogram = hlog.new_histogram()
     for value in (1000, 2000, 30_000):

@@ -9,7 +9,7 @@ import pytest
 
 from loadkit.errors import BaselineError, ConfigError
 from loadkit.report.baseline import load_baseline, parse_tolerances
-from loadkit.report.synthetic import LatencyStep, SyntheticFault
+from loadkit.rundir.synthetic import LatencyStep, SyntheticFault
 
 SLOW = "GET /status/[id]"
 

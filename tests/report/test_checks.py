@@ -8,9 +8,9 @@ from loadkit.errors import CheckError
 from loadkit.report.analysis import analyse
 from loadkit.report.checks import parse_check
 from loadkit.report.recovery import find_recoveries
-from loadkit.report.rundir import load_run_dir
-from loadkit.report.synthetic import SyntheticFault
 from loadkit.report.verdicts import evaluate_checks
+from loadkit.rundir.reader import load_run_dir
+from loadkit.rundir.synthetic import SyntheticFault
 
 
 @pytest.mark.parametrize(

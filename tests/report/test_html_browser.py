@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from loadkit.report.synthetic import SyntheticFault
+from loadkit.rundir.synthetic import SyntheticFault
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ import yaml
 
 from loadkit.report.analysis import analyse
 from loadkit.report.recovery import find_recoveries
-from loadkit.report.rundir import load_run_dir
+from loadkit.rundir.reader import load_run_dir
 
 pytestmark = pytest.mark.slow
 

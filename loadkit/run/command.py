@@ -1,0 +1,392 @@
+"""``loadkit run``: validate a scenario, start the target, run Locust, report.
+
+    loadkit run                                  # scenarios/quickstart.yaml
+    loadkit run scenarios/x.yaml --users 20 --duration 1m
+    loadkit run scenarios/x.yaml --web           # Locust's web UI on 127.0.0.1
+    loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
+
+Order of work: everything the user wrote is validated first (exit 2, one line,
+nothing started); then the built-in target starts in a temporary data folder
+(``target: builtin``), Locust runs as child processes with the loadkit plugin
+(``--loadkit-scenario/-faults/-out``), and the reporter analyses the run
+directory. Exit code: the reporter's (0 pass, 1 checks failed); 2 bad input;
+3 when the run could not be carried out; 130 after Ctrl-C / SIGTERM, which
+still stop Locust gracefully (faults revert), stop the target and write the
+report of what was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from loadkit.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    ConfigError,
+    ScenarioError,
+)
+from loadkit.run.locust import LocustCommand, LocustProcesses
+from loadkit.run.progress import ProgressPrinter, find_new_run_dir
+from loadkit.run.proxy import needs_proxy, start_proxy
+from loadkit.scenario.model import Scenario, default_scenario_path, load_scenario
+from loadkit.units import parse_duration
+
+__all__ = ["RunPlan", "make_plan", "register", "run_command"]
+
+DESCRIPTION = """\
+Run a scenario: validate it, start the built-in target (target: builtin) and,
+for proxy faults, the fault proxy; run Locust with the loadkit plugin; then
+write the report of the run directory.
+
+  loadkit run                                  # scenarios/quickstart.yaml
+  loadkit run scenarios/x.yaml --users 20 --duration 1m
+  loadkit run scenarios/x.yaml --web           # Locust's web UI on 127.0.0.1
+  loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
+
+exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
+3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported;
+a second Ctrl-C kills Locust at once)."""
+OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a scenario: start the target, load it, inject faults, report",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "scenario", nargs="?", help="scenario file (default: scenarios/quickstart.yaml)"
+    )
+    parser.add_argument(
+        "--users", type=int, help="replace the load with N users (one constant stage)"
+    )
+    parser.add_argument("--spawn-rate", type=float, help="users started per second (with --users)")
+    parser.add_argument("--duration", help="length of the run with --users, e.g. 30s or 2m")
+    parser.add_argument("--target", help="override the scenario's target: 'builtin' or a URL")
+    parser.add_argument(
+        "--web", action="store_true", help="Locust's web UI on 127.0.0.1 instead of headless"
+    )
+    parser.add_argument("--web-port", type=int, default=8089, help="web UI port (default 8089)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="run a master and N worker processes"
+    )
+    parser.add_argument(
+        "--out", default="reports", help="folder for run directories (default reports/)"
+    )
+    parser.add_argument("--baseline", help="baseline to compare with (overrides the scenario's)")
+    parser.set_defaults(func=run_command)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: what `loadkit run` will do, decided before anything starts."""
+
+    scenario: Scenario
+    target: str  # "builtin" or a URL
+    out_dir: Path
+    baseline: Path | None
+    planned_s: float | None  # None: unknown (web UI) or unbounded
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    web: bool = False
+    web_port: int = 8089
+    workers: int = 0
+    proxy: bool = False  # start the fault proxy in front of the built-in target
+
+
+def _shape_plan(path: Path) -> dict[str, Any]:
+    """Check a ``shape:`` scenario in a child process (building a shape imports Locust)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadkit.scenario.plugin", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise ScenarioError(lines[-1] if lines else f"scenario check failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def _flag_error(flag: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(problem, field=flag, fix=fix)
+
+
+def make_plan(args: argparse.Namespace) -> RunPlan:
+    """Validate the scenario and flags; raises ConfigError (exit 2) before anything starts."""
+    path = Path(args.scenario) if args.scenario else default_scenario_path()
+    if args.scenario is None and not path.exists():
+        raise ScenarioError(
+            "no scenario given and the default is missing",
+            source=str(path),
+            fix="give a scenario file: loadkit run scenarios/NAME.yaml",
+        )
+    scenario = load_scenario(args.scenario or path, build_shape=False)
+    planned = scenario.duration_s
+    peak, first_rate = (
+        scenario.peak_users,
+        (scenario.stages[0].spawn_rate if scenario.stages else None),
+    )
+    if scenario.shape is not None:
+        shape = _shape_plan(path)
+        planned, peak, first_rate = (
+            shape["duration_s"],
+            shape["peak_users"],
+            shape["first_spawn_rate"],
+        )
+    if args.users is not None and args.users < 1:
+        raise _flag_error(
+            "--users", f"{args.users} is not >= 1", "give a number of users, e.g. --users 10"
+        )
+    if args.spawn_rate is not None and args.spawn_rate <= 0:
+        raise _flag_error("--spawn-rate", f"{args.spawn_rate:g} is not > 0", "e.g. --spawn-rate 5")
+    if not 0 <= args.workers <= 64:
+        raise _flag_error("--workers", f"{args.workers} is out of range", "use 0 to 64 workers")
+    if not 0 < args.web_port < 65536:
+        raise _flag_error("--web-port", f"{args.web_port} is not a port", "use 1..65535")
+    duration = parse_duration(args.duration, field="--duration") if args.duration else None
+    if duration is not None and duration <= 0:
+        raise _flag_error("--duration", "must be longer than 0s", "e.g. --duration 30s")
+    users = spawn_rate = None
+    if args.users is not None or args.spawn_rate is not None or duration is not None:
+        users = args.users or peak or 1
+        spawn_rate = args.spawn_rate or first_rate or float(users)
+        duration = duration or planned
+        planned = duration
+    target = scenario.target
+    if args.target is not None:
+        target = _check_target(args.target)
+    baseline = args.baseline or scenario.baseline
+    baseline_path = None
+    if baseline:
+        baseline_path = _baseline_path(baseline, scenario, required=bool(args.baseline))
+    return RunPlan(
+        scenario=scenario,
+        target=target,
+        out_dir=Path(args.out).resolve(),
+        baseline=baseline_path,
+        planned_s=None if args.web else planned,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration,
+        web=args.web,
+        web_port=args.web_port,
+        workers=args.workers,
+        proxy=needs_proxy(scenario.faults, str(scenario.source)),
+    )
+
+
+def _check_target(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    if raw == "builtin":
+        return raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _flag_error(
+            "--target",
+            f"{raw!r} is not 'builtin' or an http(s) URL",
+            "e.g. --target http://127.0.0.1:8080",
+        )
+    return raw.rstrip("/")
+
+
+def _baseline_path(raw: str, scenario: Scenario, *, required: bool) -> Path:
+    """Resolve a baseline as the reporter does (a name is reports/baselines/NAME.json).
+
+    An existing file is checked now (exit 2 before anything starts when it is
+    not a baseline); a missing one is an error when asked for with --baseline,
+    and only a note when the scenario names it (the first run has none yet).
+    """
+    from loadkit.report.baseline import load_baseline, resolve_baseline
+
+    path = resolve_baseline(raw, Path("reports/baselines")).expanduser()
+    for base in (Path.cwd(), scenario.source.parent):
+        if not path.is_absolute() and (base / path).exists():
+            path = base / path
+            break
+    path = path.resolve()
+    if path.exists() or required:
+        load_baseline(path)
+    return path
+
+
+class _Signals:
+    """Turns SIGINT / SIGTERM into flags the run loop reads (restored on exit)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.count = 0  # a second signal means: stop waiting, kill Locust now
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.received = signum
+        self.count += 1
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        for signum in (int(signal.SIGINT), int(signal.SIGTERM)):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        try:
+            yield self
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+
+
+def _say(message: str) -> None:
+    print(f"loadkit: {message}", flush=True)
+
+
+@contextlib.contextmanager
+def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
+    """Yield (host URL, target.json or None); the built-in target lives only this long."""
+    if plan.target != "builtin":
+        yield plan.target, None
+        return
+    from loadkit.target.launcher import start_target
+
+    with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
+        target = start_target(data_dir)
+        try:
+            _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
+            yield target.url, Path(data_dir) / "target.json"
+        finally:
+            target.stop()
+            _say("target stopped")
+
+
+def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
+    """Wait for Locust to end; returns 'done', 'interrupted', 'killed' or 'overrun'."""
+    outcome = "done"
+    deadline = (
+        None if plan.planned_s is None else time.monotonic() + plan.planned_s + OVERRUN_GRACE_S
+    )
+    if plan.workers and deadline is not None:
+        deadline += 60.0  # workers may take a while to connect on a loaded machine
+    while locust.returncode is None:
+        if signals.received is not None and outcome == "done":
+            outcome = "interrupted"
+            _say(f"{signal.Signals(signals.received).name}: stopping Locust (faults revert)...")
+            locust.stop()
+        if deadline is not None and time.monotonic() > deadline and outcome == "done":
+            outcome = "overrun"
+            _say(
+                f"Locust is still running {OVERRUN_GRACE_S:.0f}s after the planned end; stopping it"
+            )
+            locust.stop()
+        if signals.count >= 2 and outcome == "interrupted":
+            outcome = "killed"
+            _say("second signal: killing Locust (faults are reverted by 'loadkit faults recover')")
+            locust.kill()
+        if locust.kill_if_overdue():
+            _say("Locust did not stop in time; killed it")
+        time.sleep(0.1)
+    locust.finish()
+    return outcome
+
+
+def _report(run_dir: Path, baseline: Path | None) -> int:
+    argv = [sys.executable, "-m", "loadkit", "report", str(run_dir)]
+    if baseline is not None:
+        if baseline.exists():
+            argv += ["--baseline", str(baseline)]
+        else:
+            _say(
+                f"baseline {baseline} does not exist yet; no regression gate "
+                f"(save one with: loadkit baseline save {run_dir} NAME)"
+            )
+    return subprocess.run(argv, check=False).returncode
+
+
+def execute(plan: RunPlan) -> int:
+    """Run a validated plan; returns the exit code."""
+    scenario = plan.scenario
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in plan.out_dir.iterdir()}
+    length = f"{plan.planned_s:g}s" if plan.planned_s else "until stopped"
+    _say(
+        f"scenario '{scenario.name}' ({scenario.source}): {length}, "
+        f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
+    )
+    signals = _Signals()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(signals.installed())
+        host, target_info = stack.enter_context(_target(plan))
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
+        extra: list[str] = []
+        if plan.proxy and plan.target == "builtin":
+            proxy = stack.enter_context(start_proxy(host, scratch))
+            _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
+            host, extra = proxy.url, proxy.locust_args()
+        command = LocustCommand(
+            scenario=scenario,
+            host=host,
+            out_dir=plan.out_dir,
+            target_info=target_info,
+            users=plan.users,
+            spawn_rate=plan.spawn_rate,
+            duration_s=plan.duration_s,
+            web=plan.web,
+            web_port=plan.web_port,
+            workers=plan.workers,
+            extra_args=extra,
+        )
+        locust = LocustProcesses(command, scratch)
+        progress = ProgressPrinter(lambda: find_new_run_dir(plan.out_dir, before, scenario.name))
+        if plan.web:
+            _say(
+                f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
+            )
+        if signals.received is not None:
+            _say("interrupted before Locust started")
+            return EXIT_INTERRUPTED
+        try:
+            locust.start()
+            progress.start()
+            outcome = _wait(locust, plan, signals)
+        finally:
+            locust.kill()
+            locust.finish()
+            progress.stop()
+        for problem in locust.worker_problems():
+            _say(problem)
+        locust_code = locust.returncode
+    run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
+    if run_dir is None:
+        _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
+        return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
+    report_code = _report(run_dir, plan.baseline)
+    report = run_dir / "report.html"
+    if report.exists():
+        _say(f"report: {report}")
+    if outcome in ("interrupted", "killed"):
+        return EXIT_INTERRUPTED
+    if outcome == "overrun" or locust_code not in (0, None) or report_code not in (0, 1):
+        _say(f"the run was not carried out (Locust exit {locust_code}, report {report_code})")
+        return EXIT_RUN_FAILED
+    return report_code
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return execute(make_plan(args))

@@ -1,0 +1,92 @@
+"""The fault proxy in front of the built-in target, for scenarios with ``via: proxy`` faults.
+
+``loadkit run`` starts ``loadkit proxy`` (Toxiproxy-compatible) with one proxy,
+``gateway``, listening on a free 127.0.0.1 port and forwarding to the target's
+gateway. Locust then aims at the proxy, and the fault schedule adds and removes
+toxics on it through its API (``--loadkit-proxy-api``, ``--loadkit-proxy-name``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from loadkit.errors import TargetError
+from loadkit.run.locust import free_port
+
+__all__ = ["PROXY_NAME", "RunningProxy", "needs_proxy", "start_proxy"]
+
+PROXY_NAME = "gateway"
+START_TIMEOUT_S = 60.0
+
+
+def needs_proxy(faults: list[Any], source: str) -> bool:
+    """True when any fault of the (already validated) plan goes through the proxy."""
+    from loadkit.faults.model import parse_faults
+
+    return any(spec.via == "proxy" for spec in parse_faults(faults, source=source))
+
+
+@dataclass(frozen=True)
+class RunningProxy:
+    api_url: str
+    url: str  # what Locust aims at: http://127.0.0.1:<listen port>
+    name: str = PROXY_NAME
+
+    def locust_args(self) -> list[str]:
+        return ["--loadkit-proxy-api", self.api_url, "--loadkit-proxy-name", self.name]
+
+
+def _read_api_line(proc: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.strip())
+        if line.startswith("api: "):
+            ready.set()
+    ready.set()  # EOF: the proxy ended
+
+
+@contextlib.contextmanager
+def start_proxy(upstream_url: str, scratch: Path) -> Iterator[RunningProxy]:
+    """Run ``loadkit proxy`` forwarding to ``upstream_url``; stopped (SIGTERM) on exit."""
+    upstream = urlsplit(upstream_url)
+    listen_port = free_port()
+    config = scratch / "proxy.json"
+    config.write_text(json.dumps([{
+        "name": PROXY_NAME,
+        "listen": f"127.0.0.1:{listen_port}",
+        "upstream": f"{upstream.hostname}:{upstream.port}",
+        "enabled": True,
+    }]))  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadkit", "proxy", "--port", "0", "--config", str(config)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    ready = threading.Event()
+    reader = threading.Thread(target=_read_api_line, args=(proc, lines, ready), daemon=True)
+    reader.start()
+    try:
+        ready.wait(START_TIMEOUT_S)
+        api = next((line.removeprefix("api: ") for line in lines if line.startswith("api: ")), None)
+        if api is None or proc.poll() is not None:
+            last = lines[-1] if lines else f"no 'api:' line in {START_TIMEOUT_S:.0f}s"
+            raise TargetError(f"the fault proxy did not start: {last}")
+        yield RunningProxy(api_url=api, url=f"http://127.0.0.1:{listen_port}")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,189 @@
+"""The scenario part's Locust plugin seam: ``add_arguments`` and ``attach`` (see loadkit.locust).
+
+With ``--loadkit-scenario FILE`` it selects and weights the user classes and
+sets the scenario's load shape (a :class:`loadkit.load.shape.StagedShape`) as
+``environment.shape_class`` during Locust's ``init`` event, which Locust fires
+after creating the runner and the web UI but before a headless run starts or
+the web UI's "Start" button can be pressed: both modes then run the shape.
+
+``python -m loadkit.scenario.plugin FILE`` checks a scenario completely
+(including building its shape, which imports Locust) and prints its plan as
+JSON; ``loadkit run`` uses it for ``shape:`` scenarios so that its own process
+never imports gevent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from loadkit.errors import ConfigError, ScenarioError
+from loadkit.scenario.model import Scenario, StageSpec, build_from_spec, load_scenario
+from loadkit.scenario.yamldoc import did_you_mean
+
+__all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
+
+logger = logging.getLogger("loadkit.scenario.model")
+
+
+def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) -> Any:
+    """The scenario's load as a :class:`loadkit.load.shape.StagedShape` instance.
+
+    ``override`` (from ``-u/-r/-t``) replaces the scenario's load with one stage.
+    """
+    from loadkit.load import shape as shapes
+
+    if override is not None:
+        return shapes.StagesShape([override.as_dict()], source=str(scenario.source))
+    if scenario.shape is not None:
+        return build_from_spec(scenario.shape, str(scenario.source))
+    return shapes.StagesShape([s.as_dict() for s in scenario.stages], source=str(scenario.source))
+
+
+def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageSpec | None:
+    users = getattr(options, "num_users", None)
+    if users is None:
+        return None
+    rate = getattr(options, "spawn_rate", None) or float(max(users, 1))
+    duration = getattr(options, "run_time", None) or total_s or scenario.duration_s
+    if not duration:
+        raise ScenarioError(
+            "--users needs a duration for this shape",
+            source=str(scenario.source),
+            fix="also give --duration (loadkit run) or -t (locust)",
+        )
+    return StageSpec(float(duration), int(users), float(rate), "override")
+
+
+def add_arguments(parser: Any) -> None:
+    """Add ``--loadkit-scenario FILE`` to Locust's parser."""
+    parser.add_argument(
+        "--loadkit-scenario",
+        default="",
+        env_var="LOADKIT_SCENARIO",
+        include_in_web_ui=False,
+        help="loadkit scenario file: user mix and load shape (and its faults, unless "
+        "--loadkit-faults is given). -u/-r/-t replace its load with one constant stage.",
+    )
+
+
+def _select_users(environment: Any, scenario: Scenario) -> None:
+    available = dict(environment.available_user_classes or {})
+    available.update({cls.__name__: cls for cls in environment.user_classes})
+    chosen = []
+    for name, weight in scenario.users.items():
+        if name not in available:
+            raise ScenarioError(
+                f"no user class {name!r} in the locustfile",
+                source=str(scenario.source),
+                field=f"users.{name}",
+                fix=did_you_mean(name, sorted(available)),
+            )
+        available[name].weight = weight
+        chosen.append(available[name])
+    environment.user_classes[:] = chosen
+
+
+def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
+    """Make SIGTERM end a headless shape run gracefully.
+
+    Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
+    returns, and with a shape that call blocks until the shape ends: until then
+    SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
+    no final run.json). This handler quits the runner instead; Locust then
+    shuts down as after any run (``quitting``, ``quit``), and the handler
+    removes itself so Locust's own handler takes over. It leaves a ``note``
+    event and sets ``environment.loadkit_interrupted``.
+    """
+    import gevent
+
+    def quit_runner() -> None:
+        watcher.cancel()
+        logger.info("loadkit: SIGTERM: stopping the run")
+        environment.loadkit_interrupted = True  # for run.json's exit_status
+        if recorder is not None and getattr(recorder, "running", False):
+            recorder.event("note", message="SIGTERM: run stopped before the end of its shape")
+        environment.runner.quit()
+
+    watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
+    environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())
+
+
+def attach(environment: Any, recorder: Any = None) -> None:
+    """Apply ``--loadkit-scenario``: weight the user classes, set the load shape.
+
+    On the master / local runner the loaded :class:`~loadkit.scenario.model.Scenario`
+    is also ``environment.loadkit_scenario`` (the metrics plugin writes its
+    name, checks and baseline into run.json).
+
+    A shape class defined in the locustfile wins over the scenario's load (it is
+    what the locustfile asked for; a log line says so). ``-u`` (``loadkit run
+    --users``) replaces the scenario's load with one constant stage of ``-u``
+    users at ``-r``/s for ``-t`` (default: the scenario's length).
+    """
+    options = environment.parsed_options
+    path = getattr(options, "loadkit_scenario", "") if options is not None else ""
+    if not path:
+        return
+    from locust.runners import WorkerRunner
+
+    try:
+        scenario = load_scenario(path)
+        if scenario.users:
+            _select_users(environment, scenario)
+        if isinstance(environment.runner, WorkerRunner):
+            return  # the master drives the shape and the faults
+        environment.loadkit_scenario = scenario  # run.json's name, checks and baseline
+        if environment.shape_class is not None:
+            logger.info(
+                "loadkit: the locustfile's shape %s wins over the scenario's load",
+                type(environment.shape_class).__name__,
+            )
+            if getattr(options, "headless", False):
+                quit_on_sigterm(environment, recorder)
+            return
+        shape = build_locust_shape(scenario)
+        override = _override(options, scenario, getattr(shape, "total_duration_s", None))
+        if override is not None:
+            shape = build_locust_shape(scenario, override)
+    except ConfigError as exc:
+        logger.error("loadkit: %s", exc)
+        raise SystemExit(exc.exit_code) from None
+    shape.runner = environment.runner
+    environment.shape_class = shape
+    if getattr(options, "headless", False):
+        quit_on_sigterm(environment, recorder)
+    if environment.available_shape_classes is not None:  # selectable in the web UI's picker
+        environment.available_shape_classes[type(shape).__name__] = shape
+
+
+def main(argv: list[str]) -> int:
+    """``python -m loadkit.scenario.plugin FILE``: full check; prints the plan as JSON."""
+    if len(argv) != 1:
+        print("usage: python -m loadkit.scenario.plugin SCENARIO.yaml", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(argv[0])
+        shape = build_locust_shape(scenario)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
+    stages = getattr(shape, "stages", ())
+    print(
+        json.dumps(
+            {
+                "name": scenario.name,
+                "duration_s": getattr(shape, "total_duration_s", scenario.duration_s),
+                "peak_users": max((s.users for s in stages), default=scenario.peak_users),
+                "first_spawn_rate": stages[0].spawn_rate if stages else None,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
