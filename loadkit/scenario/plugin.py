@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
+from loadkit.rundir.layout import EventType
 from loadkit.scenario.model import Scenario, StageSpec, build_from_spec, load_scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
@@ -105,7 +106,9 @@ def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
         logger.info("loadkit: SIGTERM: stopping the run")
         environment.loadkit_interrupted = True  # for run.json's exit_status
         if recorder is not None and getattr(recorder, "running", False):
-            recorder.event("note", message="SIGTERM: run stopped before the end of its shape")
+            recorder.event(
+                EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
+            )
         environment.runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
