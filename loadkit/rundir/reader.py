@@ -133,6 +133,14 @@ def load_run_dir(path: Path) -> RunData:
     latency = read_latency_log(path / LATENCY_HLOG)
     if latency.skipped_lines:
         warnings.append(f"latency.hlog: skipped {latency.skipped_lines} torn or malformed line(s)")
+    if latency.unknown_tags:
+        tags = ", ".join(repr(tag) for tag in sorted(latency.unknown_tags)[:3])
+        more = " …" if len(latency.unknown_tags) > 3 else ""
+        warnings.append(
+            f"latency.hlog: skipped {sum(latency.unknown_tags.values())} line(s) whose tag loadkit "
+            f"does not write ({tags}{more}; a tag is ok:<endpoint> or fail:<endpoint>, "
+            "percent-encoded): they count in no endpoint"
+        )
     events = _read_events(path, warnings)
     resources = _read_resources(path, warnings)
     start = meta.get("started_at")

@@ -15,11 +15,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
 from loadkit.report.hdr import Layout, encode_counts
+from loadkit.rundir.hlog import OUTCOMES, encode_tag
 from loadkit.rundir.layout import (
     EVENTS_JSONL,
     LATENCY_HLOG,
@@ -79,10 +79,6 @@ class SyntheticRun:
     seed: int = 1
 
 
-def encode_tag(outcome: str, endpoint: str) -> str:
-    return f"{outcome}:{quote(endpoint, safe='/:')}"
-
-
 def _effect(run: SyntheticRun, endpoint: str, t: float) -> tuple[float, float]:
     """(latency factor, extra error rate) for ``endpoint`` at ``t`` seconds."""
     factor, errors = 1.0, 0.0
@@ -134,7 +130,8 @@ def _write_latency(run: SyntheticRun, path: Path, rng: np.random.Generator) -> N
                 median_us = run.median_ms.get(endpoint, 20.0) * 1000.0 * factor
                 values = rng.lognormal(math.log(median_us), 0.35, n)
                 failed = rng.random(n) < min(run.error_rate + extra_errors, 1.0)
-                for outcome, chosen in (("ok", values[~failed]), ("fail", values[failed])):
+                for outcome in OUTCOMES:
+                    chosen = values[failed] if outcome == "fail" else values[~failed]
                     if len(chosen) == 0:
                         continue
                     index, counts = np.unique(layout.index_of(chosen), return_counts=True)

@@ -13,7 +13,8 @@ from hdrh.histogram import HdrHistogram
 
 from loadkit.report import hdr_batch
 from loadkit.report.hdr import decode_sparse
-from loadkit.rundir.hlog_reader import decode_tag, read_latency_log
+from loadkit.rundir.hlog import decode_tag
+from loadkit.rundir.hlog_reader import read_latency_log
 
 
 def _encoded(values: list[int], count: int = 1, highest: int = 3_600_000_000, sig: int = 3) -> str:
