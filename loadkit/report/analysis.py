@@ -15,8 +15,9 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles, layout_for, series_percentiles
+from loadkit.report.hdr import grouped_percentiles, series_percentiles
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
+from loadkit.rundir.hdr_codec import layout_for
 from loadkit.rundir.hlog_reader import LatencyLog
 from loadkit.rundir.layout import EventType
 from loadkit.rundir.reader import RunData

@@ -3,7 +3,7 @@
 One row per tagged interval histogram (endpoint, outcome, start, length,
 count), and the non-empty buckets of all of them in three flat parallel arrays
 (row, bucket index, count), ready for vectorised merging and percentiles in
-:mod:`loadkit.report.hdr`. Torn or malformed lines (a killed run) are skipped
+the reporter (:mod:`loadkit.report.hdr`). Torn or malformed lines (a killed run) are skipped
 and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``,
 decoded by :func:`loadkit.rundir.hlog.decode_tag`); a line whose tag loadkit
 cannot have written is skipped and its tag kept in ``unknown_tags`` (never
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import IntArray, Layout
-from loadkit.report.hdr_batch import HEADER_SIZE, check_headers, decode_payloads, inflate
+from loadkit.rundir.hdr_batch import check_headers, decode_payloads
+from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, Layout, inflate
 from loadkit.rundir.hlog import Outcome, decode_tag
 
 __all__ = ["LatencyLog", "read_latency_log"]

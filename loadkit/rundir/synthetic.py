@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loadkit.report.hdr import Layout, encode_counts
+from loadkit.rundir.hdr_codec import Layout, encode_counts
 from loadkit.rundir.hlog import OUTCOMES, encode_tag
 from loadkit.rundir.layout import (
     EVENTS_JSONL,

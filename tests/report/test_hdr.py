@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadkit.report.hdr import Layout, decode_sparse, encode_counts, grouped_percentiles
-from loadkit.report.hdr_batch import decode_batch, unwrap
+from loadkit.report.hdr import grouped_percentiles
+from loadkit.rundir.hdr_batch import decode_batch
+from loadkit.rundir.hdr_codec import Layout, decode_sparse, encode_counts, unwrap
 
 PERCENTILES = [1.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadkit.report import hdr_batch
-from loadkit.report.hdr import decode_sparse
+from loadkit.rundir import hdr_batch
+from loadkit.rundir.hdr_codec import decode_sparse
 from loadkit.rundir.hlog import decode_tag
 from loadkit.rundir.hlog_reader import read_latency_log
 
