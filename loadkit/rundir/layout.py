@@ -51,7 +51,7 @@ FAULTS_JOURNAL: Final = "faults.journal"
 SUMMARY_JSON: Final = "summary.json"
 REPORT_HTML: Final = "report.html"
 JUNIT_XML: Final = "junit.xml"
-COMPARE_HTML: Final = "compare.html"  # default output of ``loadkit baseline compare``
+COMPARE_HTML: Final = "compare.html"  # default output of ``loadkit compare`` (in RUN_B)
 
 RESOURCE_COLUMNS: Final = (
     "t",

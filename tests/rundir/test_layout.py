@@ -8,7 +8,7 @@ from pathlib import Path
 
 from loadkit.rundir import layout
 from loadkit.rundir.events import EventLog, read_events
-from loadkit.rundir.layout import EventType
+from loadkit.rundir.layout import EventType, strip_userinfo
 
 DOC = (Path(__file__).parents[2] / "docs" / "run-dir.md").read_text(encoding="utf-8")
 
@@ -17,12 +17,23 @@ def _table_first_column(heading: str) -> set[str]:
     """The backquoted names in the first column of the table under ``heading``."""
     section = DOC.split(heading, 1)[1]
     names: set[str] = set()
+    in_table = False
     for line in section.splitlines()[1:]:
-        if line.startswith("## "):
-            break
+        if not line.startswith("|"):
+            if in_table:
+                break  # the end of the first table
+            continue
+        in_table = True
         if line.startswith("| `"):
             names.update(re.findall(r"`([^`]+)`", line.split("|")[1]))
     return names
+
+
+def test_documented_modules_exist() -> None:
+    modules = _table_first_column("`loadkit.rundir` owns this contract")
+    root = Path(layout.__file__).parents[1]
+    assert len(modules) >= 8
+    assert [m for m in sorted(modules) if not (root / m).is_file()] == []
 
 
 def test_every_documented_file_has_a_constant() -> None:
@@ -59,3 +70,10 @@ def test_event_type_is_written_as_its_plain_name(tmp_path: Path) -> None:
     assert '"type":"fault_inject"' in line
     (event,) = read_events(tmp_path / layout.EVENTS_JSONL)
     assert event["type"] == EventType.FAULT_INJECT
+
+
+def test_strip_userinfo() -> None:
+    assert strip_userinfo("http://u:p@127.0.0.1:8080/x?y=1") == "http://127.0.0.1:8080/x?y=1"
+    assert strip_userinfo("http://token@[::1]:80/") == "http://[::1]:80/"
+    assert strip_userinfo("http://127.0.0.1:1") == "http://127.0.0.1:1"
+    assert strip_userinfo(None) is None
