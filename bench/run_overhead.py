@@ -69,7 +69,7 @@ def validate_ms(samples: int = 50) -> float:
     times = []
     for _ in range(samples):
         t0 = time.perf_counter()
-        load_scenario(ROOT / "scenarios" / "quickstart.yaml", build_shape=False)
+        load_scenario(ROOT / "scenarios" / "quickstart.yaml")
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 

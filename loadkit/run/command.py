@@ -138,7 +138,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
             source=str(path),
             fix="give a scenario file: loadkit run scenarios/NAME.yaml",
         )
-    scenario = load_scenario(args.scenario or path, build_shape=False)
+    scenario = load_scenario(args.scenario or path)
     planned = scenario.duration_s
     peak, first_rate = (
         scenario.peak_users,

@@ -23,9 +23,10 @@ Every error names the file, the line, the field and the fix, in one line::
 Relative paths (``locustfile``, ``baseline``) are looked up in the current
 folder, then the scenario's folder, then the project folder.
 
-The Locust side (``--loadkit-scenario FILE``) is :mod:`loadkit.scenario.plugin`.
-This module imports Locust and :mod:`loadkit.load.shape` only when it needs them,
-so ``loadkit run`` validates a scenario without gevent's monkey-patching.
+Stages and shapes are validated by :mod:`loadkit.load.stages` (the one table of
+shape kinds, no Locust), so ``loadkit run`` checks a scenario completely, and
+learns its planned length, without gevent's monkey-patching. The Locust side
+(``--loadkit-scenario FILE``) is :mod:`loadkit.scenario.plugin`.
 """
 
 from __future__ import annotations
@@ -39,14 +40,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loadkit.errors import ConfigError
+from loadkit.load.stages import SHAPE_KINDS, Stage, StagePlan, expand, parse_stages
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 
 __all__ = [
     "DEFAULT_LOCUSTFILES",
-    "SHAPE_KINDS",
     "Scenario",
-    "StageSpec",
-    "build_from_spec",
     "default_scenario_path",
     "load_scenario",
     "locustfile_classes",
@@ -62,12 +61,10 @@ DEFAULT_LOCUSTFILES: dict[str, str] = {
     "SyncClientUser": "sync.py",
 }
 MIXED_LOCUSTFILE = "mixed.py"
-SHAPE_KINDS = ("ramp", "steps", "spike", "soak")
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
     "interval".split()
 )
-STAGE_KEYS = ("duration", "users", "spawn_rate", "name")
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
 RESERVED_OPTIONS = frozenset(
     "f locustfile H host headless autostart u users r spawn-rate t run-time master worker "  # noqa: SIM905
@@ -80,26 +77,6 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class StageSpec:
-    """One ``stages:`` entry: hold ``users`` for ``duration_s``, ramping at ``spawn_rate``/s."""
-
-    duration_s: float
-    users: int
-    spawn_rate: float
-    name: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "duration": self.duration_s,
-            "users": self.users,
-            "spawn_rate": self.spawn_rate,
-        }
-        if self.name is not None:
-            out["name"] = self.name
-        return out
-
-
-@dataclass(frozen=True)
 class Scenario:
     """A validated scenario file. Paths are absolute; durations are seconds."""
 
@@ -108,7 +85,7 @@ class Scenario:
     target: str  # "builtin" or a URL
     locustfile: Path
     users: dict[str, int]
-    stages: tuple[StageSpec, ...] = ()
+    stages: tuple[Stage, ...] = ()
     shape: dict[str, Any] | None = None  # {"kind": ..., **params} when there are no stages
     faults: list[Any] = field(default_factory=list)
     checks: tuple[str, ...] = ()
@@ -126,13 +103,25 @@ class Scenario:
         return self.target == "builtin"
 
     @property
-    def duration_s(self) -> float | None:
-        """Planned length of the run from its stages (None for a ``shape:``)."""
-        return sum(s.duration_s for s in self.stages) if self.stages else None
+    def shape_params(self) -> dict[str, Any]:
+        """The ``shape:`` parameters without its ``kind`` (empty for ``stages:``)."""
+        return {k: v for k, v in (self.shape or {}).items() if k != "kind"}
 
     @property
-    def peak_users(self) -> int | None:
-        return max(s.users for s in self.stages) if self.stages else None
+    def plan(self) -> StagePlan:
+        """The stages the run follows: ``stages:`` as written, or a ``shape:`` expanded."""
+        if self.shape is None:
+            return StagePlan(self.stages)
+        return StagePlan(expand(self.shape["kind"], self.shape_params, source=str(self.source)))
+
+    @property
+    def duration_s(self) -> float:
+        """Planned length of the run, in seconds (of its stages or its shape)."""
+        return self.plan.total_duration_s
+
+    @property
+    def peak_users(self) -> int:
+        return self.plan.peak_users
 
     def locust_option_args(self) -> list[str]:
         """The ``options:`` mapping as Locust command-line arguments."""
@@ -239,38 +228,14 @@ def _locustfile(doc: YamlDoc, raw: Any, users: dict[str, int], scenario_dir: Pat
     return path
 
 
-def _stages(doc: YamlDoc, raw: Any) -> tuple[StageSpec, ...]:
-    example = "write e.g. '- {duration: 30s, users: 10, spawn_rate: 5}'"
-    if not isinstance(raw, list) or not raw:
-        raise doc.error(("stages",), "must be a non-empty list of stages", example)
-    stages: list[StageSpec] = []
-    rate: float | None = None
-    for index, item in enumerate(raw):
-        path: FieldPath = ("stages", index)
-        if not isinstance(item, dict):
-            raise doc.error(path, "a stage must be a mapping", example)
-        doc.check_keys(item, STAGE_KEYS, path)
-        for required in ("duration", "users"):
-            if required not in item:
-                raise doc.error(path, f"missing '{required}'", example)
-        duration = doc.duration(item["duration"], (*path, "duration"))
-        if duration <= 0:
-            raise doc.error((*path, "duration"), "must be longer than 0s", "write e.g. '30s'")
-        users = _whole(doc, item["users"], (*path, "users"), 0, "users: 10")
-        raw_rate = item.get("spawn_rate", rate if rate is not None else max(users, 1))
-        if isinstance(raw_rate, bool) or not isinstance(raw_rate, int | float) or raw_rate <= 0:
-            raise doc.error(
-                (*path, "spawn_rate"),
-                f"{raw_rate!r} is not a number > 0",
-                "write users started per second, e.g. 'spawn_rate: 5'",
-            )
-        rate = float(raw_rate)
-        name = item.get("name")
-        stages.append(StageSpec(duration, users, rate, None if name is None else str(name)))
-    return tuple(stages)
+def _stages(doc: YamlDoc, raw: Any) -> tuple[Stage, ...]:
+    try:
+        return parse_stages(raw, source=doc.display)
+    except ConfigError as exc:
+        raise doc.relocate(exc, "stages") from None
 
 
-def _shape(doc: YamlDoc, raw: Any, *, build: bool) -> dict[str, Any]:
+def _shape(doc: YamlDoc, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict) or "kind" not in raw:
         raise doc.error(
             ("shape",),
@@ -280,19 +245,19 @@ def _shape(doc: YamlDoc, raw: Any, *, build: bool) -> dict[str, Any]:
         )
     kind = raw["kind"]
     if kind not in SHAPE_KINDS:
-        raise doc.error(
-            ("shape", "kind"), f"unknown shape {kind!r}", did_you_mean(str(kind), SHAPE_KINDS)
-        )
+        fix = did_you_mean(str(kind), SHAPE_KINDS)
+        if kind == "stages":
+            fix = "write the list as the scenario's own 'stages:' key"
+        raise doc.error(("shape", "kind"), f"unknown shape {kind!r}", fix)
     shape: dict[str, Any] = {"kind": kind}
     for key, value in raw.items():
         if key != "kind":  # durations may be written '30s' / '2m'
             is_duration = str(key).endswith("_s") and value is not None
             shape[str(key)] = doc.duration(value, ("shape", str(key))) if is_duration else value
-    if build:
-        try:
-            build_from_spec(shape, doc.display)
-        except ConfigError as exc:
-            raise doc.relocate(exc, "shape") from None
+    try:
+        expand(kind, {k: v for k, v in shape.items() if k != "kind"}, source=doc.display)
+    except ConfigError as exc:
+        raise doc.relocate(exc, "shape") from None
     return shape
 
 
@@ -364,12 +329,8 @@ def _target(doc: YamlDoc, raw: Any) -> str:
     return str(raw).rstrip("/")
 
 
-def load_scenario(path: str | Path, *, build_shape: bool = True) -> Scenario:
-    """Read and validate a scenario file; raises ScenarioError (one line, file:line).
-
-    ``build_shape=False`` skips building a ``shape:`` (which imports Locust);
-    ``python -m loadkit.scenario.model FILE`` does the full check in a child process.
-    """
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises ScenarioError (one line, file:line)."""
     source = Path(path)
     doc = YamlDoc(source, str(path))
     data = doc.data
@@ -407,7 +368,7 @@ def load_scenario(path: str | Path, *, build_shape: bool = True) -> Scenario:
         locustfile=_locustfile(doc, data.get("locustfile"), users, source.resolve().parent),
         users=users,
         stages=_stages(doc, data["stages"]) if "stages" in data else (),
-        shape=_shape(doc, data["shape"], build=build_shape) if "shape" in data else None,
+        shape=_shape(doc, data["shape"]) if "shape" in data else None,
         faults=_faults(doc, data.get("faults")),
         checks=_checks(doc, data.get("checks")),
         baseline=baseline,
@@ -415,12 +376,3 @@ def load_scenario(path: str | Path, *, build_shape: bool = True) -> Scenario:
         interval_s=interval,
         description=str(data.get("description") or ""),
     )
-
-
-def build_from_spec(shape: dict[str, Any], source: str) -> Any:
-    from loadkit.load import (
-        shape as shapes,  # imports Locust (gevent): only inside Locust or a check
-    )
-
-    params = {k: v for k, v in shape.items() if k != "kind"}
-    return shapes.build_shape(shape["kind"], params, source=source)

@@ -21,7 +21,8 @@ import sys
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
-from loadkit.scenario.model import Scenario, StageSpec, build_from_spec, load_scenario
+from loadkit.load.stages import Stage
+from loadkit.scenario.model import Scenario, load_scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
 __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
@@ -29,7 +30,7 @@ __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
 logger = logging.getLogger("loadkit.scenario.model")
 
 
-def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) -> Any:
+def build_locust_shape(scenario: Scenario, override: Stage | None = None) -> Any:
     """The scenario's load as a :class:`loadkit.load.shape.StagedShape` instance.
 
     ``override`` (from ``-u/-r/-t``) replaces the scenario's load with one stage.
@@ -37,13 +38,14 @@ def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) ->
     from loadkit.load import shape as shapes
 
     if override is not None:
-        return shapes.StagesShape([override.as_dict()], source=str(scenario.source))
+        return shapes.StagesShape([override], source=str(scenario.source))
     if scenario.shape is not None:
-        return build_from_spec(scenario.shape, str(scenario.source))
-    return shapes.StagesShape([s.as_dict() for s in scenario.stages], source=str(scenario.source))
+        kind, params = scenario.shape["kind"], scenario.shape_params
+        return shapes.build_shape(kind, params, source=str(scenario.source))
+    return shapes.StagesShape(scenario.stages, source=str(scenario.source))
 
 
-def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageSpec | None:
+def _override(options: Any, scenario: Scenario, total_s: float | None) -> Stage | None:
     users = getattr(options, "num_users", None)
     if users is None:
         return None
@@ -55,7 +57,7 @@ def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageS
             source=str(scenario.source),
             fix="also give --duration (loadkit run) or -t (locust)",
         )
-    return StageSpec(float(duration), int(users), float(rate), "override")
+    return Stage(0, "override", int(users), float(rate), float(duration))
 
 
 def add_arguments(parser: Any) -> None:

@@ -177,7 +177,7 @@ def _check_in_child(path: Path) -> subprocess.CompletedProcess[str]:
 def test_shape_parameters_are_checked_by_the_shapes_part(write) -> None:
     base = VALID.split("stages:")[0]
     good = write(base + "shape: {kind: soak, users: 5, duration_s: 2m, ramp_s: 10s}\n")
-    scenario = load_scenario(good, build_shape=False)
+    scenario = load_scenario(good)
     assert scenario.shape == {"kind": "soak", "users": 5, "duration_s": 120.0, "ramp_s": 10.0}
     assert scenario.stages == ()
     proc = _check_in_child(good)
@@ -191,7 +191,7 @@ def test_shape_parameters_are_checked_by_the_shapes_part(write) -> None:
     assert f"{bad}:8: shape.duration: unknown parameter" in proc.stderr, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     with pytest.raises(ScenarioError, match=r"shape\.kind: unknown shape 'ramps'; did you mean"):
-        load_scenario(write(base + "shape: {kind: ramps}\n"), build_shape=False)
+        load_scenario(write(base + "shape: {kind: ramps}\n"))
 
 
 def test_default_locustfile_is_chosen_from_the_user_classes(write) -> None:
@@ -203,7 +203,7 @@ def test_default_locustfile_is_chosen_from_the_user_classes(write) -> None:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_scenario_validates(path: Path) -> None:
-    scenario = load_scenario(path, build_shape=False)
+    scenario = load_scenario(path)
     assert scenario.name == path.stem
     assert scenario.description
     if scenario.shape is not None:
