@@ -5,19 +5,12 @@ sets the scenario's load shape (a :class:`loadkit.load.shape.StagedShape`) as
 ``environment.shape_class`` during Locust's ``init`` event, which Locust fires
 after creating the runner and the web UI but before a headless run starts or
 the web UI's "Start" button can be pressed: both modes then run the shape.
-
-``python -m loadkit.scenario.plugin FILE`` checks a scenario completely
-(including building its shape, which imports Locust) and prints its plan as
-JSON; ``loadkit run`` uses it for ``shape:`` scenarios so that its own process
-never imports gevent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
@@ -161,31 +154,3 @@ def attach(environment: Any, recorder: Any = None) -> None:
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
 
-
-def main(argv: list[str]) -> int:
-    """``python -m loadkit.scenario.plugin FILE``: full check; prints the plan as JSON."""
-    if len(argv) != 1:
-        print("usage: python -m loadkit.scenario.plugin SCENARIO.yaml", file=sys.stderr)
-        return 2
-    try:
-        scenario = load_scenario(argv[0])
-        shape = build_locust_shape(scenario)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return exc.exit_code
-    stages = getattr(shape, "stages", ())
-    print(
-        json.dumps(
-            {
-                "name": scenario.name,
-                "duration_s": getattr(shape, "total_duration_s", scenario.duration_s),
-                "peak_users": max((s.users for s in stages), default=scenario.peak_users),
-                "first_spawn_rate": stages[0].spawn_rate if stages else None,
-            }
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
