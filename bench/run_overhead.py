@@ -64,7 +64,7 @@ def one_round(duration: float) -> dict[str, float]:
 
 
 def validate_ms(samples: int = 50) -> float:
-    from loadkit.scenario.model import load_scenario
+    from loadkit.scenario.load import load_scenario
 
     times = []
     for _ in range(samples):

@@ -40,7 +40,8 @@ from loadkit.errors import (
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dir
 from loadkit.run.proxy import needs_proxy, start_proxy
-from loadkit.scenario.model import Scenario, default_scenario_path, load_scenario
+from loadkit.scenario.load import load_scenario
+from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
 
 __all__ = ["RunPlan", "make_plan", "register", "run_command"]

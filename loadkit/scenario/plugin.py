@@ -15,7 +15,8 @@ from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
 from loadkit.load.stages import Stage
-from loadkit.scenario.model import Scenario, load_scenario
+from loadkit.scenario.load import load_scenario
+from loadkit.scenario.model import Scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
 __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
@@ -153,4 +154,3 @@ def attach(environment: Any, recorder: Any = None) -> None:
         quit_on_sigterm(environment, recorder)
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
-
