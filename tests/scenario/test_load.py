@@ -1,4 +1,4 @@
-"""Scenario files: validation errors name file:line:field and the fix; shipped scenarios load."""
+"""Reading scenario files (loadkit.scenario.load): errors name file:line:field and the fix."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
-from loadkit.errors import EXIT_BAD_INPUT, ScenarioError
+from loadkit.errors import EXIT_BAD_INPUT, ConfigError, ScenarioError
+from loadkit.load.stages import SHAPE_KINDS, expand, parse_stages
 from loadkit.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,3 +258,84 @@ def test_loadkit_run_bad_flags_exit_2(write, tmp_path, flags, expected) -> None:
     assert proc.returncode == EXIT_BAD_INPUT, proc.stderr
     assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+# -- one table of shape kinds: a scenario and Python validate each kind alike ----------
+
+SHAPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {  # kind: (good, bad)
+    "ramp": ({"users": 10, "ramp_s": "5s", "hold_s": "1m"}, {"users": 0, "ramp_s": "5s"}),
+    "steps": (
+        {"step_users": 2, "steps": 3, "step_s": "10s", "spawn_rate": 1},
+        {"step_users": 2, "steps": 0, "step_s": 10},
+    ),
+    "spike": (
+        {"base_users": 1, "spike_users": 9, "base_s": 2, "spike_s": 1, "recovery_s": 3},
+        {"base_users": 9, "spike_users": 9, "base_s": 2, "spike_s": 1, "recovery_s": 3},
+    ),
+    "soak": ({"users": 3, "duration_s": "2m", "ramp_s": 30}, {"users": 3, "duration_s": "2 min"}),
+}
+
+
+def _shape_scenario(write, kind: str, params: dict[str, object]) -> Path:
+    base = VALID.split("stages:")[0]
+    return write(base + yaml.safe_dump({"shape": {"kind": kind, **params}}), f"{kind}.yaml")
+
+
+def test_every_kind_of_the_table_is_accepted_by_scenarios() -> None:
+    assert set(SHAPES) == set(SHAPE_KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(SHAPES))
+def test_a_shape_kind_validates_alike_from_a_scenario_and_from_python(write, kind) -> None:
+    good, bad = SHAPES[kind]
+    scenario = load_scenario(_shape_scenario(write, kind, good))
+    assert scenario.plan.stages == expand(kind, good)
+    assert scenario.duration_s == sum(s.duration_s for s in expand(kind, good))
+    with pytest.raises(ConfigError) as python:
+        expand(kind, bad)
+    path = _shape_scenario(write, kind, bad)
+    with pytest.raises(ScenarioError) as from_file:
+        load_scenario(path)
+    field = python.value.field or ""
+    assert from_file.value.field == ("shape" if field == "shape" else f"shape.{field}")
+    assert (from_file.value.problem, from_file.value.fix) == (
+        python.value.problem,
+        python.value.fix,
+    )
+    assert from_file.value.source == str(path) and from_file.value.line is not None
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        {"duration": "abc", "users": 1},
+        {"duration": "0s", "users": 1},
+        {"duration": 5, "users": -1},
+        {"duration": 5, "users": 1.5},
+        {"duration": 5, "users": 1, "spawn_rate": 0},
+        {"duration": 5, "users": 1, "rate": 3},
+        {"users": 1},
+        {"duration": 5, "users": 1, "name": [1]},
+    ],
+)
+def test_a_stage_validates_alike_from_a_scenario_and_from_python(write, stage) -> None:
+    stages = [{"duration": "1s", "users": 2}, stage]
+    with pytest.raises(ConfigError) as python:
+        parse_stages(stages)
+    base = VALID.split("stages:")[0]
+    path = write(base + yaml.safe_dump({"stages": stages}))
+    with pytest.raises(ScenarioError) as from_file:
+        load_scenario(path)
+    assert python.value.field is not None and python.value.field.startswith("stages[1]")
+    assert from_file.value.field == python.value.field
+    assert (from_file.value.problem, from_file.value.fix) == (
+        python.value.problem,
+        python.value.fix,
+    )
+    assert from_file.value.line is not None and from_file.value.line > 5
+
+
+def test_a_stage_list_is_not_a_shape_kind_in_a_scenario(write) -> None:
+    base = VALID.split("stages:")[0]
+    with pytest.raises(ScenarioError, match=r"shape\.kind: unknown shape 'stages'; write the list"):
+        load_scenario(write(base + "shape: {kind: stages, stages: [{duration: 1, users: 1}]}\n"))
