@@ -309,7 +309,7 @@ def expand(
             f"unknown shape {kind!r}",
             source=source,
             field="shape",
-            fix=did_you_mean(str(kind), ["stages", *SHAPE_KINDS]),
+            fix=did_you_mean(str(kind), SHAPE_KINDS),
         )
     accepted, required = shape_parameters(kind)
     for name in params:
