@@ -248,6 +248,7 @@ class Agent:
             "delivered": self.delivered,
             "circuit_breakers": {BREAKER_NAME: state},
             "breaker_opened": self.breaker.opened_count,
+            "breaker_failures": self.breaker.failures,
             "dropped_results": self.dropped,
         }
 

@@ -5,7 +5,8 @@
 ``GET /sessions/{id}/messages``                        200 ``{session_id, container_id,
                                                        messages}`` in ``seq`` order
 ``GET /sessions/{id}/messages/{mid}?wait_s=N``         200 the message (waits up to N s
-                                                       for it to finish)
+                                                       for it to finish; a running one
+                                                       shows its output so far)
 ``POST /sessions/{id}/messages/{mid}/interrupt``       200 the message, ``interrupted``
                                                        with the output printed so far
 =====================================================  ================================
@@ -86,6 +87,13 @@ class SessionQueues:
         self.store.finish(message["message_id"], "interrupted", output, "interrupted by request")
         if running is not None:
             running[0].cancel()
+
+    def with_partial_output(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A running message with the output it has printed so far."""
+        running = self._running.get(message["message_id"])
+        if running is None or message["state"] != "processing":
+            return message
+        return {**message, "output": "".join(running[1])}
 
     def _wake(self, session_id: str) -> None:
         if session_id not in self._workers:
@@ -212,7 +220,7 @@ def routes(config: TargetConfig, queues: SessionQueues) -> list[BaseRoute]:
         while message["state"] not in TERMINAL and sessions.clock() < deadline:
             await asyncio.sleep(0.02)
             message = message_of(request)
-        return JSONResponse(message)
+        return JSONResponse(queues.with_partial_output(message))
 
     @json_endpoint
     async def interrupt(request: Request) -> Response:
