@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import subprocess
+import sys
 import time
 import uuid
 
@@ -191,3 +194,40 @@ def test_bad_option_values_fail_before_anything_starts(tmp_path, options, field)
         start_target(tmp_path / "never", **options)
     assert info.value.field == field
     assert not (tmp_path / "never" / "logs").exists()
+
+
+def test_cli_break_switch_reaches_the_process_and_warns(tmp_path):
+    cmd = [sys.executable, "-m", "loadkit", "target", "--data-dir", str(tmp_path)]
+    cmd += ["--break-sync-event-dropped", "--sync-max-changes", "3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip().split(" ", 1)[1]
+        manifest = json.loads((tmp_path / "target.json").read_text())
+        gateway_cmd, agent_cmd = manifest["gateway"]["cmd"], manifest["agent"]["cmd"]
+        assert "--break-sync-event-dropped" in gateway_cmd
+        assert "--no-break-session-messages-reordered" in gateway_cmd
+        assert "--no-break-callbacks-not-retried" in agent_cmd
+        changes = [{"title": str(n)} for n in range(4)]
+        refused = httpx.post(f"{url}/repos/r/sync", json={"changes": changes})
+        assert refused.status_code == 400 and refused.json()["field"] == "changes"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        stderr = proc.stderr.read()
+        assert "deliberately broken: break_sync_event_dropped" in stderr
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_cli_bad_new_option_is_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "loadkit", "target", "--sync-max-changes", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--sync-max-changes" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
