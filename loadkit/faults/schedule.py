@@ -41,7 +41,8 @@ ACTION_JOIN_TIMEOUT_S = 30.0
 class Recorder(Protocol):
     """What the schedule needs of the metrics part's run recorder."""
 
-    run_dir: Path
+    @property
+    def run_dir(self) -> Path: ...
 
     def event(self, type: str, **fields: Any) -> None: ...
 

@@ -26,6 +26,7 @@ import signal
 import gevent
 from locust import LoadTestShape, User, constant, events, task
 
+from loadkit.plugin.context import plugin_context
 from loadkit.scenario import plugin as scenario_plugin
 
 seen = {"max_users": 0, "max_classes": {}}
@@ -38,7 +39,7 @@ def _args(parser):
 
 @events.init.add_listener
 def _init(environment, **_kwargs):
-    scenario_plugin.attach(environment)
+    scenario_plugin.attach(plugin_context(environment))
     shape = environment.shape_class
     seen["shape"] = type(shape).__name__ if shape is not None else None
     seen["user_classes"] = sorted(c.__name__ for c in environment.user_classes)
