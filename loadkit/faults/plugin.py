@@ -25,7 +25,7 @@ from typing import Any
 from loadkit.errors import ConfigError
 from loadkit.faults.backends.base import DEFAULT_PROXY_API, BackendContext, BackendSet
 from loadkit.faults.journal import FaultJournal, recover
-from loadkit.faults.model import FaultSpec, load_fault_file, parse_faults
+from loadkit.faults.model import FaultSpec, load_fault_file
 from loadkit.faults.schedule import FaultSchedule
 from loadkit.plugin.badinput import exit_bad_input
 from loadkit.plugin.context import PluginContext
@@ -97,10 +97,7 @@ def _plan(context: PluginContext) -> tuple[FaultSpec, ...]:
     path = getattr(context.options, "loadkit_faults", None)
     if path:
         return tuple(load_fault_file(path))
-    scenario = context.scenario
-    if scenario is None:
-        return ()
-    return tuple(parse_faults(scenario.faults, source=str(scenario.source)))
+    return context.scenario.faults if context.scenario is not None else ()
 
 
 def _recover_leftovers(index: Path | None) -> None:

@@ -225,7 +225,8 @@ class FaultSchedule:
         status.state = "failed" if action == "inject" else "revert_failed"
         status.error = message
         self._event("fault_error", name=status.spec.name, action=action, error=message)
-        log.warning("fault %s: %s failed: %s", status.spec.name, action, message)
+        spec = status.spec
+        log.warning("fault %s (%s): %s failed: %s", spec.name, spec.where, action, message)
 
     def _event(self, type_: str, **fields: Any) -> None:
         if self.recorder is not None:

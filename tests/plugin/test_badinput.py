@@ -64,7 +64,7 @@ CASES = {
     ),
     "faults": (
         ["--loadkit-faults", "faults.yaml"],
-        "faults.yaml: faults[1] (slow).latency: 'fast' is not a duration",
+        "faults.yaml:3: faults[1] (slow).latency: 'fast' is not a duration",
     ),
     "metrics": (["--loadkit-interval", "abc"], "--loadkit-interval: 'abc' is not an interval"),
 }
