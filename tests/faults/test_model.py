@@ -193,3 +193,19 @@ def test_a_plan_is_parsed_once_with_the_file_and_line_of_every_fault(tmp_path):
     plan.write_text("faults:\n  - name: b\n    kind: pause\n    pid: 1\n    at: soon\n")
     with pytest.raises(FaultPlanError, match=r"plan.yaml:5: faults\[0\] \(b\).at: 'soon'"):
         load_fault_file(plan)
+
+
+def test_every_backend_has_the_prepare_the_schedule_calls():
+    from loadkit.faults.backends.base import BackendContext, BackendSet, FaultBackend
+
+    specs = parse_faults(
+        [
+            {"name": "p", "at": "1s", "kind": "pause", "pid": 1},
+            {"name": "h", "at": "1s", "kind": "app-latency", "via": "http", "latency": "1ms"},
+        ]
+    )
+    backends = BackendSet(BackendContext(host="http://127.0.0.1:9"))
+    backends.prepare(specs)  # neither backend defines prepare: the protocol's no-op serves
+    for spec in specs:
+        assert FaultBackend in type(backends.for_spec(spec)).__mro__
+        assert type(backends.for_spec(spec)).prepare is FaultBackend.prepare
