@@ -34,16 +34,18 @@ from loadkit.scenario import plugin as _scenario
 __all__: list[str] = []
 
 
-@events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     _metrics.add_arguments(parser)
     _scenario.add_arguments(parser)
     _faults.add_arguments(parser)
 
 
-@events.init.add_listener
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
     context = plugin_context(environment)
     _metrics.attach(context)
     _scenario.attach(context)
     _faults.attach(context)
+
+
+events.init_command_line_parser.add_listener(_add_arguments)
+events.init.add_listener(_on_init)
