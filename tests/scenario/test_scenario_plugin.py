@@ -184,7 +184,7 @@ def test_sigterm_ends_a_headless_shape_run_gracefully(tmp_path) -> None:
 
 def test_the_scenario_hands_on_its_faults_as_specs_with_file_and_line(tmp_path: Path) -> None:
     from loadkit.run.proxy import needs_proxy
-    from loadkit.scenario.model import load_scenario
+    from loadkit.scenario.load import load_scenario
 
     (tmp_path / "lf.py").write_text(LOCUSTFILE)
     path = tmp_path / "s.yaml"
