@@ -28,6 +28,7 @@ its ``status`` follows the breaker at once. The rule, in order:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -41,7 +42,7 @@ from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object, r
 from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.store import TERMINAL_STATES, JobStore
 
-__all__ = ["AgentRegistry", "health_status", "routes"]
+__all__ = ["AgentProbe", "AgentRegistry", "health_status", "routes"]
 
 _HEALTH_KEYS = ("pid", "url", "running", "outbox", "circuit_breakers", "started_at")
 AGENT_PROBE_TIMEOUT_S = 0.5
@@ -69,19 +70,38 @@ class AgentRegistry:
         return beat
 
 
-async def _live_breakers(
-    client: httpx.AsyncClient, agent: dict[str, Any] | None
-) -> dict[str, str] | None:
-    """The agent's breaker states from its own ``/health`` now; None when it does not answer."""
-    url = (agent or {}).get("url")
-    if not url:
-        return None
-    try:
-        response = await client.get(f"{url}/health")
-        breakers = response.json().get("circuit_breakers")
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return None
-    return dict(breakers) if isinstance(breakers, dict) else None
+class AgentProbe:
+    """The agent's breaker states from its own ``/health``, asked at most every ``max_age_s``.
+
+    One call at a time, so a flood of ``/health`` requests makes no flood of calls.
+    """
+
+    def __init__(self, max_age_s: float = 0.1) -> None:
+        self.max_age_s = max_age_s
+        self.client = httpx.AsyncClient(timeout=AGENT_PROBE_TIMEOUT_S, trust_env=False)
+        self._lock = asyncio.Lock()
+        self._last: tuple[float, str, dict[str, str] | None] = (0.0, "", None)
+
+    async def breakers(self, agent: dict[str, Any] | None) -> dict[str, str] | None:
+        """The breakers now; None when the agent is unknown or does not answer."""
+        url = str((agent or {}).get("url") or "")
+        if not url:
+            return None
+        async with self._lock:
+            at, last_url, found = self._last
+            if last_url == url and time.monotonic() - at < self.max_age_s:
+                return found
+            found = await self._ask(url)
+            self._last = (time.monotonic(), url, found)
+            return found
+
+    async def _ask(self, url: str) -> dict[str, str] | None:
+        try:
+            response = await self.client.get(f"{url}/health")
+            breakers = response.json().get("circuit_breakers")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return dict(breakers) if isinstance(breakers, dict) else None
 
 
 def health_status(
@@ -123,7 +143,7 @@ def routes(
 ) -> list[BaseRoute]:
     """Agent routes plus ``/health``."""
     resource_faults = resources or store.db.faults
-    client = httpx.AsyncClient(timeout=AGENT_PROBE_TIMEOUT_S, trust_env=False)
+    probe = AgentProbe()
 
     @json_endpoint
     async def claim(request: Request) -> Response:
@@ -190,7 +210,7 @@ def routes(
         except ApiError:  # the store is unavailable: health still answers
             counts = {"queued": None, "processing": None}
         agent = agents.latest()
-        live = await _live_breakers(client, agent)
+        live = await probe.breakers(agent)
         breakers = live if live is not None else dict((agent or {}).get("circuit_breakers") or {})
         if agent is not None:
             agent["reachable"] = live is not None
