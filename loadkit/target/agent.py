@@ -122,6 +122,7 @@ class Agent:
                 output = await commands.run(command, job["workspace"], self.variables, partial)
         except TimeoutError:
             state, error = "timeout", f"timed out after {timeout_ms} ms"
+            output = "".join(partial)  # what it printed before the timeout
         except commands.JobFailed as exc:
             state, error = "failed", str(exc)
         except commands.CommandError as exc:

@@ -75,9 +75,11 @@ def queue_burst(url, session_id, count):
 
 
 def test_messages_of_a_session_run_one_at_a_time_in_arrival_order(target_factory):
-    target = target_factory(cold_start_ms=600)
+    target = target_factory(cold_start_ms=5000)
     session = new_session(target.url, "alice", "order")
     done = queue_burst(target.url, session["session_id"], 6)
+    ready_at = httpx.get(f"{target.url}/sessions/{session['session_id']}").json()["ready_at"]
+    assert all(m["created_at"] < ready_at for m in done)  # all waited in the queue together
     assert [m["seq"] for m in done] == [1, 2, 3, 4, 5, 6]
     assert [m["run_index"] for m in done] == [1, 2, 3, 4, 5, 6]
     assert all(m["state"] == "completed" and m["output"] == "line 1\nline 2\n" for m in done)
@@ -89,9 +91,11 @@ def test_messages_of_a_session_run_one_at_a_time_in_arrival_order(target_factory
 
 
 def test_break_session_messages_reordered_runs_newest_first(target_factory):
-    target = target_factory(cold_start_ms=600, break_session_messages_reordered=True)
+    target = target_factory(cold_start_ms=5000, break_session_messages_reordered=True)
     session = new_session(target.url, "alice", "reordered")
     done = queue_burst(target.url, session["session_id"], 6)
+    ready_at = httpx.get(f"{target.url}/sessions/{session['session_id']}").json()["ready_at"]
+    assert all(m["created_at"] < ready_at for m in done)  # all queued before the start
     # All six were queued while the container started: the broken queue runs them backwards.
     assert [m["run_index"] for m in done] == [6, 5, 4, 3, 2, 1]
     assert all(m["state"] == "completed" for m in done)
@@ -227,3 +231,20 @@ def test_message_to_an_expired_session_is_409(target_factory):
     )
     response = httpx.post(f"{target.url}/sessions/{sid}/messages", json={"command": "echo x"})
     assert response.status_code == 409 and response.json()["field"] == "session_id"
+
+
+def test_timed_out_job_keeps_its_partial_output(target):
+    request_id = httpx.post(
+        f"{target.url}/execute",
+        json={"workspace": "partial-ws", "command": "lines 1000 50", "timeout_ms": 600},
+    ).json()["request_id"]
+    status = wait_until(
+        lambda: (
+            (s := httpx.get(f"{target.url}/status/{request_id}").json())["state"] == "timeout" and s
+        ),
+        what="the timeout",
+    )
+    assert status["error"] == "timed out after 600 ms"
+    lines = httpx.get(f"{target.url}/responses/{request_id}").json()["output"].splitlines()
+    assert 2 <= len(lines) < 1000
+    assert lines == [f"line {n}" for n in range(1, len(lines) + 1)]
