@@ -70,7 +70,7 @@ def create_app(config: TargetConfig) -> Any:
     routes: list[BaseRoute] = [
         *jobs.routes(config, store),
         *internal.routes(config, store, agents, resources),
-        *sessions.routes(config, session_store),
+        *sessions.routes(config, session_store, on_delete=queues.forget),
         *sessionqueues.routes(config, queues),
         *tasks.routes(config, faults=resources),
         *appfaults.routes(config, faults, resources),

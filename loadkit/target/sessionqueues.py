@@ -88,6 +88,13 @@ class SessionQueues:
         if running is not None:
             running[0].cancel()
 
+    def forget(self, session_id: str) -> None:
+        """A deleted session: stop its worker (and running message), drop its messages."""
+        worker = self._workers.pop(session_id, None)
+        if worker is not None:
+            worker.cancel()
+        self.store.drop_session(session_id)
+
     def with_partial_output(self, message: dict[str, Any]) -> dict[str, Any]:
         """A running message with the output it has printed so far."""
         running = self._running.get(message["message_id"])

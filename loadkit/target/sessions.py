@@ -262,8 +262,15 @@ def _wait_ready_s(request: Request) -> float:
     return value
 
 
-def routes(config: TargetConfig, store: SessionStore | None = None) -> list[BaseRoute]:
-    """``/sessions`` routes (see docs/target-api.md, Sessions)."""
+def routes(
+    config: TargetConfig,
+    store: SessionStore | None = None,
+    on_delete: Callable[[str], None] | None = None,
+) -> list[BaseRoute]:
+    """``/sessions`` routes (see docs/target-api.md, Sessions).
+
+    ``on_delete(session_id)`` runs after a session is deleted (its message queue goes too).
+    """
     sessions = store or SessionStore(config)
 
     @json_endpoint
@@ -306,6 +313,8 @@ def routes(config: TargetConfig, store: SessionStore | None = None) -> list[Base
         session_id = request.path_params["session_id"]
         if not sessions.delete(session_id):
             raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        if on_delete is not None:
+            on_delete(session_id)
         return JSONResponse({"session_id": session_id, "deleted": True})
 
     return [

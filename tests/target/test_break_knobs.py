@@ -97,7 +97,7 @@ def test_break_callbacks_not_retried(target_factory, broken):
 def test_break_expired_leases_not_requeued(target_factory, broken):
     target = target_factory(lease_s=1.5, break_expired_leases_not_requeued=broken)
     url = target.url
-    request_id = submit(url, "lease-ws", "sleep 2")
+    request_id = submit(url, "lease-ws", "sleep 5")
     wait_until(lambda: status(target, request_id)["state"] == "processing", what="the claim")
     target.agent.kill()  # kill -9: its lease is never released
     target.restart("agent")

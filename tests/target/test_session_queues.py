@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import time
 import uuid
 
@@ -248,3 +249,20 @@ def test_timed_out_job_keeps_its_partial_output(target):
     lines = httpx.get(f"{target.url}/responses/{request_id}").json()["output"].splitlines()
     assert 2 <= len(lines) < 1000
     assert lines == [f"line {n}" for n in range(1, len(lines) + 1)]
+
+
+def test_deleting_a_session_stops_and_drops_its_messages(target):
+    url = target.url
+    sid = new_session(url, "ivan", "delete")["session_id"]
+    running = send(url, sid, "lines 1000 50")
+    send(url, sid, "echo queued")
+    wait_until(
+        lambda: message(url, sid, running["message_id"])["state"] == "processing",
+        what="the message to run",
+    )
+    assert httpx.delete(f"{url}/sessions/{sid}").status_code == 200
+    gone = httpx.get(f"{url}/sessions/{sid}/messages")
+    assert gone.status_code == 404 and gone.json()["field"] == "session_id"
+    with sqlite3.connect(target.data_dir / "gateway.db") as db:
+        left = db.execute("SELECT COUNT(*) FROM session_messages WHERE session_id = ?", (sid,))
+        assert left.fetchone()[0] == 0
