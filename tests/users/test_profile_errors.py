@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of one-line profile mistakes and their one-line messages)
 """A bad profile is one line naming file, line and field (exit 2 through ConfigError)."""
 
 from __future__ import annotations

@@ -66,8 +66,11 @@ def test_a_gateway_that_ignores_timeouts_fails_the_timeout_jobs(locust) -> None:
 
 
 def test_session_user_on_the_hermes_service(hermes, locust) -> None:
-    endpoints = ("POST /hermes/api/sessions/activate", "GET /session/[id]/health",
-                 "SESSION ready cold")  # fmt: skip
+    endpoints = (
+        "POST /hermes/api/sessions/activate",
+        "GET /session/[id]/health",
+        "SESSION ready cold",
+    )
     result = locust.run(
         "sessions.py",
         hermes.url,
@@ -99,7 +102,7 @@ def test_sessions_that_never_get_ready_are_failures(locust) -> None:
                 "1",
                 "--session-burst-size",
                 "2",
-            ),  # fmt: skip
+            ),
         )
     finally:
         service.stop()
@@ -109,16 +112,29 @@ def test_sessions_that_never_get_ready_are_failures(locust) -> None:
 
 
 def test_the_yaml_builtin_profile_passes_every_job_task_on_the_target(target, locust) -> None:
-    endpoints = ("JOB echo", "JOB bytes", "JOB special", "JOB isolation", "JOB interrupt",
-                 "JOB timeout", "GET /status/[id]", "GET /responses/[id]")  # fmt: skip
+    endpoints = (
+        "JOB echo",
+        "JOB bytes",
+        "JOB special",
+        "JOB isolation",
+        "JOB interrupt",
+        "JOB timeout",
+        "GET /status/[id]",
+        "GET /responses/[id]",
+    )
     result = locust.run(
         "workspace.py",
         target.url,
         users=6,
         until=endpoints,
-        args=("--user-profile", "builtin-yaml", "--job-tasks",
-              "echo:1,bytes:1,special:1,isolation:1,interrupt:1,timeout:1", *JOB_FAST),
-    )  # fmt: skip
+        args=(
+            "--user-profile",
+            "builtin-yaml",
+            "--job-tasks",
+            "echo:1,bytes:1,special:1,isolation:1,interrupt:1,timeout:1",
+            *JOB_FAST,
+        ),
+    )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()
@@ -130,10 +146,20 @@ def test_a_leak_through_the_yaml_profile_is_reported(target, locust) -> None:
         target.url,
         users=2,
         until=("JOB isolation",),
-        args=("--user-profile", "builtin-yaml", "--job-tasks", "isolation",
-              "--job-workspaces", "1", "--job-workspace-prefix", "leak",
-              "--job-stranger-workspace", "leak-shared-0", *JOB_FAST),
-    )  # fmt: skip
+        args=(
+            "--user-profile",
+            "builtin-yaml",
+            "--job-tasks",
+            "isolation",
+            "--job-workspaces",
+            "1",
+            "--job-workspace-prefix",
+            "leak",
+            "--job-stranger-workspace",
+            "leak-shared-0",
+            *JOB_FAST,
+        ),
+    )
     assert result.failed("JOB isolation") == result.count("JOB isolation") > 0, result.explain()
     assert any("isolation leak" in f["Error"] for f in result.failures), result.explain()
 
