@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loadkit.errors import ConfigError
+from loadkit.scenario.service import service_options
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 
 __all__ = [
@@ -65,7 +66,7 @@ MIXED_LOCUSTFILE = "mixed.py"
 SHAPE_KINDS = ("ramp", "steps", "spike", "soak")
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval".split()
+    "interval service".split()
 )
 STAGE_KEYS = ("duration", "users", "spawn_rate", "name")
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
@@ -73,7 +74,7 @@ RESERVED_OPTIONS = frozenset(
     "f locustfile H host headless autostart u users r spawn-rate t run-time master worker "  # noqa: SIM905
     "master-host master-port master-bind-host master-bind-port expect-workers web-host web-port "
     "loadkit-scenario loadkit-faults loadkit-out loadkit-target-info loadkit-run-name "
-    "loadkit-interval".split()
+    "loadkit-interval user-profile".split()
 )
 _OPTION_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -146,9 +147,16 @@ class Scenario:
 
 
 def project_root() -> Path:
-    """The folder holding locustfiles/ and scenarios/: the clone, else the current folder."""
+    """The folder holding locustfiles/ and scenarios/: the clone, else the current folder
+    if it has them, else the copies shipped in the package (:mod:`loadkit.examples`)."""
     clone = Path(__file__).resolve().parents[2]
-    return clone if (clone / "locustfiles").is_dir() else Path.cwd()
+    if (clone / "locustfiles").is_dir():
+        return clone
+    if (Path.cwd() / "locustfiles").is_dir() or (Path.cwd() / "scenarios").is_dir():
+        return Path.cwd()
+    from loadkit.examples import EXAMPLES
+
+    return EXAMPLES
 
 
 def default_scenario_path() -> Path:
@@ -411,7 +419,10 @@ def load_scenario(path: str | Path, *, build_shape: bool = True) -> Scenario:
         faults=_faults(doc, data.get("faults")),
         checks=_checks(doc, data.get("checks")),
         baseline=baseline,
-        options=_options(doc, data.get("options")),
+        options={
+            **_options(doc, data.get("options")),
+            **service_options(doc, data.get("service"), source.resolve()),
+        },
         interval_s=interval,
         description=str(data.get("description") or ""),
     )

@@ -8,9 +8,10 @@ createdAt, queuedAt, processingAt, completedAt, callback: {success, attempts}}``
 Its own command language: ``say TEXT`` completes, ``nap SECONDS`` sleeps,
 ``oops`` fails. A job's state is computed from its age when asked, so the
 service needs no background work. ``--lie`` makes it ignore ``timeoutMs``
-(a broken service, for the failure tests).
+(a broken service, for the failure tests); ``--token T`` makes ``POST /execute``
+require the header ``X-Token: T``.
 
-Run: ``python -m tests.users.services.camel_gateway PORT [--lie]``.
+Run: ``python tests/users/services/camel_gateway.py PORT [--lie] [--token T]``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.routing import Route
 
 QUEUED_S = 0.02
 LIE = "--lie" in sys.argv
+TOKEN = sys.argv[sys.argv.index("--token") + 1] if "--token" in sys.argv else None
 jobs: dict[str, dict[str, Any]] = {}
 
 
@@ -54,6 +56,8 @@ def _state(job: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 async def execute(request: Request) -> JSONResponse:
+    if TOKEN is not None and request.headers.get("x-token") != TOKEN:
+        return JSONResponse({"error": "bad or missing X-Token"}, status_code=401)
     body = await request.json()
     if not isinstance(body.get("chatId"), str) or not isinstance(body.get("command"), str):
         return JSONResponse({"error": "chatId and command are required"}, status_code=400)

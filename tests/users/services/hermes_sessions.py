@@ -6,7 +6,7 @@
 unknown). A start takes ``COLD_S``. ``--never-ready`` keeps every session
 starting (a broken service, for the failure tests).
 
-Run: ``python -m tests.users.services.hermes_sessions PORT [--never-ready]``.
+Run: ``python tests/users/services/hermes_sessions.py PORT [--never-ready]``.
 """
 
 from __future__ import annotations
