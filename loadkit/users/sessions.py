@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from locust import FastHttpUser, events
 
 from loadkit.load.arrival import ArrivalRate
-from loadkit.users import args
+from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, fire, next_user_number
 from loadkit.users.profile.api import SessionAPI
 from loadkit.users.profile.loader import add_profile_argument, profile_for

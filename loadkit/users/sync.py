@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import FastHttpUser, events
 
-from loadkit.users import args
+from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.http import call_json
 from loadkit.users.websocket import (
