@@ -14,13 +14,17 @@ Request events (besides the HTTP calls and the client's own ``WS connect`` /
 - ``WS notify task.created`` / ``WS notify task.updated``: write → event
   received, end to end, for events written by loadkit writers.
 - ``WS notify order`` (failure): a repo's ``seq`` skipped (missed events) or
-  went back, or a task's ``version`` did not increase.
+  went back, or a task's ``version`` did not increase (services without a
+  ``seq``: a task's ``version`` skipped, i.e. missed updates).
 - ``SYNC conflict server_wins``: a batch sync whose stale change came back as
   a ``server_wins`` conflict with the server's newer version (failure if not).
 
 A dropped connection is re-opened with backoff and re-subscribed; the
 client fires ``WS reconnect`` (time from drop to subscribed again) and the
 seq baseline of each repo restarts, since events sent meanwhile are gone.
+
+The calls and messages are the service profile's
+(:class:`~loadkit.users.profile.api.SyncAPI`, ``--user-profile``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from locust import FastHttpUser, events
 
 from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
-from loadkit.users.http import call_json
+from loadkit.users.profile.api import SyncAPI, SyncEvent, TaskRef
+from loadkit.users.profile.loader import add_profile_argument, profile_for
 from loadkit.users.websocket import (
     Backoff,
     WebSocketClient,
@@ -52,11 +57,16 @@ __all__ = ["SyncUser", "is_writer"]
 RECEIVE_TIMEOUT_S = 30.0
 OWN_TASKS_KEPT = 20
 VERSIONS_KEPT = 2000  # tasks whose last version a client remembers
+OWN_WRITES_KEPT = 20000
+# (task_id, version) -> time written, by this process's writers: the latency of
+# their notifications on services whose events carry no write time
+OWN_WRITES: dict[tuple[str, int | None], float] = {}
 
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     group = args.WebArguments(parser)
+    add_profile_argument(group)
     group.add_argument(
         "--sync-repos",
         type=args.positive_int,
@@ -117,6 +127,7 @@ class SyncUser(FastHttpUser):
     """One live-sync client; see the module docstring. Abstract: subclass it in a locustfile."""
 
     abstract = True
+    sync_api: ClassVar[SyncAPI | None] = None
 
     def wait_time(self) -> float:
         if self.writer:
@@ -125,6 +136,7 @@ class SyncUser(FastHttpUser):
 
     def on_start(self) -> None:
         env = self.environment
+        self.api: SyncAPI = self.sync_api or profile_for(env).sync
         number = next_user_number("sync")
         self.client_id = f"lk-{PROCESS_TOKEN}-{number}"
         prefix = args.setting(env, "sync_repo_prefix", "lk-repo")
@@ -144,10 +156,11 @@ class SyncUser(FastHttpUser):
             ),
         )
         self.last_seq: dict[str, int] = {}
+        self.seen_seq = False
         self.last_version: dict[str, int] = {}
-        self.own_tasks: deque[dict[str, Any]] = deque(maxlen=OWN_TASKS_KEPT)
+        self.own_tasks: deque[TaskRef] = deque(maxlen=OWN_TASKS_KEPT)
         self.ws = WebSocketClient(
-            ws_url(self.host or ""), env.events.request, fire_receive_events=False
+            ws_url(self.host or "", self.api.ws_path), env.events.request, fire_receive_events=False
         )
         self.receiver: gevent.Greenlet | None = None
         try:
@@ -165,8 +178,14 @@ class SyncUser(FastHttpUser):
     # -- receiving -----------------------------------------------------------------
 
     def _subscribe(self, client: WebSocketClient) -> None:
-        client.request({"op": "subscribe", "repos": self.repos}, expect_type="subscribed")
+        message, reply = self.api.subscribe(self.repos)
+        if reply is None:
+            client.send_json(message)
+        else:
+            client.request(message, expect_type=reply)
         self.last_seq.clear()  # events sent while we were away are gone: new baseline
+        if not self.seen_seq:
+            self.last_version.clear()  # no seq: the version baseline restarts likewise
 
     def _reconnect(self) -> bool:
         try:
@@ -192,17 +211,34 @@ class SyncUser(FastHttpUser):
 
     def handle(self, message: dict[str, Any]) -> None:
         """Check one server message and fire its events."""
-        kind = message.get("type")
-        if kind == "error":
-            self._order_failure(f"server error: {message.get('error')}", name="server error")
+        event = self.api.event(message)
+        if event is None:
             return
-        if kind not in ("task.created", "task.updated"):
+        if isinstance(event, str):
+            kind = message.get("type")
+            if kind == "error":
+                self._order_failure(f"server error: {event}", name="server error")
+            else:
+                self._order_failure(event)
             return
         received = time.time()
-        repo, seq, body = message.get("repo"), message.get("seq"), message.get("task") or {}
-        if not isinstance(repo, str) or not isinstance(seq, int) or not isinstance(body, dict):
-            self._order_failure(f"malformed {kind} event: {str(message)[:120]}")
-            return
+        if event.seq is not None:
+            self.seen_seq = True
+            self._check_seq(event.repo, event.seq)
+        self._check_version(event)
+        written_at = event.written_at
+        if written_at is None:
+            written_at = OWN_WRITES.get((event.task_id, event.version))
+        if written_at is not None:
+            fire(
+                self.environment.events.request,
+                "WS",
+                f"notify {event.kind}",
+                0.0,
+                response_time_ms=max(0.0, (received - written_at) * 1000.0),
+            )
+
+    def _check_seq(self, repo: str, seq: int) -> None:
         last = self.last_seq.get(repo)
         if last is not None and seq != last + 1:
             if seq > last + 1:
@@ -210,25 +246,21 @@ class SyncUser(FastHttpUser):
             else:
                 self._order_failure(f"out-of-order event in {repo}: seq {seq} after {last}")
         self.last_seq[repo] = seq if last is None else max(seq, last)
-        task_key = f"{repo}/{body.get('task_id')}"
-        version = body.get("version")
-        if isinstance(version, int):
-            seen = self.last_version.pop(task_key, None)  # re-inserted last: LRU order
-            if seen is not None and version <= seen:
-                self._order_failure(f"task {task_key} version {version} after {seen}")
-            self.last_version[task_key] = max(version, seen or 0)
-            if len(self.last_version) > VERSIONS_KEPT:  # bounded memory in long soaks
-                del self.last_version[next(iter(self.last_version))]
-        meta = body.get("meta")
-        written_at = meta.get("written_at") if isinstance(meta, dict) else None
-        if isinstance(written_at, int | float):
-            fire(
-                self.environment.events.request,
-                "WS",
-                f"notify {kind}",
-                0.0,
-                response_time_ms=max(0.0, (received - written_at) * 1000.0),
-            )
+
+    def _check_version(self, event: SyncEvent) -> None:
+        version = event.version
+        if version is None:
+            return
+        task_key = f"{event.repo}/{event.task_id}"
+        seen = self.last_version.pop(task_key, None)  # re-inserted last: LRU order
+        if seen is not None and version <= seen:
+            self._order_failure(f"task {task_key} version {version} after {seen}")
+        elif seen is not None and event.seq is None and version > seen + 1:
+            self._order_failure(f"missed {version - seen - 1} update(s) of task {task_key}:"
+                                f" version {seen}→{version}")  # fmt: skip
+        self.last_version[task_key] = max(version, seen or 0)
+        if len(self.last_version) > VERSIONS_KEPT:  # bounded memory in long soaks
+            del self.last_version[next(iter(self.last_version))]
 
     def _order_failure(self, problem: str, name: str = "notify order") -> None:
         fire(
@@ -242,38 +274,30 @@ class SyncUser(FastHttpUser):
 
     # -- writing -------------------------------------------------------------------
 
-    def _meta(self) -> dict[str, Any]:
-        return {"written_at": time.time(), "by": self.client_id}
+    def _written(self, task: TaskRef, written_at: float) -> TaskRef:
+        """Remember when this process wrote ``task``, for services without timestamps."""
+        OWN_WRITES[(task.task_id, task.version)] = written_at
+        if len(OWN_WRITES) > OWN_WRITES_KEPT:
+            del OWN_WRITES[next(iter(OWN_WRITES))]
+        self.own_tasks.append(task)
+        return task
 
-    def _http(self, method: str, path: str, name: str, expect: int, body: Any) -> dict[str, Any]:
-        return call_json(self.client, method, path, name=name, expect=expect, body=body)
-
-    def _create(self) -> dict[str, Any]:
-        repo = random.choice(self.all_repos)
-        body = {
-            "title": f"task {uuid.uuid4().hex[:8]}",
-            "client_id": self.client_id,
-            "meta": self._meta(),
-        }
-        created = self._http("POST", f"/repos/{repo}/tasks", "/repos/[repo]/tasks", 201, body)
-        self.own_tasks.append(created)
-        return created
-
-    def _update(self, current: dict[str, Any]) -> dict[str, Any]:
-        repo, task_id = current["repo"], current["task_id"]
-        body = {
-            "title": f"edited {uuid.uuid4().hex[:8]}",
-            "base_version": current["version"],
-            "client_id": self.client_id,
-            "meta": self._meta(),
-        }
-        updated = self._http(
-            "PUT", f"/repos/{repo}/tasks/{task_id}", "/repos/[repo]/tasks/[id]", 200, body
+    def _create(self) -> TaskRef:
+        repo, written_at = random.choice(self.all_repos), time.time()
+        title = f"task {uuid.uuid4().hex[:8]}"
+        created = self.api.create(
+            self.client, repo=repo, title=title, client_id=self.client_id, written_at=written_at
         )
-        self.own_tasks.append(updated)
-        return updated
+        return self._written(created, written_at)
 
-    def _own_task(self) -> dict[str, Any]:
+    def _update(self, current: TaskRef) -> TaskRef:
+        written_at, title = time.time(), f"edited {uuid.uuid4().hex[:8]}"
+        updated = self.api.update(
+            self.client, current, title=title, client_id=self.client_id, written_at=written_at
+        )
+        return self._written(updated, written_at)
+
+    def _own_task(self) -> TaskRef:
         """One of this writer's tasks (latest version known), removed from the list."""
         if not self.own_tasks:
             self._create()
@@ -281,9 +305,10 @@ class SyncUser(FastHttpUser):
 
     def keep_alive(self) -> None:
         """A listener's only task: a ping now and then (the pong is read by the receiver)."""
-        if self.ws.connected:
+        ping = self.api.ping()
+        if self.ws.connected and ping is not None:
             with contextlib.suppress(WebSocketClosed):  # the receiver reconnects
-                self.ws.send_json({"op": "ping"})
+                self.ws.send_json(ping)
 
     def create_task(self) -> None:
         with contextlib.suppress(CheckFailed):  # already a failed HTTP request
@@ -294,41 +319,23 @@ class SyncUser(FastHttpUser):
             self._update(self._own_task())
 
     def batch_sync(self) -> None:
-        with checked(self.environment.events.request, "SYNC", "conflict server_wins"):
+        expected = self.api.expected_strategy
+        with checked(self.environment.events.request, "SYNC", f"conflict {expected}"):
             stale = self._own_task()
-            fresh = self._update(stale)  # the server moves on; our base_version is now stale
-            repo = stale["repo"]
-            body = {
-                "client_id": self.client_id,
-                "changes": [
-                    {
-                        "task_id": stale["task_id"],
-                        "base_version": stale["version"],
-                        "title": "offline edit",
-                        "meta": self._meta(),
-                    },
-                    {"title": f"new offline {uuid.uuid4().hex[:8]}", "meta": self._meta()},
-                ],
-            }
-            result = self._http("POST", f"/repos/{repo}/sync", "/repos/[repo]/sync", 200, body)
-            conflicts = {c.get("task_id"): c for c in result.get("conflicts") or []}
-            conflict = conflicts.get(stale["task_id"])
-            if conflict is None:
+            fresh = self._update(stale)  # the server moves on; our base version is now stale
+            result = self.api.batch(
+                self.client, stale, client_id=self.client_id, written_at=time.time()
+            )
+            if not result.found:
+                raise CheckFailed(f"sync of stale {stale.task_id} applied instead of conflicting")
+            if result.strategy != expected or result.server_version not in (None, fresh.version):
                 raise CheckFailed(
-                    f"sync of stale {stale['task_id']} applied instead of conflicting"
+                    f"conflict on {stale.task_id}: resolution {result.strategy},"
+                    f" server version {result.server_version}, expected {expected} at"
+                    f" {fresh.version}"
                 )
-            server = conflict.get("server") or {}
-            if (
-                conflict.get("resolution") != "server_wins"
-                or server.get("version") != fresh["version"]
-            ):
-                raise CheckFailed(
-                    f"conflict on {stale['task_id']}: resolution {conflict.get('resolution')},"
-                    f" server version {server.get('version')}, expected server_wins at"
-                    f" {fresh['version']}"
-                )
-            if len(result.get("applied") or []) != 1:
-                raise CheckFailed(f"sync applied {len(result.get('applied') or [])} changes, not 1")
+            if result.applied is not None and result.applied != 1:
+                raise CheckFailed(f"sync applied {result.applied} changes, not 1")
 
     tasks = [keep_alive]  # noqa: RUF012  (Locust sets it per instance in on_start)
     writer_tasks: ClassVar[list[Any]] = [create_task] * 2 + [update_task] * 6

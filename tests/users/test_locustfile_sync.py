@@ -93,6 +93,7 @@ class Recorder:
 
 def make_user():
     """A SyncUser without a connection, to feed handle() crafted server messages."""
+    from loadkit.users.profile.builtin_sync import BuiltinSync
     from loadkit.users.sync import SyncUser
 
     user = SyncUser.__new__(SyncUser)
@@ -100,7 +101,8 @@ def make_user():
     user.environment = types.SimpleNamespace(  # no Locust environment needed to check messages
         events=types.SimpleNamespace(request=hook), parsed_options=None
     )
-    user.last_seq, user.last_version = {}, {}
+    user.last_seq, user.last_version, user.seen_seq = {}, {}, False
+    user.api = BuiltinSync()
     return user, hook
 
 

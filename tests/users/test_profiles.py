@@ -179,3 +179,51 @@ def test_a_bad_profile_stops_locust_before_it_starts(tmp_path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert f"{bad}:2: jobs.submit.id:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+SYNC_FAST = ("--sync-repos", "2", "--sync-writer-share", "0.5", "--sync-write-interval", "0.05",
+             "--sync-ping-interval", "0.5")  # fmt: skip
+
+
+def test_sync_user_on_the_task_sync_service(locust) -> None:
+    service = Service("task_sync")
+    endpoints = (
+        "POST /api/tasks",
+        "PUT /api/tasks/[id]",
+        "POST /api/sync/batch",
+        "WS notify task.created",
+        "WS notify task.updated",
+        "SYNC conflict server_wins",
+    )
+    try:
+        result = locust.run(
+            "sync.py",
+            service.url,
+            users=4,
+            until=endpoints,
+            args=("--user-profile", "task-sync", *SYNC_FAST),
+        )
+    finally:
+        service.stop()
+    for endpoint in endpoints:
+        assert result.count(endpoint) > 0, (endpoint, result.explain())
+    assert result.total_failures == 0, result.explain()
+    assert result.returncode == 0, result.explain()
+
+
+def test_a_sync_service_that_drops_updates_shows_missed_events(locust) -> None:
+    service = Service("task_sync", "--drop-updates")
+    try:
+        result = locust.run(
+            "sync.py",
+            service.url,
+            users=4,
+            until=("WS notify order",),
+            args=("--user-profile", "task-sync", *SYNC_FAST),
+        )
+    finally:
+        service.stop()
+    assert result.failed("WS notify order") > 0, result.explain()
+    assert any("missed 1 update(s) of task" in f["Error"] for f in result.failures), (
+        result.explain()
+    )

@@ -2,7 +2,8 @@
 
 A service profile is an object per behaviour: :class:`JobAPI` for
 :class:`~loadkit.users.jobs.JobUser`, :class:`SessionAPI` for
-:class:`~loadkit.users.sessions.SessionUser`. The built-in ones speak the
+:class:`~loadkit.users.sessions.SessionUser`, :class:`SyncAPI` for
+:class:`~loadkit.users.sync.SyncUser`. The built-in ones speak the
 reference target (:mod:`loadkit.users.profile.builtin`); YAML profiles
 (:mod:`loadkit.users.profile.yamlapi`) speak anyone's. A Python subclass of
 either overrides the one method YAML cannot say (request signing, multi-step
@@ -24,10 +25,14 @@ from loadkit.users.http import HttpClient
 __all__ = [
     "JOB_STATES",
     "SESSION_STATES",
+    "Conflict",
     "JobAPI",
     "JobState",
     "SessionAPI",
     "SessionStart",
+    "SyncAPI",
+    "SyncEvent",
+    "TaskRef",
 ]
 
 # loadkit's own job states; a profile maps each of its service's states onto one.
@@ -101,3 +106,68 @@ class SessionAPI(Protocol):
     ) -> None: ...
 
     def close(self, client: HttpClient, session_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task as a writer last saw it."""
+
+    repo: str
+    task_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """One notification, in loadkit's words (``kind``: ``task.created`` / ``task.updated``).
+
+    ``seq`` (a per-repo sequence) and ``written_at`` (the writer's clock) are
+    optional: without ``seq`` missed events are found by version gaps, without
+    ``written_at`` the latency of this process's own writes is measured.
+    """
+
+    kind: str
+    repo: str
+    task_id: str
+    version: int | None = None
+    seq: int | None = None
+    written_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """What a batch sync said about a stale change (None: the service does not say)."""
+
+    found: bool
+    strategy: str | None = None
+    server_version: int | None = None
+    applied: int | None = None
+
+
+class SyncAPI(Protocol):
+    """Subscribe over a WebSocket, read its notifications, write tasks, batch-sync."""
+
+    ws_path: str
+    expected_strategy: str  # how a stale change's conflict must be resolved
+
+    def subscribe(self, repos: list[str]) -> tuple[dict[str, Any], str | None]:
+        """The subscribe message and the type of its reply (None: no reply awaited)."""
+        ...
+
+    def ping(self) -> dict[str, Any] | None: ...
+
+    def event(self, message: Mapping[str, Any]) -> SyncEvent | str | None:
+        """A notification; a server error's text; or None for anything else."""
+        ...
+
+    def create(
+        self, client: HttpClient, *, repo: str, title: str, client_id: str, written_at: float
+    ) -> TaskRef: ...
+
+    def update(
+        self, client: HttpClient, task: TaskRef, *, title: str, client_id: str, written_at: float
+    ) -> TaskRef: ...
+
+    def batch(
+        self, client: HttpClient, stale: TaskRef, *, client_id: str, written_at: float
+    ) -> Conflict: ...

@@ -27,7 +27,7 @@ import jmespath.parser
 from loadkit.users.events import CheckFailed
 from loadkit.users.http import HttpClient, call_json
 
-__all__ = ["Call", "compile_query", "env_names", "expand_env", "placeholders"]
+__all__ = ["Call", "compile_query", "env_names", "expand_env", "fill_body", "placeholders"]
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FORMATTER = string.Formatter()
@@ -67,7 +67,7 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     return expand_env(template).format_map({k: "" if v is None else v for k, v in values.items()})
 
 
-def _body(template: Any, values: Mapping[str, Any]) -> Any:
+def fill_body(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, str):
         names = placeholders(template)
         if len(names) == 1 and template.strip() == "{" + next(iter(names)) + "}":
@@ -76,12 +76,12 @@ def _body(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, dict):
         out = {}
         for key, item in template.items():
-            value = _body(item, values)
+            value = fill_body(item, values)
             if value is not None:
                 out[key] = value
         return out
     if isinstance(template, list):
-        return [_body(item, values) for item in template]
+        return [fill_body(item, values) for item in template]
     return template
 
 
@@ -106,7 +106,7 @@ class Call:
         safe = {k: quote(str(v), safe="") if v is not None else "" for k, v in values.items()}
         path = expand_env(self.path).format_map(safe)
         headers = {key: expand_env(value) for key, value in self.headers.items()}
-        body = None if self.body is None else _body(self.body, values)
+        body = None if self.body is None else fill_body(self.body, values)
         return call_json(
             client,
             self.method,

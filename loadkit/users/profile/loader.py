@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 from loadkit.errors import ConfigError, ScenarioError
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc
 from loadkit.users.args import WebArguments, setting
-from loadkit.users.profile.api import JobAPI, SessionAPI
+from loadkit.users.profile.api import JobAPI, SessionAPI, SyncAPI
 from loadkit.users.profile.builtin import BuiltinJobs, BuiltinSessions
+from loadkit.users.profile.builtin_sync import BuiltinSync
 from loadkit.users.profile.spec import read_calls, read_commands, read_headers
 from loadkit.users.profile.yamlapi import YamlJobs, YamlSessions
+from loadkit.users.profile.yamlsync import read_sync
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -41,16 +43,18 @@ __all__ = [
 
 BUILTIN = "builtin"
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-TOP_KEYS = ("name", "description", "headers", "jobs", "sessions")
+TOP_KEYS = ("name", "description", "headers", "jobs", "sessions", "sync")
+SECTIONS = ("jobs", "sessions", "sync")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """One adapter per behaviour; ``None`` where the profile does not describe it."""
+    """One adapter per behaviour (the built-in one where the profile does not describe it)."""
 
     reference: str
     jobs: JobAPI
     sessions: SessionAPI
+    sync: SyncAPI
 
 
 def shipped() -> list[str]:
@@ -76,14 +80,15 @@ def _locate(reference: str) -> tuple[Path, str | None]:
 def read_profile(doc: YamlDoc, raw: Any, path: FieldPath, reference: str) -> Profile:
     """A profile from a parsed mapping (a file's top level or a scenario's ``service:``)."""
     if not isinstance(raw, dict):
-        raise doc.error(path, "must be a mapping with jobs: and/or sessions:",
+        raise doc.error(path, "must be a mapping with jobs:, sessions: and/or sync:",
                         "see loadkit/users/profile/spec.py")  # fmt: skip
     doc.check_keys(raw, TOP_KEYS, path)
-    if "jobs" not in raw and "sessions" not in raw:
-        raise doc.error(path, "describes neither jobs: nor sessions:", "add at least one")
+    if not any(section in raw for section in SECTIONS):
+        raise doc.error(path, "describes none of jobs:, sessions:, sync:", "add at least one")
     headers = read_headers(doc, raw.get("headers"), (*path, "headers"))
     jobs: JobAPI = BuiltinJobs()
     sessions: SessionAPI = BuiltinSessions()
+    sync: SyncAPI = BuiltinSync()
     if "jobs" in raw:
         section = raw["jobs"]
         calls = read_calls(doc, "jobs", section, (*path, "jobs"), headers)
@@ -93,14 +98,16 @@ def read_profile(doc: YamlDoc, raw: Any, path: FieldPath, reference: str) -> Pro
         sessions = YamlSessions(
             read_calls(doc, "sessions", raw["sessions"], (*path, "sessions"), headers)
         )
-    return Profile(reference, jobs, sessions)
+    if "sync" in raw:
+        sync = read_sync(doc, raw["sync"], (*path, "sync"), headers)
+    return Profile(reference, jobs, sessions, sync)
 
 
 @cache
 def load_profile(reference: str) -> Profile:
     """The profile ``reference`` names; ScenarioError (exit 2, file:line: field) if bad."""
     if reference in ("", BUILTIN):
-        return Profile(BUILTIN, BuiltinJobs(), BuiltinSessions())
+        return Profile(BUILTIN, BuiltinJobs(), BuiltinSessions(), BuiltinSync())
     path, section = _locate(reference)
     doc = YamlDoc(path, str(path))
     raw = doc.data

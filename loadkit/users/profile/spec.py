@@ -33,7 +33,7 @@ from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 from loadkit.users.profile.api import JOB_STATES, SESSION_STATES
 from loadkit.users.profile.calls import Call, compile_query, env_names, placeholders
 
-__all__ = ["CallKind", "read_calls", "read_commands", "read_headers"]
+__all__ = ["CallKind", "read_calls", "read_commands", "read_headers", "read_template", "read_text"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CALL_KEYS = ("method", "path", "body", "expect", "headers")
@@ -53,6 +53,7 @@ class CallKind:
 
 
 _ID = frozenset({"id", "workspace"})
+_WRITE = frozenset({"id", "repo", "version", "title", "client_id", "written_at"})
 SECTIONS: dict[str, dict[str, CallKind]] = {
     "jobs": {
         "submit": CallKind(
@@ -75,7 +76,20 @@ SECTIONS: dict[str, dict[str, CallKind]] = {
         "activity": CallKind("POST", frozenset({"id"}), optional=True),
         "close": CallKind("DELETE", frozenset({"id"}), optional=True),
     },
+    "sync": {
+        "create": CallKind(
+            "POST", _WRITE - {"id", "version"}, ("id", "version", "repo"), ("id", "version")
+        ),
+        "update": CallKind("PUT", _WRITE, ("version",), ("version",)),
+        "batch": CallKind(
+            "POST",
+            _WRITE,
+            ("conflicts", "conflict_id", "strategy", "server_version", "applied"),
+            ("conflicts", "conflict_id", "strategy"),
+        ),
+    },
 }
+EXTRA_KEYS = {"jobs": ("commands",), "sessions": (), "sync": ("websocket", "strategy")}
 JOB_COMMANDS = {
     "echo": {"text"},
     "bytes": {"size"},
@@ -85,7 +99,7 @@ JOB_COMMANDS = {
 }
 
 
-def _text(doc: YamlDoc, value: Any, path: FieldPath, example: str) -> str:
+def read_text(doc: YamlDoc, value: Any, path: FieldPath, example: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise doc.error(path, f"{value!r} is not text", f"write e.g. {example!r}")
     for name in env_names(value):
@@ -96,7 +110,7 @@ def _text(doc: YamlDoc, value: Any, path: FieldPath, example: str) -> str:
     return value
 
 
-def _template(doc: YamlDoc, value: Any, path: FieldPath, allowed: frozenset[str]) -> None:
+def read_template(doc: YamlDoc, value: Any, path: FieldPath, allowed: frozenset[str]) -> None:
     if isinstance(value, str):
         try:
             names = placeholders(value)
@@ -109,13 +123,13 @@ def _template(doc: YamlDoc, value: Any, path: FieldPath, allowed: frozenset[str]
                 f"unknown placeholder {{{unknown[0]}}} in {value!r}",
                 f"use one of {', '.join('{' + n + '}' for n in sorted(allowed))}",
             )
-        _text(doc, value if value.strip() else "x", path, "{id}")
+        read_text(doc, value if value.strip() else "x", path, "{id}")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _template(doc, item, (*path, str(key)), allowed)
+            read_template(doc, item, (*path, str(key)), allowed)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _template(doc, item, (*path, index), allowed)
+            read_template(doc, item, (*path, index), allowed)
 
 
 def _expect(doc: YamlDoc, value: Any, path: FieldPath) -> tuple[int, ...]:
@@ -132,7 +146,7 @@ def read_headers(doc: YamlDoc, value: Any, path: FieldPath) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         raise doc.error(path, "must be a mapping", "write e.g. {Authorization: 'Bearer ${TOKEN}'}")
-    return {str(k): _text(doc, v, (*path, str(k)), "Bearer ${TOKEN}") for k, v in value.items()}
+    return {str(k): read_text(doc, v, (*path, str(k)), "Bearer ${TOKEN}") for k, v in value.items()}
 
 
 def _states(doc: YamlDoc, value: Any, path: FieldPath, kind: CallKind) -> dict[str, str]:
@@ -166,15 +180,15 @@ def _call(
                         f"use one of {', '.join(METHODS)}")  # fmt: skip
     if "path" not in raw:
         raise doc.error(path, "has no path", "write e.g. path: '/status/{id}'")
-    target = _text(doc, raw["path"], (*path, "path"), "/status/{id}")
+    target = read_text(doc, raw["path"], (*path, "path"), "/status/{id}")
     if not target.startswith("/"):
         raise doc.error((*path, "path"), f"{target!r} does not start with '/'")
-    _template(doc, target, (*path, "path"), kind.values)
-    _template(doc, raw.get("body"), (*path, "body"), kind.values)
+    read_template(doc, target, (*path, "path"), kind.values)
+    read_template(doc, raw.get("body"), (*path, "body"), kind.values)
     fields = {}
     for name in kind.fields:
         if name in raw:
-            query = _text(doc, raw[name], (*path, name), "data.id")
+            query = read_text(doc, raw[name], (*path, name), "data.id")
             try:
                 fields[name] = compile_query(query)
             except ValueError as exc:
@@ -208,7 +222,7 @@ def read_calls(
     kinds = SECTIONS[section]
     if not isinstance(raw, dict):
         raise doc.error(path, "must be a mapping of calls", f"give {', '.join(kinds)}")
-    doc.check_keys(raw, (*kinds, "commands") if section == "jobs" else kinds, path)
+    doc.check_keys(raw, (*kinds, *EXTRA_KEYS[section]), path)
     calls = {}
     for name, kind in kinds.items():
         if name in raw:
@@ -227,6 +241,6 @@ def read_commands(doc: YamlDoc, raw: Any, path: FieldPath) -> dict[str, str]:
         )
     doc.check_keys(raw, JOB_COMMANDS, path)
     for name, template in raw.items():
-        _template(doc, _text(doc, template, (*path, name), "echo {text}"), (*path, name),
+        read_template(doc, read_text(doc, template, (*path, name), "echo {text}"), (*path, name),
                   frozenset(JOB_COMMANDS[name]))  # fmt: skip
     return {str(k): str(v) for k, v in raw.items()}
