@@ -201,8 +201,12 @@ class JobUser(FastHttpUser):
         if not self.api.supports("output") and "echo" in weights:  # no outputs: check the end
             weights["complete"] = weights.get("complete", 0) + weights.pop("echo")
         offered = [name for name in weights if weights[name] and self._offers(name)]
-        if not offered:
-            raise CheckFailed(f"the service profile offers none of the tasks {sorted(weights)}")
+        if not offered:  # one failed event says why; the user idles instead of dying
+            problem = f"the service profile offers none of the tasks {', '.join(sorted(weights))}"
+            fire(self.environment.events.request, "JOB", "setup", time.perf_counter(),
+                 exception=CheckFailed(problem))  # fmt: skip
+            self.tasks = [JobUser.idle]
+            return
         self.tasks = [
             getattr(JobUser, f"task_{name}") for name in offered for _ in range(weights[name])
         ]
@@ -258,6 +262,9 @@ class JobUser(FastHttpUser):
         return self.api.output(self.client, job_id)
 
     # -- tasks ------------------------------------------------------------------
+
+    def idle(self) -> None:
+        time.sleep(60.0)
 
     def task_echo(self) -> None:
         text = f"hello {uuid.uuid4().hex}"
@@ -334,3 +341,5 @@ class JobUser(FastHttpUser):
                     f"timeout: job {job_id} with timeout_ms={timeout_ms} ended"
                     f" {status.raw}, expected timeout"
                 )
+
+    tasks = [task_echo]  # noqa: RUF012  (the default; on_start sets each user's from --job-tasks)

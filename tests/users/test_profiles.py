@@ -227,3 +227,16 @@ def test_a_sync_service_that_drops_updates_shows_missed_events(locust) -> None:
     assert any("missed 1 update(s) of task" in f["Error"] for f in result.failures), (
         result.explain()
     )
+
+
+def test_tasks_the_profile_cannot_express_are_one_failure_not_a_crash(camel, locust) -> None:
+    result = locust.run(
+        "workspace.py",
+        camel.url,
+        users=2,
+        run_time="3s",
+        args=("--user-profile", "camel-gateway", "--job-tasks", "bytes", *JOB_FAST),
+    )
+    assert result.failed("JOB setup") == 2, result.explain()
+    assert any("offers none of the tasks bytes" in f["Error"] for f in result.failures)
+    assert "Traceback" not in result.output, result.output[-3000:]
