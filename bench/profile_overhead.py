@@ -12,7 +12,9 @@ users and no think time:
 Runs are interleaved A B A B ... in one invocation; each is measured as in
 ``workspace_vs_fasthttp.py`` (HTTP requests per CPU-second of the Locust
 process over ``--window`` seconds after a warm-up). Prints one JSON object:
-the median of the per-pair ratios profile/handwritten (aim: >= 0.97).
+the median of the per-pair ratios profile/handwritten (aim: >= 0.97), and the
+adapters' own CPU per call measured in-process against a canned answer (no
+network: what the YAML form costs on top of the request itself).
 
     .venv/bin/python bench/profile_overhead.py [--rounds 7] [--window 5]
 """
@@ -24,11 +26,63 @@ import json
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from workspace_vs_fasthttp import ROOT, measure
 
 from loadkit.target.launcher import start_target
+from loadkit.users.profile.loader import load_profile
+
+CANNED = {
+    "/execute": (202, '{"request_id": "abc", "workspace": "w", "state": "queued"}'),
+    "/status": (200, '{"request_id": "abc", "state": "processing", "error": null}'),
+    "/responses": (200, '{"request_id": "abc", "output": "hello"}'),
+}
+
+
+class _Answer:
+    def __init__(self, status: int, text: str) -> None:
+        self.status_code, self.text = status, text
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def failure(self, message: str) -> None:
+        raise AssertionError(message)
+
+    def success(self) -> None:
+        pass
+
+    def __enter__(self) -> _Answer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _CannedClient:
+    def request(self, method: str, url: str, **kwargs: Any) -> _Answer:
+        prefix = "/" + url.split("/")[1]
+        return _Answer(*CANNED[prefix])
+
+
+def adapter_us_per_call(reference: str, calls: int = 20000) -> dict[str, float]:
+    """CPU microseconds per submit / status / output of a profile's JobAPI, no network."""
+    api, client = load_profile(reference).jobs, _CannedClient()
+    steps = {
+        "submit": lambda: api.submit(client, workspace="w", command="echo hi"),
+        "status": lambda: api.status(client, "abc"),
+        "output": lambda: api.output(client, "abc"),
+    }
+    out = {}
+    for name, step in steps.items():
+        started = time.process_time()
+        for _ in range(calls):
+            step()
+        out[name] = round((time.process_time() - started) / calls * 1e6, 2)
+    return out
 
 
 def main() -> None:
@@ -79,6 +133,10 @@ def main() -> None:
                 "rounds": args.rounds,
                 "users": args.users,
                 "window_s": args.window,
+                "adapter_us_per_call": {
+                    "handwritten": adapter_us_per_call("builtin"),
+                    "profile": adapter_us_per_call("builtin-yaml"),
+                },
                 "load_average": [round(x, 2) for x in (*load_before, *os.getloadavg()[:1])],
             }
         )

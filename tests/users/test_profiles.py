@@ -240,3 +240,55 @@ def test_tasks_the_profile_cannot_express_are_one_failure_not_a_crash(camel, loc
     assert result.failed("JOB setup") == 2, result.explain()
     assert any("offers none of the tasks bytes" in f["Error"] for f in result.failures)
     assert "Traceback" not in result.output, result.output[-3000:]
+
+
+SIGNED_LOCUSTFILE = '''
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import loadkit.locust  # noqa: F401
+from loadkit.users import JobUser
+from loadkit.users.profile.calls import Call
+from loadkit.users.profile.loader import load_profile
+from loadkit.users.profile.yamlapi import YamlJobs
+
+
+class SignedJobs(YamlJobs):
+    """The camel-gateway profile, plus a header YAML cannot compute."""
+
+    def extra_headers(self, call: Call, values: Mapping[str, Any]) -> Mapping[str, str]:
+        return {"X-Token": hashlib.sha256(b"key").hexdigest()[:16]}
+
+
+camel = load_profile("camel-gateway").jobs
+assert isinstance(camel, YamlJobs)
+
+
+class SignedJobUser(JobUser):
+    job_api = SignedJobs(camel.calls, camel.commands)
+'''
+
+
+def test_a_python_subclass_adds_what_yaml_cannot_say(locust, tmp_path) -> None:
+    import hashlib
+
+    token = hashlib.sha256(b"key").hexdigest()[:16]
+    locustfile = tmp_path / "signed.py"
+    locustfile.write_text(SIGNED_LOCUSTFILE)
+    service = Service("camel_gateway", "--token", token)
+    try:
+        result = locust.run(
+            str(locustfile), service.url, users=2, until=("JOB complete",),
+            args=("--job-tasks", "echo", *JOB_FAST),
+        )  # fmt: skip
+        unsigned = locust.run(
+            "workspace.py", service.url, users=1, until=("POST /execute",),
+            args=("--user-profile", "camel-gateway", "--job-tasks", "echo", *JOB_FAST),
+        )  # fmt: skip
+    finally:
+        service.stop()
+    assert result.count("JOB complete") > 0 and result.total_failures == 0, result.explain()
+    # the same profile without the subclass is refused: the header really is what passes
+    assert unsigned.failed("POST /execute") > 0, unsigned.explain()
+    assert any("HTTP 401" in f["Error"] for f in unsigned.failures), unsigned.explain()

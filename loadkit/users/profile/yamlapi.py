@@ -12,7 +12,7 @@ from typing import Any
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed
 from loadkit.users.http import HttpClient
 from loadkit.users.profile.api import JobState, SessionStart
-from loadkit.users.profile.calls import Call, placeholders
+from loadkit.users.profile.calls import Call, YamlAdapter, placeholders
 
 __all__ = ["YamlJobs", "YamlSessions"]
 
@@ -26,7 +26,7 @@ def _mapped(states: Mapping[str, str], raw: str, where: str) -> str:
         raise CheckFailed(f"{where}: state {raw!r} is not in the profile's states") from None
 
 
-class YamlJobs:
+class YamlJobs(YamlAdapter):
     """:class:`~loadkit.users.profile.api.JobAPI` from a profile's ``jobs:`` section."""
 
     def __init__(self, calls: Calls, commands: Mapping[str, str]) -> None:
@@ -50,7 +50,7 @@ class YamlJobs:
             "timeout_ms": timeout_ms,
             "client_id": f"lk-{PROCESS_TOKEN}",
         }
-        data = call.send(client, values)
+        data = self.send(client, call, values)
         job_id = call.read(data, "id")
         if not isinstance(job_id, str | int) or isinstance(job_id, bool) or job_id == "":
             raise CheckFailed(f"{call.method} {call.name}: no job id in {str(data)[:120]}")
@@ -58,7 +58,7 @@ class YamlJobs:
 
     def status(self, client: HttpClient, job_id: str) -> JobState:
         call, states = self.calls["status"]
-        data = call.send(client, {"id": job_id})
+        data = self.send(client, call, {"id": job_id})
         raw = str(call.read(data, "state"))
         error = call.read(data, "error")
         state = _mapped(states, raw, f"job {job_id}")
@@ -66,16 +66,16 @@ class YamlJobs:
 
     def output(self, client: HttpClient, job_id: str) -> str:
         call = self.calls["output"][0]
-        output = call.read(call.send(client, {"id": job_id}), "output")
+        output = call.read(self.send(client, call, {"id": job_id}), "output")
         if not isinstance(output, str):
             raise CheckFailed(f"job {job_id}: output is {type(output).__name__}, not text")
         return output
 
     def interrupt(self, client: HttpClient, job_id: str) -> None:
-        self.calls["interrupt"][0].send(client, {"id": job_id})
+        self.send(client, self.calls["interrupt"][0], {"id": job_id})
 
 
-class YamlSessions:
+class YamlSessions(YamlAdapter):
     """:class:`~loadkit.users.profile.api.SessionAPI` from a profile's ``sessions:`` section."""
 
     def __init__(self, calls: Calls) -> None:
@@ -94,7 +94,9 @@ class YamlSessions:
         self, client: HttpClient, *, client_id: str, user_id: str, project: str
     ) -> SessionStart:
         call = self.calls["activate"][0]
-        data = call.send(client, {"client_id": client_id, "user_id": user_id, "project": project})
+        data = self.send(
+            client, call, {"client_id": client_id, "user_id": user_id, "project": project}
+        )
         session_id = call.read(data, "id")
         if not isinstance(session_id, str | int) or isinstance(session_id, bool):
             raise CheckFailed(f"{call.method} {call.name}: no session id in {str(data)[:120]}")
@@ -104,19 +106,19 @@ class YamlSessions:
     def state(self, client: HttpClient, session_id: str) -> str:
         call, states = self.calls["state"]
         if "state" in call.fields:
-            raw = str(call.read(call.send(client, {"id": session_id}), "state"))
+            raw = str(call.read(self.send(client, call, {"id": session_id}), "state"))
         else:
-            raw = str(call.send_status(client, {"id": session_id}))
+            raw = str(self.send_status(client, call, {"id": session_id}))
         return _mapped(states, raw, f"session {session_id}")
 
     def activity(self, client: HttpClient, session_id: str, *, expect_gone: bool = False) -> None:
         call = self.calls["activity"][0]
         if expect_gone:
             call = _with_expect(call, (404, 409, 410))
-        call.send(client, {"id": session_id})
+        self.send(client, call, {"id": session_id})
 
     def close(self, client: HttpClient, session_id: str) -> None:
-        self.calls["close"][0].send(client, {"id": session_id})
+        self.send(client, self.calls["close"][0], {"id": session_id})
 
 
 def _with_expect(call: Call, codes: tuple[int, ...]) -> Call:

@@ -31,13 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath.parser
-
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc
 from loadkit.users.events import CheckFailed
 from loadkit.users.http import HttpClient
 from loadkit.users.profile.api import Conflict, SyncEvent, TaskRef
-from loadkit.users.profile.calls import Call, compile_query, fill_body
+from loadkit.users.profile.calls import Call, Query, YamlAdapter, compile_query, fill_body
 from loadkit.users.profile.spec import read_calls, read_template, read_text
 
 __all__ = ["YamlSync", "read_sync"]
@@ -57,14 +55,14 @@ class WebSocketSpec:
     ping: Any
     kinds: Mapping[str, str]
     error: str | None
-    fields: Mapping[str, jmespath.parser.ParsedResult]
+    fields: Mapping[str, Query]
 
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class YamlSync:
+class YamlSync(YamlAdapter):
     """:class:`~loadkit.users.profile.api.SyncAPI` from a profile's ``sync:`` section."""
 
     def __init__(self, ws: WebSocketSpec, calls: Mapping[str, Call], strategy: str) -> None:
@@ -114,7 +112,7 @@ class YamlSync:
     ) -> TaskRef:
         call = self.calls["create"]
         values = {"repo": repo, "title": title, "client_id": client_id, "written_at": written_at}
-        return self._ref(call, call.send(client, values), repo, None)
+        return self._ref(call, self.send(client, call, values), repo, None)
 
     def _values(self, task: TaskRef, **more: Any) -> dict[str, Any]:
         return {"repo": task.repo, "id": task.task_id, "version": task.version, **more}
@@ -124,7 +122,7 @@ class YamlSync:
     ) -> TaskRef:
         call = self.calls["update"]
         values = self._values(task, title=title, client_id=client_id, written_at=written_at)
-        return self._ref(call, call.send(client, values), task.repo, task.task_id)
+        return self._ref(call, self.send(client, call, values), task.repo, task.task_id)
 
     def batch(
         self, client: HttpClient, stale: TaskRef, *, client_id: str, written_at: float
@@ -132,7 +130,7 @@ class YamlSync:
         call = self.calls["batch"]
         title = f"new offline {stale.task_id[:8]}"
         values = self._values(stale, title=title, client_id=client_id, written_at=written_at)
-        data = call.send(client, values)
+        data = self.send(client, call, values)
         applied = _int(call.read(data, "applied"))
         for conflict in call.read(data, "conflicts") or []:
             if (
