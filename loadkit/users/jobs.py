@@ -123,13 +123,15 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
-@events.init_command_line_parser.add_listener
 def add_arguments(parser: Any) -> None:
     """``--job-*`` (the old ``--ws-*`` names still work, with a notice)."""
     group = args.WebArguments(parser)
     add_profile_argument(group)
     for name, old, options in OPTIONS:
         group.add_argument(f"--job-{name}", deprecated=(f"--{old}",), **options)
+
+
+events.init_command_line_parser.add_listener(add_arguments)
 
 
 @lru_cache(maxsize=16)

@@ -62,13 +62,15 @@ OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
-@events.init_command_line_parser.add_listener
 def add_arguments(parser: Any) -> None:
     """``--session-*`` (unchanged names)."""
     group = args.WebArguments(parser)
     add_profile_argument(group)
     for name, options in OPTIONS:
         group.add_argument(f"--session-{name}", **options)
+
+
+events.init_command_line_parser.add_listener(add_arguments)
 
 
 class SessionUser(FastHttpUser):

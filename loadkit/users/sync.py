@@ -63,7 +63,6 @@ OWN_WRITES_KEPT = 20000
 OWN_WRITES: dict[tuple[str, int | None], float] = {}
 
 
-@events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     group = args.WebArguments(parser)
     add_profile_argument(group)
@@ -116,6 +115,9 @@ def _add_arguments(parser: Any) -> None:
         default=5.0,
         help="largest reconnect delay, seconds",
     )
+
+
+events.init_command_line_parser.add_listener(_add_arguments)
 
 
 def is_writer(number: int, share: float) -> bool:

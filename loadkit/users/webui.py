@@ -37,7 +37,6 @@ def bad_web_value(form: dict[str, str]) -> str | None:
     return None
 
 
-@events.init.add_listener
 def _guard_swarm(environment: Environment, **_kwargs: Any) -> None:
     app = environment.web_ui.app if environment.web_ui is not None else None
     if app is None:
@@ -52,3 +51,6 @@ def _guard_swarm(environment: Environment, **_kwargs: Any) -> None:
             return None
         logger.error("refused to start: %s", problem)
         return jsonify({"success": False, "message": problem, "host": environment.host})
+
+
+events.init.add_listener(_guard_swarm)
