@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loadkit.errors import ScenarioError
-from loadkit.scenario.model import load_scenario
+from loadkit.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "users"))
