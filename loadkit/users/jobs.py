@@ -254,11 +254,18 @@ class JobUser(FastHttpUser):
         job_id = self.submit(command, workspace=workspace)
         status = self.wait_until(job_id, JOB_TERMINAL)
         job.mark_terminal()
+        self.server_time(job, status)
         if status.state != expect:
             raise CheckFailed(
                 f"{job.kind}: job {job_id} ended {status.raw} ({status.error}), expected {expect}"
             )
         return job_id
+
+    def server_time(self, job: _Job, status: JobState) -> None:
+        """``JOB <kind> server``: the job's time by the service's own clock, when it says."""
+        if status.server_ms is not None:
+            hook = self.environment.events.request
+            fire(hook, "JOB", f"{job.kind} server", 0.0, response_time_ms=status.server_ms)
 
     def output(self, job_id: str) -> str:
         return self.api.output(self.client, job_id)
@@ -338,6 +345,7 @@ class JobUser(FastHttpUser):
             job_id = self.submit(command, timeout_ms=timeout_ms)
             status = self.wait_until(job_id, JOB_TERMINAL)
             job.mark_terminal()
+            self.server_time(job, status)
             if status.state != "timeout":
                 raise CheckFailed(
                     f"timeout: job {job_id} with timeout_ms={timeout_ms} ended"

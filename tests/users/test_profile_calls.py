@@ -53,3 +53,12 @@ def test_request_names_show_the_template_not_the_values() -> None:
     assert placeholders("/a/{id}/${ENV}") == {"id"}
     with pytest.raises(ValueError):
         placeholders("/a/{id!r}")
+
+
+def test_server_timestamps_as_numbers_or_iso_text() -> None:
+    from loadkit.users.profile.yamlapi import _elapsed_ms
+
+    assert _elapsed_ms(100.0, 100.25) == 250.0
+    assert _elapsed_ms("2026-11-30T10:00:00Z", "2026-11-30T10:00:01.5Z") == 1500.0
+    assert _elapsed_ms("2026-11-30T10:00:00+01:00", "2026-11-30T09:00:02+00:00") == 2000.0
+    assert _elapsed_ms(None, 1.0) is None and _elapsed_ms("soon", 1.0) is None

@@ -46,6 +46,9 @@ def test_job_user_on_the_camel_gateway(camel, locust) -> None:
     assert result.returncode == 0, result.explain()
     # tasks the dialect cannot express (no outputs, no interrupt) are left out
     assert not result.count("JOB bytes") and not result.count("JOB interrupt"), result.explain()
+    # the service's own timestamps: queued 20 ms + 30 ms of work for a completed job
+    server = result.stats.get("JOB complete server")
+    assert server is not None and server.requests > 0 and server.min_ms >= 49, result.explain()
 
 
 def test_a_gateway_that_ignores_timeouts_fails_the_timeout_jobs(locust) -> None:

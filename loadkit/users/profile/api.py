@@ -49,6 +49,7 @@ class JobState:
     raw: str
     error: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    server_ms: float | None = None  # created → completed by the service's own clock, if it says
 
     @property
     def terminal(self) -> bool:

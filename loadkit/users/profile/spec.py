@@ -20,6 +20,8 @@ A profile (a file, or a scenario's ``service:`` section)::
       close: {method: DELETE, path: "/sessions/{id}"}             # optional
 
 ``state:`` is a JMESPath query; without it the HTTP status is the state.
+A job ``status`` may also read ``created`` and ``completed`` (epoch seconds or
+ISO 8601): the service's own timing, fired as ``JOB <kind> server`` events.
 """
 
 from __future__ import annotations
@@ -63,7 +65,12 @@ SECTIONS: dict[str, dict[str, CallKind]] = {
             ("id",),
         ),
         "status": CallKind(
-            "GET", _ID, ("state", "error"), ("state",), JOB_STATES, ("completed", "failed")
+            "GET",
+            _ID,
+            ("state", "error", "created", "completed"),
+            ("state",),
+            JOB_STATES,
+            ("completed", "failed"),
         ),
         "output": CallKind("GET", _ID, ("output",), ("output",), optional=True),
         "interrupt": CallKind("POST", _ID, optional=True),

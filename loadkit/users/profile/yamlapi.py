@@ -7,11 +7,12 @@ request) and set it as ``job_api`` / ``session_api`` on your user class.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed
 from loadkit.users.http import HttpClient
-from loadkit.users.profile.api import JobState, SessionStart
+from loadkit.users.profile.api import JOB_TERMINAL, JobState, SessionStart
 from loadkit.users.profile.calls import Call, YamlAdapter, placeholders
 
 __all__ = ["YamlJobs", "YamlSessions"]
@@ -62,7 +63,10 @@ class YamlJobs(YamlAdapter):
         raw = str(call.read(data, "state"))
         error = call.read(data, "error")
         state = _mapped(states, raw, f"job {job_id}")
-        return JobState(state, raw, None if error is None else str(error), data)
+        server_ms = None
+        if state in JOB_TERMINAL and "created" in call.fields:
+            server_ms = _elapsed_ms(call.read(data, "created"), call.read(data, "completed"))
+        return JobState(state, raw, None if error is None else str(error), data, server_ms)
 
     def output(self, client: HttpClient, job_id: str) -> str:
         call = self.calls["output"][0]
@@ -119,6 +123,24 @@ class YamlSessions(YamlAdapter):
 
     def close(self, client: HttpClient, session_id: str) -> None:
         self.send(client, self.calls["close"][0], {"id": session_id})
+
+
+def _seconds(value: Any) -> float | None:
+    """A timestamp as epoch seconds: a number of seconds, or ISO 8601 text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
+def _elapsed_ms(created: Any, completed: Any) -> float | None:
+    start, end = _seconds(created), _seconds(completed)
+    return None if start is None or end is None else max(0.0, (end - start) * 1000.0)
 
 
 def _with_expect(call: Call, codes: tuple[int, ...]) -> Call:
