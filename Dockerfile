@@ -23,7 +23,7 @@ RUN python3 -m venv /opt/loadkit \
       /opt/loadkit/bin/pip install -q --no-cache-dir /src; \
     fi \
  && mkdir -p /app/reports \
- && cp -rL /src/locustfiles /src/scenarios /app/ \
+ && cp -r /src/locustfiles /src/scenarios /app/ \
  && rm -rf /src
 
 WORKDIR /app
