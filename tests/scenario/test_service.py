@@ -104,3 +104,23 @@ def test_a_run_against_a_service_that_needs_a_token_passes_and_never_writes_it(t
     assert written
     for path in written:
         assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_loadkit_run_with_a_bad_profile_file_is_exit_2_naming_that_file(tmp_path) -> None:
+    profile = tmp_path / "svc.yaml"
+    profile.write_text("jobs:\n  submit: {path: /run, id: id}\n  stauts: {path: /s}\n")
+    path = _scenario(tmp_path)
+    text = path.read_text()
+    path.write_text(text[: text.index("service:")] + "service: svc.yaml\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadkit", "run", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"error: {profile}:3: jobs.stauts: unknown key" in lines[0], lines
+    assert not (tmp_path / "reports").exists()  # nothing started
