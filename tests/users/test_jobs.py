@@ -1,4 +1,4 @@
-"""WorkspaceUser in real headless Locust runs against the real target."""
+"""JobUser (through the example WorkspaceUser) in real headless Locust runs against the target."""
 
 from __future__ import annotations
 
