@@ -11,6 +11,10 @@ the parts in order:
    ``--loadkit-scenario`` file, if one is given.
 3. faults (``loadkit.faults.plugin``): the fault schedule, its revert
    guarantees and the web UI "Faults" tab.
+4. probes (``loadkit.probes.plugin``): the scenario's probes, sampled on the
+   master for the whole run.
+5. audit (``loadkit.audit.plugin``): where users record the work the service
+   accepted (``loadkit.audit.accepted``); workers forward it to the master.
 
 Each part exposes ``add_arguments(parser)`` and ``attach(environment, recorder)``.
 """
@@ -22,8 +26,10 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
+from loadkit.audit import plugin as _audit
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
+from loadkit.probes import plugin as _probes
 from loadkit.scenario import plugin as _scenario
 
 __all__: list[str] = []
@@ -41,3 +47,5 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
     recorder = _metrics.attach(environment)
     _scenario.attach(environment, recorder)
     _faults.attach(environment, recorder)
+    _probes.attach(environment, recorder)
+    _audit.attach(environment, recorder)

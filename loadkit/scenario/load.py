@@ -31,7 +31,7 @@ DEFAULT_LOCUSTFILES: dict[str, str] = {
 MIXED_LOCUSTFILE = "mixed.py"
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval".split()
+    "interval probes audit target_options".split()
 )
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
 RESERVED_OPTIONS = frozenset(
@@ -210,13 +210,41 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
             "write e.g. '- p95(POST /execute) < 250ms'",
         )
     from loadkit.report.checks import parse_check  # the reporter owns the check grammar
+    from loadkit.report.servicechecks import parse_service_check  # probes and the audit
 
     for index, expression in enumerate(raw):
         try:
-            parse_check(expression)
+            if parse_service_check(expression) is None:
+                parse_check(expression)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
     return tuple(raw)
+
+
+def _section(doc: YamlDoc, section: str, parse: Any, raw: Any) -> Any:
+    """Run another part's validator on a section; its ConfigError gets this file's line."""
+    try:
+        return parse(raw)
+    except ConfigError as exc:
+        raise doc.relocate(exc, section) from None
+
+
+def _service_checks(
+    doc: YamlDoc, checks: tuple[str, ...], probes: tuple[Any, ...], faults: list[Any]
+) -> None:
+    """Probe and audit checks name probes, fields and faults of this scenario."""
+    from loadkit.report.servicechecks import parse_service_check, validate_service_check
+
+    fault_names = [str(f.get("name")) for f in faults if isinstance(f, dict)]
+    known = {p.name: tuple(p.fields) for p in probes}
+    for index, expression in enumerate(checks):
+        check = parse_service_check(expression)
+        if check is None:
+            continue
+        try:
+            validate_service_check(check, known, fault_names)
+        except ConfigError as exc:
+            raise doc.error(("checks", index), exc.problem, exc.fix) from None
 
 
 def _target(doc: YamlDoc, raw: Any) -> str:
@@ -261,18 +289,46 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{baseline!r} is not a path",
             "write e.g. 'reports/baselines/quickstart.json'",
         )
+    from loadkit.audit.settings import parse_audit_settings
+    from loadkit.probes.model import parse_probes
+    from loadkit.target.options import parse_target_options
+
+    target = _target(doc, data.get("target"))
+    probes = _section(doc, "probes", parse_probes, data.get("probes"))
+    target_options = _section(
+        doc, "target_options", parse_target_options, data.get("target_options")
+    )
+    if target_options and target != "builtin":
+        raise doc.error(
+            ("target_options",),
+            "only the built-in target takes options",
+            "set 'target: builtin' or drop 'target_options'",
+        )
+    for index, probe in enumerate(probes):
+        if probe.target is not None and target != "builtin":
+            raise doc.error(
+                ("probes", index, "target"),
+                f"'{probe.target}' is a process of the built-in target",
+                "drop 'target' and give the URL in 'get'",
+            )
+    faults = _faults(doc, data.get("faults"))
+    checks = _checks(doc, data.get("checks"))
+    _service_checks(doc, checks, probes, faults)
     return Scenario(
         name=name,
         source=source.resolve(),
-        target=_target(doc, data.get("target")),
+        target=target,
         locustfile=_locustfile(doc, data.get("locustfile"), users, source.resolve().parent),
         users=users,
         stages=_stages(doc, data["stages"]) if "stages" in data else (),
         shape=_shape(doc, data["shape"]) if "shape" in data else None,
-        faults=_faults(doc, data.get("faults")),
-        checks=_checks(doc, data.get("checks")),
+        faults=faults,
+        checks=checks,
         baseline=baseline,
         options=_options(doc, data.get("options")),
         interval_s=interval,
         description=str(data.get("description") or ""),
+        probes=probes,
+        audit=_section(doc, "audit", parse_audit_settings, data.get("audit")),
+        target_options=target_options,
     )
