@@ -34,6 +34,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
+from loadkit.audit import accepted
 from loadkit.load.arrival import ArrivalRate
 
 READY_STATES = frozenset({"ready"})
@@ -151,6 +152,7 @@ class SessionBurstUser(FastHttpUser):
         session_id = data.get("session_id")
         if not isinstance(session_id, str):
             raise CheckFailed(f"POST /sessions: no session_id in {str(data)[:120]}")
+        accepted(self.environment, "sessions", session_id)
         if expect_warm is not None and bool(data.get("warm")) != expect_warm:
             kind = "warm" if expect_warm else "cold"
             raise CheckFailed(
@@ -202,6 +204,7 @@ class SessionBurstUser(FastHttpUser):
         for session_id in session_ids:
             with contextlib.suppress(CheckFailed):  # already a failed request; go on
                 self._call("DELETE", f"/sessions/{session_id}", "/sessions/[id]", 200)
+                accepted(self.environment, "sessions", session_id, closed=True)
 
     # -- tasks ------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
+from loadkit.audit import accepted
 from loadkit.users.websocket import Backoff, WebSocketClient, WebSocketClosed, WebSocketTimeout
 
 RECEIVE_TIMEOUT_S = 30.0
@@ -260,6 +261,13 @@ class SyncClientUser(FastHttpUser):
             "meta": self._meta(),
         }
         created = self._http("POST", f"/repos/{repo}/tasks", "/repos/[repo]/tasks", 201, body)
+        accepted(
+            self.environment,
+            "sync",
+            created.get("task_id"),
+            repo=repo,
+            version=created.get("version"),
+        )
         self.own_tasks.append(created)
         return created
 
@@ -274,6 +282,7 @@ class SyncClientUser(FastHttpUser):
         updated = self._http(
             "PUT", f"/repos/{repo}/tasks/{task_id}", "/repos/[repo]/tasks/[id]", 200, body
         )
+        accepted(self.environment, "sync", task_id, repo=repo, version=updated.get("version"))
         self.own_tasks.append(updated)
         return updated
 

@@ -39,6 +39,7 @@ from common import CheckFailed
 from locust import FastHttpUser, events, task
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
+from loadkit.audit import accepted
 from loadkit.target.commands import deterministic_bytes
 
 TERMINAL = frozenset({"completed", "failed", "timeout", "interrupted"})
@@ -247,6 +248,7 @@ class WorkspaceUser(FastHttpUser):
         request_id = data.get("request_id")
         if not isinstance(request_id, str):
             raise CheckFailed(f"POST /execute: no request_id in {str(data)[:120]}")
+        accepted(self.environment, "jobs", request_id, workspace=body["workspace"])
         return request_id
 
     def status(self, request_id: str) -> dict[str, Any]:
