@@ -192,9 +192,9 @@ def _field_axis(ax: Any, mine: list[ProbeSample], field: str) -> None:
     if numeric:
         ax.plot([s for s, _ in points], [_number(v) for _, v in points], marker=".", linewidth=1)
     else:  # text values (states): one row per distinct value
-        labels = sorted({_text(v) for _, v in points})
+        labels = sorted({str(v) for _, v in points})
         rows = {label: i for i, label in enumerate(labels)}
-        ys = [rows[_text(v)] for _, v in points]
+        ys = [rows[str(v)] for _, v in points]
         ax.step([s for s, _ in points], ys, where="post", linewidth=1.2)
         ax.scatter([s for s, _ in points], ys, s=6)
         ax.set_yticks(range(len(labels)), labels)
