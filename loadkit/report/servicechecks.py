@@ -177,11 +177,7 @@ def parse_service_check(expression: str) -> ServiceCheck | None:
             m["field"],
             phase=_phase(text, m["qual"]),
         )
-    if (m := found["aggregate"]) is not None:
-        if m["agg"] not in AGGREGATES:
-            raise _fail(
-                text, f"unknown aggregate '{m['agg']}'", f"use one of: {', '.join(AGGREGATES)}"
-            )
+    if (m := found["aggregate"]) is not None and m["agg"] in AGGREGATES:
         return ServiceCheck(
             text,
             "aggregate",
