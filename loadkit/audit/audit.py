@@ -90,6 +90,7 @@ class AuditResult:
 def not_audited(run_dir: Path, reason: str, host: str | None = None) -> AuditResult:
     """Write an ``audit.json`` that says why there is no audit (checks then fail)."""
     result = AuditResult("not audited", reason)
+    (run_dir / AUDIT_ITEMS_FILE).unlink(missing_ok=True)  # no per-item results of an old audit
     write_json_atomic(run_dir / AUDIT_FILE, result.to_json(host, AuditSettings()))
     return result
 
