@@ -243,7 +243,8 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
     from loadkit.target.launcher import start_target
 
     with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
-        target = start_target(data_dir, **plan.scenario.target_options)
+        options: dict[str, Any] = dict(plan.scenario.target_options)  # validated by the loader
+        target = start_target(data_dir, **options)
         try:
             _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
             yield target.url, Path(data_dir) / "target.json"
