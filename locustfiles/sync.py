@@ -137,6 +137,7 @@ class SyncClientUser(FastHttpUser):
             ),
         )
         self.last_seq: dict[str, int] = {}
+        self.missed = self.out_of_order = 0  # for the loss audit
         self.last_version: dict[str, int] = {}
         self.own_tasks: deque[dict[str, Any]] = deque(maxlen=OWN_TASKS_KEPT)
         self.ws = WebSocketClient(
@@ -154,6 +155,10 @@ class SyncClientUser(FastHttpUser):
         if self.receiver is not None:  # stop receiving first: closing is not a drop
             self.receiver.kill(block=True, timeout=5)
         self.ws.close()
+        accepted(
+            self.environment, "sync-subscriber", self.client_id,
+            missed=self.missed, out_of_order=self.out_of_order, repos=self.repos,
+        )  # fmt: skip
 
     # -- receiving -----------------------------------------------------------------
 
@@ -199,8 +204,10 @@ class SyncClientUser(FastHttpUser):
         last = self.last_seq.get(repo)
         if last is not None and seq != last + 1:
             if seq > last + 1:
+                self.missed += seq - last - 1
                 self._order_failure(f"missed {seq - last - 1} event(s) in {repo}: seq {last}→{seq}")
             else:
+                self.out_of_order += 1
                 self._order_failure(f"out-of-order event in {repo}: seq {seq} after {last}")
         self.last_seq[repo] = seq if last is None else max(seq, last)
         task_key = f"{repo}/{body.get('task_id')}"

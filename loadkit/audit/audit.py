@@ -17,8 +17,11 @@ the deadline. ``late`` reached its end, but more than ``late_after_s`` after
 it was accepted (by the service's own time when it says, else by when the
 audit saw it get there; an item already at its end at the first look is never
 late by the audit's clock). ``unknown``: the service did not answer about it.
-``applied_twice``, ``missed`` and ``out_of_order`` are ``null`` where the
-service does not expose them.
+``applied_twice`` is ``null`` where the service does not expose it.
+Subscribers report what they saw as ``sync-subscriber`` items
+(``missed``, ``out_of_order``: versions a subscriber never got, or got after a
+later one); their sums are the ``sync`` kind's ``missed`` and
+``out_of_order``, ``null`` when no subscriber reported.
 
 ``status`` is ``done``, or ``not audited`` with the ``reason`` (the service
 could not be reached at all, the run was interrupted...): then there are no
@@ -53,6 +56,7 @@ __all__ = [
 AUDIT_FILE = "audit.json"
 AUDIT_ITEMS_FILE = "audit.jsonl"
 SCHEMA = 1
+SUBSCRIBER_KIND = "sync-subscriber"
 REQUEST_TIMEOUT_S = 5.0
 
 
@@ -140,7 +144,17 @@ def _outcome(item: _Item, settings: AuditSettings) -> dict[str, Any]:
     return row
 
 
-def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _subscriber_counts(subscribers: list[dict[str, Any]], counts: dict[str, Any]) -> None:
+    if not subscribers:
+        return
+    counts["subscribers"] = len(subscribers)
+    for key in ("missed", "out_of_order"):
+        values = [s.get(key) for s in subscribers]
+        valid = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+        counts[key] = sum(valid) if len(valid) == len(values) else None
+
+
+def _counts(rows: list[dict[str, Any]], subscribers: list[dict[str, Any]]) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {}
     for row in rows:
         counts = kinds.setdefault(
@@ -161,6 +175,11 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
         counts["late"] += int(bool(row.get("late")))
         if "applied" in row:
             counts["applied_twice"] = (counts["applied_twice"] or 0) + int(row["applied"] > 1)
+    if subscribers:
+        sync = kinds.setdefault(
+            "sync", {"accepted": 0, "reached": 0, "lost": 0, "late": 0, "unknown": 0}
+        )
+        _subscriber_counts(subscribers, sync)
     return kinds
 
 
@@ -173,7 +192,10 @@ def run_audit(
     """Audit ``run_dir``'s accepted items against the service at ``base_url``; writes the files."""
     settings = settings or AuditSettings()
     auditors = BUILTIN_AUDITORS if auditors is None else auditors
-    items = [_Item(record, auditors.get(str(record["kind"]))) for record in read_accepted(run_dir)]
+    records = read_accepted(run_dir)
+    subscribers = [r for r in records if r["kind"] == SUBSCRIBER_KIND]
+    records = [r for r in records if r["kind"] != SUBSCRIBER_KIND]
+    items = [_Item(record, auditors.get(str(record["kind"]))) for record in records]
     deadline = time.monotonic() + settings.deadline_s
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
         pending = [item for item in items if item.auditor is not None]
@@ -192,7 +214,7 @@ def run_audit(
     tmp = run_dir / f".{AUDIT_ITEMS_FILE}.tmp"
     tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     tmp.replace(run_dir / AUDIT_ITEMS_FILE)
-    result = AuditResult("done", None, _counts(rows))
+    result = AuditResult("done", None, _counts(rows, subscribers))
     write_json_atomic(run_dir / AUDIT_FILE, result.to_json(base_url, settings))
     return result
 
