@@ -110,6 +110,7 @@ class SyncClientUser(FastHttpUser):
     """One live-sync client; see the module docstring."""
 
     abstract = False
+    missed = out_of_order = 0  # events this subscriber missed / got out of order: for the audit
 
     def wait_time(self) -> float:
         if self.writer:
@@ -137,7 +138,6 @@ class SyncClientUser(FastHttpUser):
             ),
         )
         self.last_seq: dict[str, int] = {}
-        self.missed = self.out_of_order = 0  # for the loss audit
         self.last_version: dict[str, int] = {}
         self.own_tasks: deque[dict[str, Any]] = deque(maxlen=OWN_TASKS_KEPT)
         self.ws = WebSocketClient(
