@@ -42,7 +42,7 @@ import httpx
 from loadkit.audit.builtin import BUILTIN_AUDITORS, KindAuditor, Look
 from loadkit.audit.record import read_accepted
 from loadkit.audit.settings import AuditSettings
-from loadkit.rundir.layout import write_json_atomic
+from loadkit.rundir.layout import AUDIT_JSON, AUDIT_JSONL, write_json_atomic
 
 __all__ = [
     "AUDIT_FILE",
@@ -53,8 +53,8 @@ __all__ = [
     "run_audit",
 ]
 
-AUDIT_FILE = "audit.json"
-AUDIT_ITEMS_FILE = "audit.jsonl"
+AUDIT_FILE = AUDIT_JSON
+AUDIT_ITEMS_FILE = AUDIT_JSONL
 SCHEMA = 1
 SUBSCRIBER_KIND = "sync-subscriber"
 REQUEST_TIMEOUT_S = 5.0

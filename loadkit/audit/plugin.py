@@ -1,7 +1,7 @@
-"""The audit part's Locust plugin seam: ``attach(environment, recorder)`` (see loadkit.locust).
+"""The audit part's Locust plugin seam: ``attach(context)`` (see loadkit.locust).
 
-Sets ``environment.loadkit_accepted`` (an :class:`~loadkit.audit.record.AcceptedLog`)
-that :func:`loadkit.audit.accepted` writes to. On the master / local runner it
+Registers the environment's :class:`~loadkit.audit.record.AcceptedLog`, which
+:func:`loadkit.audit.accepted` writes to. On the master / local runner it
 opens ``accepted.jsonl`` in each test's run directory (and keeps it open after
 ``test_stop``, so work accepted by a user's last call is still recorded); the
 master also writes what workers send. On a worker it forwards to the master.
@@ -12,23 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loadkit.audit.record import ATTRIBUTE, MESSAGE_TYPE, AcceptedLog
+from loadkit.audit.record import MESSAGE_TYPE, AcceptedLog, register_log
+from loadkit.plugin.context import PluginContext
 
 __all__ = ["attach"]
 
 
-def attach(environment: Any, recorder: Any = None) -> AcceptedLog | None:
-    from locust.runners import MasterRunner, WorkerRunner
+def attach(context: PluginContext) -> AcceptedLog | None:
+    from locust.runners import MasterRunner
 
+    environment, recorder = context.environment, context.recorder
     runner = environment.runner
     if runner is None:
         return None
-    if isinstance(runner, WorkerRunner):
-        log = AcceptedLog(send=runner.send_message)
-        setattr(environment, ATTRIBUTE, log)
-        return log
-    log = AcceptedLog()
-    setattr(environment, ATTRIBUTE, log)
+    if context.is_worker:
+        return register_log(environment, AcceptedLog(send=runner.send_message))
+    log = register_log(environment, AcceptedLog())
     if isinstance(runner, MasterRunner):
 
         def on_message(environment: Any = None, msg: Any = None, **_kwargs: Any) -> None:

@@ -21,26 +21,41 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from loadkit._jsonl import JsonLines, read_jsonl
+from loadkit.rundir.layout import ACCEPTED_JSONL
 
-__all__ = ["ACCEPTED_FILE", "MESSAGE_TYPE", "AcceptedLog", "accepted", "read_accepted"]
+__all__ = [
+    "ACCEPTED_FILE",
+    "MESSAGE_TYPE",
+    "AcceptedLog",
+    "accepted",
+    "read_accepted",
+    "register_log",
+]
 
 log = logging.getLogger(__name__)
 
-ACCEPTED_FILE = "accepted.jsonl"
+ACCEPTED_FILE = ACCEPTED_JSONL
 MESSAGE_TYPE = "loadkit_accepted"
-ATTRIBUTE = "loadkit_accepted"
 _RESERVED = frozenset({"t", "kind", "id"})
+_logs: weakref.WeakKeyDictionary[Any, AcceptedLog] = weakref.WeakKeyDictionary()
 
 
 def accepted(environment: Any, kind: str, item_id: Any, **attrs: Any) -> None:
     """Record that the service accepted ``item_id`` of ``kind`` (jobs, sessions, sync...)."""
-    log_ = getattr(environment, ATTRIBUTE, None)
-    if isinstance(log_, AcceptedLog):
+    log_ = _logs.get(environment)
+    if log_ is not None:
         log_.record(kind, item_id, attrs)
+
+
+def register_log(environment: Any, log_: AcceptedLog) -> AcceptedLog:
+    """Make ``log_`` where :func:`accepted` writes for ``environment`` (the plugin does)."""
+    _logs[environment] = log_
+    return log_
 
 
 class AcceptedLog:

@@ -1,4 +1,4 @@
-"""The probes part's Locust plugin seam: ``attach(environment, recorder)`` (see loadkit.locust).
+"""The probes part's Locust plugin seam: ``attach(context)`` (see loadkit.locust).
 
 On the master (or the local runner), when the scenario has ``probes:``, a
 :class:`~loadkit.probes.sampler.ProbeSampler` starts on every ``test_start``
@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from loadkit.plugin.context import PluginContext
 from loadkit.probes.model import ProbeSpec
 from loadkit.probes.sampler import ProbeSampler
 
@@ -35,17 +36,18 @@ def target_url(target_info: str | None, process: str) -> str | None:
     return str(url) if url else None
 
 
-def attach(environment: Any, recorder: Any = None) -> ProbeSampler | None:
-    """Start/stop the scenario's probes with each test; returns the sampler (master/local)."""
-    from locust.runners import WorkerRunner
+def attach(context: PluginContext) -> ProbeSampler | None:
+    """Start/stop the scenario's probes with each test; returns the sampler (master/local).
 
-    if environment.runner is None or isinstance(environment.runner, WorkerRunner):
+    Runs after the metrics part (its recorder) and the scenario part (its probes).
+    """
+    environment, recorder = context.environment, context.recorder
+    if environment.runner is None or context.is_worker or recorder is None:
         return None
-    scenario = getattr(environment, "loadkit_scenario", None)
-    probes: tuple[ProbeSpec, ...] = tuple(getattr(scenario, "probes", ()) or ())
-    if not probes or recorder is None:
+    probes: tuple[ProbeSpec, ...] = context.scenario.probes if context.scenario else ()
+    if not probes:
         return None
-    options = environment.parsed_options
+    options = context.options
     target_info = getattr(options, "loadkit_target_info", None)
 
     def base_url(probe: ProbeSpec) -> str | None:
@@ -69,5 +71,4 @@ def attach(environment: Any, recorder: Any = None) -> ProbeSampler | None:
     environment.events.test_start.add_listener(on_test_start)
     environment.events.test_stop.add_listener(on_stop)
     environment.events.quitting.add_listener(on_stop)
-    environment.loadkit_probes = sampler
     return sampler

@@ -28,12 +28,13 @@ import jmespath
 
 from loadkit._jsonl import JsonLines
 from loadkit.probes.model import ProbeSpec
+from loadkit.rundir.layout import PROBES_JSONL
 
 __all__ = ["PROBES_FILE", "ProbeSampler", "sample_once"]
 
 log = logging.getLogger(__name__)
 
-PROBES_FILE = "probes.jsonl"
+PROBES_FILE = PROBES_JSONL
 MAX_BODY_BYTES = 4 * 1024 * 1024
 BaseUrl = Callable[[ProbeSpec], str | None]
 

@@ -16,8 +16,6 @@ from loadkit.report.verdicts import Verdict
 
 __all__ = ["audit_section", "evaluate_audit_check", "read_audit_summary"]
 
-AUDIT_FILE = "audit.json"  # loadkit.audit.audit.AUDIT_FILE
-
 
 def read_audit_summary(run_dir: Path) -> dict[str, Any] | None:
     from loadkit.audit.audit import read_audit

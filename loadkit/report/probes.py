@@ -18,10 +18,10 @@ from loadkit._jsonl import read_jsonl
 from loadkit.report.analysis import Analysis
 from loadkit.report.servicechecks import ServiceCheck
 from loadkit.report.verdicts import Verdict
+from loadkit.rundir.layout import PROBES_JSONL
 
 __all__ = ["ProbeSample", "evaluate_probe_check", "probe_plots", "read_samples"]
 
-PROBES_FILE = "probes.jsonl"  # loadkit.probes.sampler.PROBES_FILE (not imported: no gevent here)
 MAX_SAMPLES = 1_000_000
 
 
@@ -37,7 +37,7 @@ class ProbeSample:
 def read_samples(run_dir: Path, start_time: float) -> list[ProbeSample]:
     """The samples of a run in time order (bad lines skipped, at most MAX_SAMPLES)."""
     samples: list[ProbeSample] = []
-    for record in read_jsonl(run_dir / PROBES_FILE):
+    for record in read_jsonl(run_dir / PROBES_JSONL):
         t, probe, values = record.get("t"), record.get("probe"), record.get("values")
         if not isinstance(t, int | float) or isinstance(t, bool) or not isinstance(probe, str):
             continue

@@ -40,6 +40,7 @@ from loadkit.errors import (
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dir
 from loadkit.run.proxy import needs_proxy, start_proxy
+from loadkit.rundir.layout import REPORT_HTML
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
@@ -165,7 +166,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         web=args.web,
         web_port=args.web_port,
         workers=args.workers,
-        proxy=needs_proxy(scenario.faults, str(scenario.source)),
+        proxy=needs_proxy(scenario.faults),
     )
 
 
@@ -373,7 +374,7 @@ def execute(plan: RunPlan) -> int:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
     report_code = _report(run_dir, plan.baseline)
-    report = run_dir / "report.html"
+    report = run_dir / REPORT_HTML
     if report.exists():
         _say(f"report: {report}")
     if outcome in ("interrupted", "killed"):

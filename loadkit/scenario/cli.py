@@ -1,9 +1,8 @@
 """``loadkit validate SCENARIO``: check a scenario without running anything.
 
 Reads the scenario as ``loadkit run`` does (its users and locustfile, load,
-faults, probes, checks, audit settings and built-in target options) and also
-builds each fault's backend description. Exit 0 with a one-line summary, or 2
-with one line naming the file, line and field.
+faults, probes, checks, audit settings and built-in target options). Exit 0
+with a one-line summary, or 2 with one line naming the file, line and field.
 """
 
 from __future__ import annotations
@@ -28,11 +27,10 @@ def register(subparsers: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from loadkit.faults.model import parse_faults
     from loadkit.scenario.load import load_scenario
 
     scenario = load_scenario(args.scenario)
-    specs = parse_faults(scenario.faults, source=args.scenario)
+    specs = scenario.faults
     length = scenario.duration_s
     print(
         f"{args.scenario}: ok: '{scenario.name}', {length:g}s, {len(scenario.users)} user "
