@@ -8,7 +8,8 @@ An auditor looks at one item and answers a :class:`Look`:
 - ``sessions`` (``accepted(env, "sessions", session_id)``; ``closed=True`` in a
   later record when the client deleted it): ``GET /sessions/{id}``; the end
   state is having been ready (``ready_at``); 404 is gone unless the client
-  closed it.
+  closed it (the target also purges sessions an hour after they expired: in a
+  longer soak those read as lost).
 - ``sync`` (``accepted(env, "sync", task_id, repo=REPO, version=N)``):
   ``GET /repos/{repo}/tasks/{id}``; the write is kept when the task's version
   is at least ``N``; 404 or a lower version is lost.

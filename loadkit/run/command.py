@@ -368,7 +368,8 @@ def execute(plan: RunPlan) -> int:
         locust_code = locust.returncode
         audit_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
         if audit_dir is not None:  # while the target is still up
-            _audit(audit_dir, service_url, scenario, outcome)
+            # with --web, Ctrl-C is how the session ends: its last test is still audited
+            _audit(audit_dir, service_url, scenario, "done" if plan.web else outcome)
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
