@@ -146,3 +146,15 @@ def test_a_sample_reads_fields_with_jmespath(shared_target):
         record = sample_once(probe, client, shared_target.url)
     assert record["ok"] is True and record["status"] == 200, record
     assert isinstance(record["values"]["depth"], int) and record["values"]["missing"] is None
+
+
+def test_loadkit_run_refuses_a_bad_probe_before_anything_starts(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("every: 250ms", "every: 0s"))
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [*LOADKIT, "run", str(path), "--out", str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "bad.yaml:13: probes[0].every: '0s' is out of range" in proc.stderr, proc.stderr
+    assert "target:" not in proc.stdout and not out.exists()  # nothing was started
