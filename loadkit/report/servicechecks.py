@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,9 +215,12 @@ def parse_service_check(expression: str) -> ServiceCheck | None:
 
 
 def validate_service_check(
-    check: ServiceCheck, probes: Mapping[str, Sequence[str]], faults: Sequence[str]
+    check: ServiceCheck,
+    probes: Mapping[str, Sequence[str]],
+    faults: Sequence[str],
+    stages: Collection[str] | None = None,
 ) -> None:
-    """Raise CheckError when ``check`` names a probe, field or fault the scenario lacks."""
+    """Raise CheckError when ``check`` names a probe, field, fault or stage the scenario lacks."""
     if check.probe is not None:
         if check.probe not in probes:
             fix = did_you_mean(check.probe, probes) if probes else "add it under 'probes:'"
@@ -234,6 +237,11 @@ def validate_service_check(
         names.append(check.fault)
     if check.phase.startswith(("fault:", "after fault:")):
         names.append(check.phase.split("fault:", 1)[1])
+    if stages is not None and check.phase.startswith("stage:"):
+        stage = check.phase.removeprefix("stage:")
+        if stage not in stages:
+            fix = did_you_mean(stage, sorted(stages))
+            raise _fail(check.expression, f"unknown phase '{stage}'", fix)
     for name in names:
         if name not in faults:
             fix = did_you_mean(name, faults) if faults else "add it under 'faults:'"

@@ -225,32 +225,6 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _section(doc: YamlDoc, section: str, parse: Any, raw: Any) -> Any:
-    """Run another part's validator on a section; its ConfigError gets this file's line."""
-    try:
-        return parse(raw)
-    except ConfigError as exc:
-        raise doc.relocate(exc, section) from None
-
-
-def _service_checks(
-    doc: YamlDoc, checks: tuple[str, ...], probes: tuple[Any, ...], faults: tuple[FaultSpec, ...]
-) -> None:
-    """Probe and audit checks name probes, fields and faults of this scenario."""
-    from loadkit.report.servicechecks import parse_service_check, validate_service_check
-
-    fault_names = [fault.name for fault in faults]
-    known = {p.name: tuple(p.fields) for p in probes}
-    for index, expression in enumerate(checks):
-        check = parse_service_check(expression)
-        if check is None:
-            continue
-        try:
-            validate_service_check(check, known, fault_names)
-        except ConfigError as exc:
-            raise doc.error(("checks", index), exc.problem, exc.fix) from None
-
-
 def _target(doc: YamlDoc, raw: Any) -> str:
     if raw is None or raw == "builtin":
         return "builtin"
@@ -293,32 +267,11 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{baseline!r} is not a path",
             "write e.g. 'reports/baselines/quickstart.json'",
         )
-    from loadkit.audit.settings import parse_audit_settings
-    from loadkit.probes.model import parse_probes
-    from loadkit.target.options import parse_target_options
+    from loadkit.scenario.sections import check_service_checks, service_sections
 
     target = _target(doc, data.get("target"))
-    probes = _section(doc, "probes", parse_probes, data.get("probes"))
-    target_options = _section(
-        doc, "target_options", parse_target_options, data.get("target_options")
-    )
-    if target_options and target != "builtin":
-        raise doc.error(
-            ("target_options",),
-            "only the built-in target takes options",
-            "set 'target: builtin' or drop 'target_options'",
-        )
-    for index, probe in enumerate(probes):
-        if probe.target is not None and target != "builtin":
-            raise doc.error(
-                ("probes", index, "target"),
-                f"'{probe.target}' is a process of the built-in target",
-                "drop 'target' and give the URL in 'get'",
-            )
-    faults = _faults(doc, data.get("faults"))
-    checks = _checks(doc, data.get("checks"))
-    _service_checks(doc, checks, probes, faults)
-    return Scenario(
+    service = service_sections(doc, data, target)  # probes, audit, target_options
+    scenario = Scenario(
         name=name,
         source=source.resolve(),
         target=target,
@@ -326,13 +279,15 @@ def load_scenario(path: str | Path) -> Scenario:
         users=users,
         stages=_stages(doc, data["stages"]) if "stages" in data else (),
         shape=_shape(doc, data["shape"]) if "shape" in data else None,
-        faults=faults,
-        checks=checks,
+        faults=_faults(doc, data.get("faults")),
+        checks=_checks(doc, data.get("checks")),
         baseline=baseline,
         options=_options(doc, data.get("options")),
         interval_s=interval,
         description=str(data.get("description") or ""),
-        probes=probes,
-        audit=_section(doc, "audit", parse_audit_settings, data.get("audit")),
-        target_options=target_options,
+        probes=service.probes,
+        audit=service.audit,
+        target_options=service.target_options,
     )
+    check_service_checks(doc, scenario)
+    return scenario
