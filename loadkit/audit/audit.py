@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 
 from loadkit.audit.builtin import BUILTIN_AUDITORS, KindAuditor, Look
-from loadkit.audit.record import read_accepted
+from loadkit.audit.record import BUILTIN_API, read_accepted
 from loadkit.audit.settings import AuditSettings
 from loadkit.rundir.layout import AUDIT_JSON, AUDIT_JSONL, write_json_atomic
 
@@ -91,6 +91,13 @@ class AuditResult:
         }
 
 
+def _auditor(record: dict[str, Any], auditors: Mapping[str, KindAuditor]) -> KindAuditor | None:
+    """The auditor of a record: none when the work was made through another service's API."""
+    if record.get("api", BUILTIN_API) != BUILTIN_API:
+        return None
+    return auditors.get(str(record["kind"]))
+
+
 def not_audited(run_dir: Path, reason: str, host: str | None = None) -> AuditResult:
     """Write an ``audit.json`` that says why there is no audit (checks then fail)."""
     result = AuditResult("not audited", reason)
@@ -123,7 +130,13 @@ def _outcome(item: _Item, settings: AuditSettings) -> dict[str, Any]:
     accepted_at = float(item.record["t"])
     row: dict[str, Any] = {"kind": item.kind, "id": item.record["id"], "accepted_at": accepted_at}
     if item.auditor is None:
-        return {**row, "result": "unknown", "late": False, "reason": f"no auditor for {item.kind}"}
+        api = item.record.get("api", BUILTIN_API)
+        reason = (
+            f"no auditor for {item.kind}"
+            if api == BUILTIN_API
+            else f"made through {api}: the audit speaks the built-in target's API only"
+        )
+        return {**row, "result": "unknown", "late": False, "reason": reason}
     if look is None or look.status == "unreachable":
         reason = look.detail if look is not None else "not looked at before the deadline"
         return {**row, "result": "unknown", "late": False, "reason": reason}
@@ -195,7 +208,7 @@ def run_audit(
     records = read_accepted(run_dir)
     subscribers = [r for r in records if r["kind"] == SUBSCRIBER_KIND]
     records = [r for r in records if r["kind"] != SUBSCRIBER_KIND]
-    items = [_Item(record, auditors.get(str(record["kind"]))) for record in records]
+    items = [_Item(record, _auditor(record, auditors)) for record in records]
     deadline = time.monotonic() + settings.deadline_s
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
         pending = [item for item in items if item.auditor is not None]

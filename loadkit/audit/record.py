@@ -42,6 +42,18 @@ log = logging.getLogger(__name__)
 ACCEPTED_FILE = ACCEPTED_JSONL
 MESSAGE_TYPE = "loadkit_accepted"
 _RESERVED = frozenset({"t", "kind", "id"})
+BUILTIN_API = "builtin"
+_BUILTIN_MODULES = ("loadkit.users.profile.builtin", "loadkit.users.profile.builtin_sync")
+
+
+def api_name(api: Any) -> str:
+    """``builtin`` for the built-in target's adapters, else the adapter's class name."""
+    if isinstance(api, str):
+        return api
+    cls = type(api)
+    return BUILTIN_API if cls.__module__ in _BUILTIN_MODULES else cls.__qualname__
+
+
 _logs: weakref.WeakKeyDictionary[Any, AcceptedLog] = weakref.WeakKeyDictionary()
 
 
@@ -77,6 +89,8 @@ class AcceptedLog:
 
     def record(self, kind: str, item_id: Any, attrs: dict[str, Any]) -> None:
         item = {k: v for k, v in attrs.items() if k not in _RESERVED}
+        if "api" in item:  # the adapter that made the call: the audit must speak it too
+            item["api"] = api_name(item["api"])
         item.update(t=time.time(), kind=str(kind), id=str(item_id))
         if self._send is not None:
             try:

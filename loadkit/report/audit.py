@@ -47,7 +47,7 @@ def evaluate_audit_check(check: ServiceCheck, audit: dict[str, Any] | None, sour
     unknown = _count(counts.get("unknown")) or 0
     if unknown and check.count in ("lost", "reached", "late"):
         return fail(
-            "not audited", f"the service did not answer about {unknown} of the {check.kind}"
+            "not audited", f"{unknown} of the {check.kind} could not be audited (audit.jsonl)"
         )
     value = _count(counts.get(str(check.count)))
     if value is None:
