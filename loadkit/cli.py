@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "faults": ("loadkit.faults.cli", "list, check and recover faults (undo a killed run's faults)"),
     "init": ("loadkit.users.cli", "write a starter scenario, locustfile and profile"),
     "options": ("loadkit.users.cli", "list every loadkit and user option, default and help"),
+    "audit": ("loadkit.audit.cli", "rerun the loss audit of a run against a service still up"),
+    "validate": ("loadkit.scenario.cli", "check a scenario without running anything"),
 }
 
 

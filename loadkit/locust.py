@@ -11,6 +11,10 @@ the parts in order:
    ``--loadkit-scenario`` file, if one is given.
 3. faults (``loadkit.faults.plugin``): the fault schedule, its revert
    guarantees and the web UI "Faults" tab.
+4. probes (``loadkit.probes.plugin``): the scenario's probes, sampled on the
+   master for the whole run.
+5. audit (``loadkit.audit.plugin``): where users record the work the service
+   accepted (``loadkit.audit.accepted``); workers forward it to the master.
 
 Each part exposes ``add_arguments(parser)`` and ``attach(context)``: the one
 :class:`~loadkit.plugin.context.PluginContext` of this process (parsed options,
@@ -26,9 +30,11 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
+from loadkit.audit import plugin as _audit
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
 from loadkit.plugin.context import plugin_context
+from loadkit.probes import plugin as _probes
 from loadkit.scenario import plugin as _scenario
 
 __all__: list[str] = []
@@ -45,6 +51,8 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
     _metrics.attach(context)
     _scenario.attach(context)
     _faults.attach(context)
+    _probes.attach(context)
+    _audit.attach(context)
 
 
 events.init_command_line_parser.add_listener(_add_arguments)

@@ -17,8 +17,14 @@ process  pause, kill, terminate, restart             one of target (gateway/agen
 docker   pause, stop, kill, restart, disconnect      one of container, label; timeout
                                                      (10s); network (disconnect)
 http     app-error, app-latency, request             url, path; error_rate (100%), status
-                                                     (500); latency; method, url, json,
-                                                     headers, revert {method, url, json}
+                                                     (500); latency; method, url (or a
+                                                     path: joined to the service's URL),
+                                                     json, headers, revert {method, url,
+                                                     json}
+exec     exec                                        command (argv list), revert (argv
+                                                     list), timeout (30s), shell (false:
+                                                     a string command needs shell: true),
+                                                     cwd, env
 ======== =========================================== ====================================
 
 ``KIND_FIELDS[(via, kind)]`` maps a field to ``(parser, default)``; a default
@@ -51,6 +57,7 @@ BACKEND_KINDS: dict[str, tuple[str, ...]] = {
     "process": ("pause", "kill", "terminate", "restart"),
     "docker": ("pause", "stop", "kill", "restart", "disconnect"),
     "http": ("app-error", "app-latency", "request"),
+    "exec": ("exec",),
 }
 
 
@@ -110,6 +117,62 @@ def _command(value: Any, field_: str, source: str) -> list[str]:
     return list(value)
 
 
+def _argv(value: Any, field_: str, source: str) -> list[str] | str:
+    """A command as an argv list; a string only with ``shell: true`` (checked by the model)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{value!r} is not a command",
+            source=source,
+            field=field_,
+            fix="write an argv list such as ['fallocate', '-l', '1G', '/data/fill']",
+        )
+    return list(value)
+
+
+def _flag(value: Any, field_: str, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"{value!r} is not true or false",
+            source=source,
+            field=field_,
+            fix="write true or false",
+        )
+    return value
+
+
+def _env(value: Any, field_: str, source: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str | int | float) for v in value.values()
+    ):
+        raise ConfigError(
+            f"{value!r} is not a mapping of variables",
+            source=source,
+            field=field_,
+            fix="write e.g. {PGHOST: 127.0.0.1}",
+        )
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _url_or_path(value: Any, field_: str, source: str) -> str:
+    """An absolute http(s) URL, or a path starting with '/' (joined to the service's URL)."""
+    from urllib.parse import urlsplit
+
+    text = _text(value, field_, source)
+    if text.startswith("/"):
+        return text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{value!r} is not an http(s) URL or a path",
+            source=source,
+            field=field_,
+            fix="write e.g. '/admin/mode' (the run's service) or 'http://127.0.0.1:8080/x'",
+        )
+    return text
+
+
 def _stream(value: Any, field_: str, source: str) -> str:
     if value not in ("downstream", "upstream"):
         raise ConfigError(
@@ -163,7 +226,7 @@ def _http_call(value: Any, field_: str, source: str) -> dict[str, Any]:
             field=field_,
             fix="use only method, url, json, headers",
         )
-    call: dict[str, Any] = {"url": _text(value.get("url"), f"{field_}.url", source)}
+    call: dict[str, Any] = {"url": _url_or_path(value.get("url"), f"{field_}.url", source)}
     call["method"] = _method(value.get("method", "POST"), f"{field_}.method", source)
     if "json" in value:
         call["json"] = value["json"]
@@ -228,9 +291,17 @@ KIND_FIELDS: dict[tuple[str, str], _Fields] = {
     },
     ("http", "request"): {
         "method": (_method, "POST"),
-        "url": (_text, REQUIRED),
+        "url": (_url_or_path, REQUIRED),
         "json": (_any, None),
         "headers": (_headers, None),
         "revert": (_http_call, None),
+    },
+    ("exec", "exec"): {
+        "command": (_argv, REQUIRED),
+        "revert": (_argv, None),
+        "timeout": (_duration, 30.0),
+        "shell": (_flag, False),
+        "cwd": (_text, None),
+        "env": (_env, None),
     },
 }

@@ -65,6 +65,9 @@ class FaultSpec:
             return f"pid {p['pid']}" if p.get("pid") is not None else f"pidfile {p['pidfile']}"
         if self.via == "docker":
             return f"container {p['container']}" if p.get("container") else f"label {p['label']}"
+        if self.via == "exec":
+            command = p["command"]
+            return f"exec {command.split()[0] if isinstance(command, str) else command[0]}"
         url = p.get("url") or "(run host)"
         return f"{url}{p.get('path') or ''}" if self.kind != "request" else str(url)
 
@@ -73,7 +76,7 @@ class FaultSpec:
         """A one-shot action with nothing to revert (a restart, a request without ``revert``)."""
         if self.kind == "restart":
             return True
-        return self.kind == "request" and not self.params.get("revert")
+        return self.kind in ("request", "exec") and not self.params.get("revert")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (journal, web UI); :meth:`from_dict` reads it back."""
@@ -226,6 +229,15 @@ def _check_targets(via: str, kind: str, params: Mapping[str, Any], label: str, s
                 field=f"{label}.command",
                 fix="a restart by pid/pidfile needs the command that starts it",
             )
+    if via == "exec" and not params.get("shell"):
+        for key in ("command", "revert"):
+            if isinstance(params.get(key), str):
+                raise FaultPlanError(
+                    "is a shell string",
+                    source=source,
+                    field=f"{label}.{key}",
+                    fix="write an argv list such as ['rm', '-f', '/tmp/x'], or set shell: true",
+                )
     if via == "docker":
         given = [k for k in ("container", "label") if params.get(k) is not None]
         if len(given) != 1:

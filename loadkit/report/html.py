@@ -16,8 +16,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from loadkit import __version__
 from loadkit.report.analysis import OVERALL, Analysis
+from loadkit.report.audit import audit_section, read_audit_summary
 from loadkit.report.baseline import BaselineDiff
 from loadkit.report.plots import comparison_plot, report_plots
+from loadkit.report.probes import probe_plots, samples_of
 from loadkit.report.report import Report
 from loadkit.rundir.layout import REPORT_HTML
 
@@ -108,6 +110,8 @@ def render_report(report: Report) -> str:
             checks=report.verdicts,
             baseline=report.baseline,
             plots=report_plots(analysis),
+            probe_plots=probe_plots(analysis, samples_of(analysis)),
+            audit=audit_section(read_audit_summary(analysis.run.path)),
             endpoints=endpoints,
             phases=phases,
             faults=faults,

@@ -11,6 +11,7 @@ from typing import Any
 
 from loadkit.errors import BaselineError
 from loadkit.report.analysis import OVERALL, STAT_COLUMNS, Analysis, analyse
+from loadkit.report.audit import read_audit_summary
 from loadkit.report.baseline import (
     DEFAULT_TOLERANCES,
     BaselineDiff,
@@ -133,6 +134,7 @@ def summary_json(report: Report) -> dict[str, Any]:
             "diffs": [d.to_json() for d in report.baseline.diffs],
         },
         "drift": report.drift,
+        "audit": read_audit_summary(analysis.run.path),
         "warnings": analysis.run.warnings + report.notes,
     }
 

@@ -134,8 +134,15 @@ def evaluate_checks(
     that did not finish) that names a phase, fault or endpoint the run never
     reached fails with a note instead of being an input error.
     """
+    from loadkit.report.probes import evaluate_service_check
+    from loadkit.report.servicechecks import parse_service_check
+
     verdicts = []
     for expression, source in expressions:
+        service_check = parse_service_check(expression)  # probes and the audit
+        if service_check is not None:
+            verdicts.append(evaluate_service_check(service_check, analysis, source))
+            continue
         check = parse_check(expression)
         try:
             verdicts.append(evaluate_check(check, analysis, recoveries, source))

@@ -244,7 +244,8 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
     from loadkit.target.launcher import start_target
 
     with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
-        target = start_target(data_dir)
+        options: dict[str, Any] = dict(plan.scenario.target_options)  # validated by the loader
+        target = start_target(data_dir, **options)
         try:
             _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
             yield target.url, Path(data_dir) / "target.json"
@@ -296,6 +297,21 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     return subprocess.run(argv, check=False).returncode
 
 
+def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) -> None:
+    """The loss audit of the accepted work (``audit.json``; "not audited" says why not)."""
+    from loadkit.audit.audit import not_audited
+    from loadkit.audit.cli import audit_run
+
+    if outcome != "done":
+        not_audited(run_dir, f"the run was {outcome}", service_url)
+        return
+    _say(f"audit: asking {service_url} about the accepted work (<= {scenario.audit.deadline_s:g}s)")
+    try:
+        audit_run(run_dir, service_url, scenario.audit)
+    except Exception as exc:  # the audit must not lose the report of the run
+        not_audited(run_dir, f"the audit failed: {type(exc).__name__}: {exc}", service_url)
+
+
 def execute(plan: RunPlan) -> int:
     """Run a validated plan; returns the exit code."""
     scenario = plan.scenario
@@ -310,6 +326,7 @@ def execute(plan: RunPlan) -> int:
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals.installed())
         host, target_info = stack.enter_context(_target(plan))
+        service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
         extra: list[str] = []
         if plan.proxy and plan.target == "builtin":
@@ -349,6 +366,10 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
+        audit_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
+        if audit_dir is not None:  # while the target is still up
+            # with --web, Ctrl-C is how the session ends: its last test is still audited
+            _audit(audit_dir, service_url, scenario, "done" if plan.web else outcome)
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")

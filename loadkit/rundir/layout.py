@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, Final
 
 __all__ = [
+    "ACCEPTED_JSONL",
+    "AUDIT_JSON",
+    "AUDIT_JSONL",
     "COMPARE_HTML",
     "EVENTS_JSONL",
     "FAULTS_JOURNAL",
     "JUNIT_XML",
     "LATENCY_HLOG",
+    "PROBES_JSONL",
     "REPORT_HTML",
     "RESOURCES_CSV",
     "RESOURCE_COLUMNS",
@@ -47,6 +51,11 @@ LATENCY_HLOG: Final = "latency.hlog"
 EVENTS_JSONL: Final = "events.jsonl"
 RESOURCES_CSV: Final = "resources.csv"
 FAULTS_JOURNAL: Final = "faults.journal"
+PROBES_JSONL: Final = "probes.jsonl"
+ACCEPTED_JSONL: Final = "accepted.jsonl"
+# Written by the loss audit after the load (``loadkit audit`` rewrites them).
+AUDIT_JSONL: Final = "audit.jsonl"
+AUDIT_JSON: Final = "audit.json"
 # Derived by the reporter (can always be rebuilt from the files above).
 SUMMARY_JSON: Final = "summary.json"
 REPORT_HTML: Final = "report.html"

@@ -35,7 +35,7 @@ DEFAULT_LOCUSTFILES: dict[str, str] = {
 MIXED_LOCUSTFILE = "mixed.py"
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval service".split()
+    "interval service probes audit target_options".split()
 )
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
 RESERVED_OPTIONS = frozenset(
@@ -215,10 +215,12 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
             "write e.g. '- p95(POST /execute) < 250ms'",
         )
     from loadkit.report.checks import parse_check  # the reporter owns the check grammar
+    from loadkit.report.servicechecks import parse_service_check  # probes and the audit
 
     for index, expression in enumerate(raw):
         try:
-            parse_check(expression)
+            if parse_service_check(expression) is None:
+                parse_check(expression)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
     return tuple(raw)
@@ -266,10 +268,14 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{baseline!r} is not a path",
             "write e.g. 'reports/baselines/quickstart.json'",
         )
-    return Scenario(
+    from loadkit.scenario.sections import check_service_checks, service_sections
+
+    target = _target(doc, data.get("target"))
+    service = service_sections(doc, data, target)  # probes, audit, target_options
+    scenario = Scenario(
         name=name,
         source=source.resolve(),
-        target=_target(doc, data.get("target")),
+        target=target,
         locustfile=_locustfile(doc, data.get("locustfile"), users, source.resolve().parent),
         users=users,
         stages=_stages(doc, data["stages"]) if "stages" in data else (),
@@ -283,4 +289,9 @@ def load_scenario(path: str | Path) -> Scenario:
         },
         interval_s=interval,
         description=str(data.get("description") or ""),
+        probes=service.probes,
+        audit=service.audit,
+        target_options=service.target_options,
     )
+    check_service_checks(doc, scenario)
+    return scenario

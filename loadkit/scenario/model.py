@@ -16,6 +16,9 @@ inject and what "good" means::
     baseline: reports/baselines/workspace-gateway.json
     options: {poll-interval: 0.5}    # extra Locust arguments: --poll-interval 0.5
     interval: 1s                     # metrics interval
+    probes: [...]                    # validated by loadkit.probes.model
+    audit: {deadline: 30s}           # the loss audit's limits (loadkit.audit.settings)
+    target_options: {idle_after_s: 5}  # built-in target settings (loadkit.target.options)
 
 Every error names the file, the line, the field and the fix, in one line::
 
@@ -37,7 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadkit.audit.settings import AuditSettings
 from loadkit.load.stages import Stage, StagePlan, expand
+from loadkit.probes.model import ProbeSpec
 
 if TYPE_CHECKING:
     from loadkit.faults.model import FaultSpec
@@ -62,6 +67,9 @@ class Scenario:
     options: dict[str, str | int | float | bool] = field(default_factory=dict)
     interval_s: float | None = None
     description: str = ""
+    probes: tuple[ProbeSpec, ...] = ()
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    target_options: dict[str, int | float] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:

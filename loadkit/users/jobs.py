@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 from locust import FastHttpUser, events
 
+from loadkit.audit.record import accepted
 from loadkit.target.commands import deterministic_bytes
 from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, fire, next_user_number
@@ -229,12 +230,14 @@ class JobUser(FastHttpUser):
     def submit(
         self, command: str, *, workspace: str | None = None, timeout_ms: int | None = None
     ) -> str:
-        return self.api.submit(
+        job_id = self.api.submit(
             self.client,
             workspace=workspace or self.workspace,
             command=command,
             timeout_ms=timeout_ms,
         )
+        accepted(self.environment, "jobs", job_id, api=self.api)  # for the loss audit
+        return job_id
 
     def wait_until(self, job_id: str, states: frozenset[str]) -> JobState:
         """Poll the state until it is in ``states``; CheckFailed after the deadline."""

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from locust import FastHttpUser, events
 
+from loadkit.audit.record import accepted
 from loadkit.load.arrival import ArrivalRate
 from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, fire, next_user_number
@@ -113,6 +114,7 @@ class SessionUser(FastHttpUser):
             self.client, client_id=f"lk-{PROCESS_TOKEN}-{self.number}", user_id=user_id,
             project=project,
         )  # fmt: skip
+        accepted(self.environment, "sessions", start.session_id, api=self.api)  # the loss audit
         if expect_warm is not None and start.warm is not None and start.warm != expect_warm:
             kind = "warm" if expect_warm else "cold"
             raise CheckFailed(
@@ -155,6 +157,7 @@ class SessionUser(FastHttpUser):
         for session_id in session_ids:
             with contextlib.suppress(CheckFailed):  # already a failed request; go on
                 self.api.close(self.client, session_id)
+                accepted(self.environment, "sessions", session_id, closed=True)
 
     # -- tasks ------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import FastHttpUser, events
 
+from loadkit.audit.record import accepted
 from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.profile.api import SyncAPI, SyncEvent, TaskRef
@@ -129,6 +130,7 @@ class SyncUser(FastHttpUser):
     """One live-sync client; see the module docstring. Abstract: subclass it in a locustfile."""
 
     abstract = True
+    missed = out_of_order = 0  # events this subscriber missed / got out of order: for the audit
     sync_api: ClassVar[SyncAPI | None] = None
 
     def wait_time(self) -> float:
@@ -176,6 +178,10 @@ class SyncUser(FastHttpUser):
         if self.receiver is not None:  # stop receiving first: closing is not a drop
             self.receiver.kill(block=True, timeout=5)
         self.ws.close()
+        accepted(
+            self.environment, "sync-subscriber", self.client_id,
+            missed=self.missed, out_of_order=self.out_of_order, repos=self.repos,
+        )  # fmt: skip
 
     # -- receiving -----------------------------------------------------------------
 
@@ -244,8 +250,10 @@ class SyncUser(FastHttpUser):
         last = self.last_seq.get(repo)
         if last is not None and seq != last + 1:
             if seq > last + 1:
+                self.missed += seq - last - 1
                 self._order_failure(f"missed {seq - last - 1} event(s) in {repo}: seq {last}→{seq}")
             else:
+                self.out_of_order += 1
                 self._order_failure(f"out-of-order event in {repo}: seq {seq} after {last}")
         self.last_seq[repo] = seq if last is None else max(seq, last)
 
@@ -278,6 +286,14 @@ class SyncUser(FastHttpUser):
 
     def _written(self, task: TaskRef, written_at: float) -> TaskRef:
         """Remember when this process wrote ``task``, for services without timestamps."""
+        accepted(
+            self.environment,
+            "sync",
+            task.task_id,
+            repo=task.repo,
+            version=task.version,
+            api=self.api,
+        )  # fmt: skip  (for the loss audit)
         OWN_WRITES[(task.task_id, task.version)] = written_at
         if len(OWN_WRITES) > OWN_WRITES_KEPT:
             del OWN_WRITES[next(iter(OWN_WRITES))]

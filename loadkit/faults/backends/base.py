@@ -67,6 +67,7 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "process": ("loadkit.faults.backends.process", "ProcessBackend"),
     "docker": ("loadkit.faults.backends.docker", "DockerBackend"),
     "http": ("loadkit.faults.backends.http", "HttpBackend"),
+    "exec": ("loadkit.faults.backends.exec", "ExecBackend"),
 }
 
 

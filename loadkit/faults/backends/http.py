@@ -8,7 +8,9 @@
   run's ``--host``.
 - ``request``: a generic call for a user's own service: ``method``, ``url``,
   ``json``, ``headers`` to inject, and an optional ``revert: {method, url,
-  json, headers}`` to undo it.
+  json, headers}`` to undo it. A ``url`` that is a path (``/admin/mode``) is
+  joined to the same base URL as the app-level faults (the built-in target's
+  gateway, else the run's ``--host``), so it works with a random port.
 
 Any status of 400 or more, or no answer, is a :class:`FaultError`.
 """
@@ -37,10 +39,14 @@ class HttpBackend(FaultBackend):
         self.context = context
 
     def _base_url(self, spec: FaultSpec) -> str:
-        url = spec.params.get("url") or _gateway_url(self.context.target_info) or self.context.host
+        given = spec.params.get("url") if spec.kind != "request" else None
+        url = given or _gateway_url(self.context.target_info) or self.context.host
         if not url:
             raise FaultError(f"fault {spec.name}: no url and no --host to send it to")
         return str(url).rstrip("/")
+
+    def _url(self, spec: FaultSpec, url: str) -> str:
+        return f"{self._base_url(spec)}{url}" if url.startswith("/") else url
 
     def describe(self, spec: FaultSpec) -> str:
         p = spec.params
@@ -56,7 +62,7 @@ class HttpBackend(FaultBackend):
     def inject(self, spec: FaultSpec) -> None:
         p = spec.params
         if spec.kind == "request":
-            _call(p["method"], p["url"], p.get("json"), p.get("headers"))
+            _call(p["method"], self._url(spec, p["url"]), p.get("json"), p.get("headers"))
             return
         body: dict[str, Any] = {}
         if p.get("path"):
@@ -72,7 +78,8 @@ class HttpBackend(FaultBackend):
         if spec.kind == "request":
             undo = p.get("revert")
             if undo:
-                _call(undo["method"], undo["url"], undo.get("json"), undo.get("headers"))
+                url = self._url(spec, undo["url"])
+                _call(undo["method"], url, undo.get("json"), undo.get("headers"))
             return
         query = {"path": p["path"]} if p.get("path") else None
         _call("DELETE", f"{self._base_url(spec)}/admin/faults", None, params=query)

@@ -1,0 +1,74 @@
+"""The probes part's Locust plugin seam: ``attach(context)`` (see loadkit.locust).
+
+On the master (or the local runner), when the scenario has ``probes:``, a
+:class:`~loadkit.probes.sampler.ProbeSampler` starts on every ``test_start``
+into that test's run directory and stops on ``test_stop`` / ``quitting``.
+Workers sample nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from loadkit.plugin.context import PluginContext
+from loadkit.probes.model import ProbeSpec
+from loadkit.probes.sampler import ProbeSampler
+
+__all__ = ["attach", "target_url"]
+
+log = logging.getLogger(__name__)
+
+
+def target_url(target_info: str | None, process: str) -> str | None:
+    """The URL of ``process`` (gateway/agent) in the built-in target's ``target.json``."""
+    if not target_info:
+        return None
+    path = Path(target_info)
+    if path.is_dir():
+        path = path / "target.json"
+    try:
+        url = json.loads(path.read_text(encoding="utf-8"))[process]["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(url) if url else None
+
+
+def attach(context: PluginContext) -> ProbeSampler | None:
+    """Start/stop the scenario's probes with each test; returns the sampler (master/local).
+
+    Runs after the metrics part (its recorder) and the scenario part (its probes).
+    """
+    environment, recorder = context.environment, context.recorder
+    if environment.runner is None or context.is_worker or recorder is None:
+        return None
+    probes: tuple[ProbeSpec, ...] = context.scenario.probes if context.scenario else ()
+    if not probes:
+        return None
+    options = context.options
+    target_info = getattr(options, "loadkit_target_info", None)
+
+    def base_url(probe: ProbeSpec) -> str | None:
+        if probe.target is not None:
+            return target_url(target_info, probe.target)
+        host = environment.host or getattr(options, "host", None)
+        return str(host) if host else None
+
+    sampler = ProbeSampler(probes, base_url)
+
+    def on_test_start(**_kwargs: Any) -> None:
+        run_dir = getattr(recorder, "run_dir", None)  # metrics made this test's run dir already
+        if run_dir is None:
+            log.error("loadkit: probes not sampled: no run directory")
+            return
+        sampler.start(Path(run_dir))
+
+    def on_stop(**_kwargs: Any) -> None:
+        sampler.stop()
+
+    environment.events.test_start.add_listener(on_test_start)
+    environment.events.test_stop.add_listener(on_stop)
+    environment.events.quitting.add_listener(on_stop)
+    return sampler

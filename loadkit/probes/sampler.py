@@ -1,0 +1,122 @@
+"""Sample probes on the master for the whole run, into ``<run-dir>/probes.jsonl``.
+
+One greenlet per probe GETs its URL every ``every_s`` (on a fixed grid from
+its start, so a slow answer does not shift later samples), reads the fields
+with JMESPath and appends one line per sample::
+
+    {"t": 1795000001.25, "probe": "breaker", "ok": true, "status": 200, "ms": 3.1,
+     "values": {"state": "open"}, "error": null}
+
+``t`` is when the answer arrived (epoch seconds). A probe that fails (no
+answer, a timeout, a status >= 400, not JSON) is a sample too, with ``ok``
+false, ``values`` empty and ``error`` saying why: the service being down is
+what probes are for, never a crash. A field the answer lacks is ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+import httpx
+import jmespath
+
+from loadkit._jsonl import JsonLines
+from loadkit.probes.model import ProbeSpec
+from loadkit.rundir.layout import PROBES_JSONL
+
+__all__ = ["PROBES_FILE", "ProbeSampler", "sample_once"]
+
+log = logging.getLogger(__name__)
+
+PROBES_FILE = PROBES_JSONL
+MAX_BODY_BYTES = 4 * 1024 * 1024
+BaseUrl = Callable[[ProbeSpec], str | None]
+
+
+def _jsonable(value: Any) -> Any:
+    """A JMESPath result as written to the file (scalars as they are; others as JSON)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+def sample_once(probe: ProbeSpec, client: httpx.Client, base: str | None) -> dict[str, Any]:
+    """GET the probe once; returns the sample record (never raises)."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {"probe": probe.name, "ok": False, "status": None, "values": {}}
+    try:
+        if base is None and probe.relative:
+            raise LookupError("no base URL for a path (no --host, or no target.json)")
+        response = client.get(probe.url(base or ""), timeout=probe.timeout_s)
+        record["status"] = response.status_code
+        if response.status_code >= 400:
+            raise LookupError(f"HTTP {response.status_code}")
+        if len(response.content) > MAX_BODY_BYTES:
+            raise LookupError(f"answer larger than {MAX_BODY_BYTES} bytes")
+        data = response.json()
+        record["values"] = {
+            name: _jsonable(jmespath.search(expression, data))
+            for name, expression in probe.fields.items()
+        }
+        record["ok"], record["error"] = True, None
+    except httpx.TimeoutException:
+        record["error"] = f"no answer within {probe.timeout_s:g}s"
+    except httpx.HTTPError as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    except ValueError:
+        record["error"] = "the answer is not JSON"
+    except Exception as exc:  # a probe must never take the run down
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    record["ms"] = round((time.perf_counter() - started) * 1000.0, 3)
+    record["t"] = time.time()
+    return record
+
+
+class ProbeSampler:
+    """Runs every probe of a run as its own greenlet until :meth:`stop`."""
+
+    def __init__(self, probes: tuple[ProbeSpec, ...], base_url: BaseUrl) -> None:
+        self.probes = probes
+        self.base_url = base_url
+        self._greenlets: list[gevent.Greenlet[Any, Any]] = []
+        self._out: JsonLines | None = None
+        self.samples = 0
+
+    @property
+    def running(self) -> bool:
+        return any(not g.dead for g in self._greenlets)
+
+    def start(self, run_dir: Path) -> None:
+        self.stop()
+        self._out = JsonLines(run_dir / PROBES_FILE)
+        self._greenlets = [gevent.spawn(self._loop, probe) for probe in self.probes]
+
+    def _loop(self, probe: ProbeSpec) -> None:
+        client = httpx.Client(follow_redirects=False)
+        start = time.monotonic()
+        ticks = 0
+        try:
+            while True:
+                record = sample_once(probe, client, self.base_url(probe))
+                if self._out is not None:
+                    self._out.append(record)
+                    self.samples += 1
+                ticks = max(ticks + 1, int((time.monotonic() - start) / probe.every_s) + 1)
+                gevent.sleep(max(0.0, start + ticks * probe.every_s - time.monotonic()))
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Stop sampling (a last sample already written stays); closes the file."""
+        for greenlet in self._greenlets:
+            greenlet.kill(block=True, timeout=5)
+        self._greenlets = []
+        if self._out is not None:
+            self._out.close()
+            self._out = None
