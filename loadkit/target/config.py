@@ -112,6 +112,10 @@ class TargetConfig:
         default=False,
         metadata=_help("BROKEN ON PURPOSE: a session runs its newest queued message first"),
     )
+    break_sessions_forgotten_on_restart: bool = field(
+        default=False,
+        metadata=_help("BROKEN ON PURPOSE: a gateway (re)start deletes every session (lost)"),
+    )
 
     def __post_init__(self) -> None:
         _check_numbers(self)

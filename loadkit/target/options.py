@@ -12,6 +12,7 @@ is wired (``data_dir``, ``host``, ``port``, ``watch_pid``, ``gateway_url``)::
       queue_limit: 200
       breaker_failures: 3      # agent: consecutive failures that open its breaker
       response_ttl_s: 60       # cleanup TTL
+      break_sync_event_dropped: true   # a break_* switch: broken ON PURPOSE (twins of plans)
 
 An unknown option, or a value of the wrong type, is a
 :class:`~loadkit.errors.ConfigError` naming ``target_options.NAME``.
@@ -46,6 +47,10 @@ TARGET_OPTIONS: dict[str, tuple[type, str]] = _option_table()  # name -> (type, 
 
 def _value(name: str, kind: type, raw: Any) -> int | float:
     field = f"target_options.{name}"
+    if kind is bool:  # a break_* switch (deliberately broken behaviour, for twins)
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{raw!r} is not true or false", field=field, fix="write true")
+        return raw
     if isinstance(raw, bool) or raw is None:
         raise ConfigError(f"{raw!r} is not a number", field=field, fix="write e.g. 5")
     value: float

@@ -125,6 +125,8 @@ class SessionStore:
                 self._conn.execute(
                     "ALTER TABLE sessions ADD COLUMN container_id TEXT NOT NULL DEFAULT ''"
                 )
+            if self.config.break_sessions_forgotten_on_restart:  # broken on purpose
+                self._conn.execute("DELETE FROM sessions")
         return self._conn
 
     def _state(self, session: Session, now: float) -> str:

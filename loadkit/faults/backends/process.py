@@ -175,12 +175,14 @@ def _signal(target: ProcessTarget, signum: int) -> None:
 
 
 def _wait_gone(target: ProcessTarget, timeout: float = STOP_WAIT_S) -> bool:
-    try:
-        psutil.Process(target.pid).wait(timeout)
-    except psutil.TimeoutExpired:
-        return False
-    except psutil.Error:
-        pass
+    """True once the process is gone. A zombie is gone: its parent (say ``loadkit run``,
+    which started the target) may reap it only later, and ``psutil.wait`` would wait
+    for that until the timeout."""
+    deadline = time.monotonic() + timeout
+    while _alive(target.pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
     return True
 
 

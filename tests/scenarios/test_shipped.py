@@ -1,0 +1,18 @@
+"""The shipped scenarios (issue 11): each runs green shortened, and its twin fails one check."""
+
+from __future__ import annotations
+
+from shipped_support import Short
+
+S = "s"
+
+SHORT: dict[str, Short] = {
+    "gateway-callbacks": Short(
+        stages=[
+            {"name": "ramp-up", "duration": "2s", "users": 9, "spawn_rate": 9},
+            {"name": "steady", "duration": "6s", "users": 9},
+            {"name": "faults", "duration": "15s", "users": 9},
+        ],
+        faults={"disk-full": (8, 3), "gw-down": (11, 3), "agent-kill": (19, 1)},
+    ),
+}
