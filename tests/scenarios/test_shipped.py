@@ -15,4 +15,17 @@ SHORT: dict[str, Short] = {
         ],
         faults={"disk-full": (8, 3), "gw-down": (11, 3), "agent-kill": (19, 1)},
     ),
+    "breaker-health": Short(
+        stages=[
+            {"name": "ramp-up", "duration": "2s", "users": 6, "spawn_rate": 6},
+            {"name": "steady", "duration": "5s", "users": 6},
+            {"name": "faults", "duration": "29s", "users": 6},
+        ],
+        faults={
+            "half-errors": (9, 3),
+            "slow-callbacks": (13, 4),
+            "outage-503": (19, 3),
+            "store-down": (28, 3),
+        },
+    ),
 }
