@@ -28,4 +28,11 @@ SHORT: dict[str, Short] = {
             "store-down": (28, 3),
         },
     ),
+    "session-queues": Short(
+        stages=[
+            {"name": "ramp-up", "duration": "1s", "users": 4, "spawn_rate": 4},
+            {"name": "sustained", "duration": "12s", "users": 4},
+        ],
+        faults={},
+    ),
 }
