@@ -10,6 +10,8 @@ one-line message when the service breaks the expectation:
   by ``POST /cleanup/run``, a younger one is kept.
 - ``SustainedSessionUser`` — ``SessionUser`` in sustained mode
   (``--session-rate`` activations per second) beside bursting users.
+- ``ExpiryUser`` — ``SessionUser``'s idle/expiry probe alone (``SESSION expiry``,
+  failing after ``EXPIRY_LIMIT_S``), whatever ``--session-expiry-deadline`` says.
 - ``PreviewUser`` — ``PREVIEW isolated``: three concurrent sessions of three
   users get three distinct containers; it keeps them alive (activity) for
   ``PREVIEW_HOLD_S`` seconds, so a restart mid-run finds live sessions (the audit
@@ -45,6 +47,7 @@ from loadkit.users.http import call_json
 
 __all__ = [
     "CleanupUser",
+    "ExpiryUser",
     "PreviewUser",
     "SessionBurstUser",
     "SessionQueueUser",
@@ -56,6 +59,7 @@ __all__ = [
 
 CLEANUP_TTL_S = 4.0
 PREVIEW_HOLD_S = 20.0
+EXPIRY_LIMIT_S = 300.0
 QUEUE_MESSAGES = 5
 BULK_COUNT = 1000
 BIG_TASK_BYTES = 10 * 1024
@@ -118,6 +122,17 @@ class SustainedSessionUser(SessionUser):
 
     def option(self, name: str, default: Any) -> Any:
         return "sustained" if name == "mode" else super().option(name, default)
+
+
+class ExpiryUser(SessionUser):
+    """A SessionUser that only runs the idle/expiry probe, limited to ``EXPIRY_LIMIT_S``."""
+
+    def option(self, name: str, default: Any) -> Any:
+        return EXPIRY_LIMIT_S if name == "expiry_deadline" else super().option(name, default)
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.tasks = [SessionUser.expiry]
 
 
 class _Sessions(FastHttpUser):

@@ -35,4 +35,12 @@ SHORT: dict[str, Short] = {
         ],
         faults={},
     ),
+    "preview-sessions": Short(
+        stages=[
+            {"name": "ramp-up", "duration": "1s", "users": 3, "spawn_rate": 3},
+            {"name": "steady", "duration": "14s", "users": 3},
+            {"name": "restart", "duration": "7s", "users": 3},
+        ],
+        faults={"gw-restart": (16, None)},
+    ),
 }
