@@ -21,11 +21,11 @@ one-line message when the service breaks the expectation:
   one session ran in the order they were sent: ``run_index == seq``, each
   started after the previous one ended), ``QUEUE interrupt`` (long commands
   interrupted one after another keep their partial output).
-- ``TaskBulkUser`` — once per user: ``SYNC 1000 creates`` (one after another),
-  ``SYNC batch 1000`` (one batch sync of 1000 changes), in a repo nobody
-  subscribes to; then ``SYNC big task`` (a 10 KB task, written again and again)
-  and ``SYNC retried write`` (a create retried after a client timeout until it
-  succeeds).
+- ``TaskBulkUser`` — once per user: ``SYNC 1000 creates`` (by 10 clients at
+  once), ``SYNC batch 1000`` (one batch sync of 1000 changes), in a repo nobody
+  subscribes to; then again and again ``SYNC big task`` (a 10 KB task) and
+  ``SYNC retried write``: creates retried until one try succeeds (``SYNC write
+  retried`` when it took more than one).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ import time
 import uuid
 from typing import Any
 
+import gevent
+import gevent.pool
 from locust import FastHttpUser, constant, task
 from sessions import SessionBurstUser
 from sync import SyncClientUser
@@ -42,7 +44,7 @@ from workspace import WorkspaceUser
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
 from loadkit.users import SessionUser
-from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, next_user_number
+from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.http import call_json
 
 __all__ = [
@@ -62,6 +64,7 @@ PREVIEW_HOLD_S = 20.0
 EXPIRY_LIMIT_S = 300.0
 QUEUE_MESSAGES = 5
 BULK_COUNT = 1000
+BULK_CLIENTS = 10
 BIG_TASK_BYTES = 10 * 1024
 RETRY_FOR_S = 40.0
 WAIT_LIMIT_S = 60.0
@@ -276,6 +279,7 @@ class TaskBulkUser(FastHttpUser):
     """Bulk writes once (1000 creates, a batch of 1000), then big tasks and retried writes."""
 
     wait_time = constant(1.0)
+    concurrency = BULK_CLIENTS
     network_timeout = 30.0  # a 10 KB answer through a 1 KB/s link takes about 10 s
     connection_timeout = 5.0
 
@@ -283,19 +287,32 @@ class TaskBulkUser(FastHttpUser):
         self.repo = f"lk-bulk-{PROCESS_TOKEN}-{next_user_number('bulk')}"
         self.bulk_done = False
 
-    def create(self, title: str) -> dict[str, Any]:
-        body = {"title": title, "client_id": f"lk-bulk-{PROCESS_TOKEN}"}
-        return call_json(self.client, "POST", f"/repos/{self.repo}/tasks",
-                         name="/repos/[repo]/tasks [bulk]", expect=201, body=body)  # fmt: skip
+    def create_many(self, first: int, count: int) -> str | None:
+        """Create tasks ``first``… one after another; the first problem, or None."""
+        body = {"title": "", "client_id": f"lk-bulk-{PROCESS_TOKEN}"}
+        try:
+            for index in range(first, first + count):
+                call_json(self.client, "POST", f"/repos/{self.repo}/tasks",
+                          name="/repos/[repo]/tasks [bulk]", expect=201,
+                          body={**body, "title": f"bulk {index}"})  # fmt: skip
+        except CheckFailed as exc:
+            return str(exc)
+        return None
 
     @task
     def bulk(self) -> None:
         hook = self.environment.events.request
         if not self.bulk_done:
             self.bulk_done = True
-            with checked(hook, "SYNC", "1000 creates"):
-                for index in range(BULK_COUNT):
-                    self.create(f"bulk {index}")
+            with checked(hook, "SYNC", "1000 creates"):  # by BULK_CLIENTS clients at once
+                share = BULK_COUNT // BULK_CLIENTS
+                group = gevent.pool.Group()
+                clients = range(BULK_CLIENTS)
+                jobs = [group.spawn(self.create_many, i * share, share) for i in clients]
+                gevent.joinall(jobs)
+                problems = [job.value for job in jobs if job.value is not None]
+                if problems:
+                    raise CheckFailed(f"{len(problems)} of {BULK_CLIENTS} clients: {problems[0]}")
             with checked(hook, "SYNC", "batch 1000"):
                 changes = [{"title": f"batch {i}"} for i in range(BULK_COUNT)]
                 done = call_json(self.client, "POST", f"/repos/{self.repo}/sync",
@@ -304,26 +321,30 @@ class TaskBulkUser(FastHttpUser):
                 if len(done.get("applied") or []) != BULK_COUNT:
                     raise CheckFailed(f"batch of {BULK_COUNT}: {len(done.get('applied') or [])}")
             return
-        with checked(hook, "SYNC", "big task"):
-            title = "x" * BIG_TASK_BYTES
-            created = self.create(title)
-            if created.get("title") != title:
-                raise CheckFailed("big task: the title came back changed")
-        self.retried_write()
+        self.retried_write("big task", {"title": "big", "meta": {"blob": "x" * BIG_TASK_BYTES}})
+        self.retried_write("retried write", {"title": f"retried {uuid.uuid4().hex}"})
 
-    def retried_write(self) -> None:
-        """A create retried (a dropped or timed-out try is expected under a fault) until
-        one try succeeds; fails after ``RETRY_FOR_S`` seconds of tries."""
+    def retried_write(self, name: str, body: dict[str, Any]) -> None:
+        """``SYNC <name>``: a create retried until one try succeeds (a dropped or timed-out
+        try is expected under a fault), failed after ``RETRY_FOR_S`` seconds of tries;
+        ``SYNC write retried`` when it took more than one try."""
         hook = self.environment.events.request
-        with checked(hook, "SYNC", "retried write"):
-            title = f"retried {uuid.uuid4().hex}"
+        with checked(hook, "SYNC", name):
             deadline = time.monotonic() + RETRY_FOR_S
-            path, name = f"/repos/{self.repo}/tasks", "/repos/[repo]/tasks [try]"
+            path, tries = f"/repos/{self.repo}/tasks", 0
             while time.monotonic() < deadline:
-                body = {"title": title}
-                with self.client.post(path, name=name, json=body, catch_response=True) as resp:
-                    resp.success()  # each try is not the check: the write in the end is
+                tries += 1
+                with self.client.post(path, name="/repos/[repo]/tasks [try]", json=body,
+                                      catch_response=True) as resp:  # fmt: skip
+                    resp.success()  # a try is not the check: the write in the end is
+                    if 400 <= resp.status_code < 500:  # refused: retrying cannot help
+                        raise CheckFailed(f"{name}: HTTP {resp.status_code}: {resp.text[:120]}")
                     if resp.status_code == 201:
+                        task = resp.json()
+                        if any(task.get(key) != value for key, value in body.items()):
+                            raise CheckFailed(f"{name}: the task came back changed")
+                        if tries > 1:
+                            fire(hook, "SYNC", "write retried", time.perf_counter())
                         return
                 time.sleep(0.2)
-            raise CheckFailed(f"no try of the write {title!r} succeeded in {RETRY_FOR_S:g}s")
+            raise CheckFailed(f"{name}: no try succeeded in {RETRY_FOR_S:g}s ({tries} tries)")

@@ -43,4 +43,12 @@ SHORT: dict[str, Short] = {
         ],
         faults={"gw-restart": (16, None)},
     ),
+    "task-sync": Short(
+        stages=[
+            {"name": "ramp-up", "duration": "1s", "users": 7, "spawn_rate": 7},
+            {"name": "steady", "duration": "8s", "users": 7},
+            {"name": "faults", "duration": "14s", "users": 7},
+        ],
+        faults={"slow-net": (10, 3), "net-timeout": (14, 3), "thin-pipe": (18, 3)},
+    ),
 }
