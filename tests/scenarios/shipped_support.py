@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,23 +87,8 @@ def derive(
 
 
 def run_scenario(path: Path, out: Path, *extra: str, timeout: float = 600) -> Outcome:
-    env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports"), *extra],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-    )
-    output = proc.stdout + proc.stderr
-    runs = sorted((out / "reports").glob("*")) if (out / "reports").is_dir() else []
-    run_dir = runs[-1] if runs else None
-    checks: dict[str, bool] = {}
-    if run_dir is not None and (run_dir / "summary.json").is_file():
-        summary = json.loads((run_dir / "summary.json").read_text())
-        checks = {c["expression"]: bool(c["passed"]) for c in summary["checks"]}
-    return Outcome(proc.returncode, output, checks, run_dir)
+    """Run ``loadkit run`` on ``path`` to its end."""
+    return finish_run(start_run(path, out, *extra), out, timeout)
 
 
 def junit_failures(run_dir: Path) -> set[str]:
@@ -114,3 +101,79 @@ def junit_failures(run_dir: Path) -> set[str]:
         for case in root.iter("testcase")
         if case.find("failure") is not None or case.find("error") is not None
     }
+
+
+def start_run(path: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    """Start ``loadkit run`` on ``path`` (see :func:`finish_run`): a green run and its twin
+    can go side by side."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
+    argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
+    return subprocess.Popen(
+        [*argv, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def finish_run(proc: subprocess.Popen[str], out: Path, timeout: float = 600) -> Outcome:
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        problem = f"loadkit run took more than {timeout:g}s:\n{output[-3000:]}"
+        raise AssertionError(problem) from None
+    return _outcome(proc.returncode, output, out)
+
+
+def _outcome(code: int, output: str, out: Path) -> Outcome:
+    runs = sorted((out / "reports").glob("*")) if (out / "reports").is_dir() else []
+    run_dir = runs[-1] if runs else None
+    checks: dict[str, bool] = {}
+    if run_dir is not None and (run_dir / "summary.json").is_file():
+        summary = json.loads((run_dir / "summary.json").read_text())
+        checks = {c["expression"]: bool(c["passed"]) for c in summary["checks"]}
+    return Outcome(code, output, checks, run_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    """One of the independent dialect services (tests/users/services/NAME.py) on 127.0.0.1."""
+
+    def __init__(self, name: str, *flags: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        script = ROOT / "tests" / "users" / "services" / f"{name}.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(self.port), *flags],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, f"{name} exited with {self.proc.returncode}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                assert time.monotonic() < deadline, f"{name} did not listen in 60 s"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

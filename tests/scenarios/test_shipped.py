@@ -1,10 +1,40 @@
-"""The shipped scenarios (issue 11): each runs green shortened, and its twin fails one check."""
+"""The shipped scenarios (issue 11): each runs green shortened, and its twin fails one check.
+
+Every run here is derived from ``scenarios/NAME.yaml`` by :func:`shipped_support.derive`:
+only the stages and the fault times are shortened (``SHORT``); faults, probes and
+checks are the file's. A twin is the same derived file with one ``break_*`` target
+option on; it must fail exactly the check that names the broken behaviour, in
+``summary.json`` and in ``junit.xml``. A green run and its twin go side by side.
+
+The profile runs aim a scenario at the small independent service of its dialect
+(``tests/users/services/``) through its profile, keeping the faults and checks that
+service can carry (see each ``*_edit``).
+"""
 
 from __future__ import annotations
 
-from shipped_support import Short
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-S = "s"
+import pytest
+import yaml
+from shipped_support import (
+    SCENARIOS,
+    Outcome,
+    Service,
+    Short,
+    derive,
+    finish_run,
+    junit_failures,
+    load,
+    start_run,
+)
+
+from loadkit.run.proxy import start_proxy
+from loadkit.target.config import AgentConfig, TargetConfig, break_fields
 
 SHORT: dict[str, Short] = {
     "gateway-callbacks": Short(
@@ -52,3 +82,236 @@ SHORT: dict[str, Short] = {
         faults={"slow-net": (10, 3), "net-timeout": (14, 3), "thin-pipe": (18, 3)},
     ),
 }
+
+# scenario -> (the target option that breaks one behaviour, the one check that names it)
+TWINS: dict[str, tuple[str, str]] = {
+    "gateway-callbacks": (
+        "break_callbacks_not_retried",
+        "max(probe(agent.outbox)) >= 1 during fault:gw-down",
+    ),
+    "breaker-health": (
+        "break_breaker_never_opens",
+        'probe(agent.breaker) == "open" during fault:slow-callbacks',
+    ),
+    "session-queues": ("break_session_messages_reordered", "failures(QUEUE order) == 0"),
+    "preview-sessions": ("break_sessions_forgotten_on_restart", "lost(sessions) == 0"),
+    "task-sync": ("break_sync_event_dropped", "missed(sync) == 0"),
+}
+
+
+def _tail(outcome: Outcome) -> str:
+    return outcome.output[-4000:]
+
+
+# -- the files themselves (fast) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_a_shipped_scenario_validates_and_says_how_long_it_takes(name: str) -> None:
+    path = SCENARIOS / f"{name}.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadkit", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "# Full length: about " in path.read_text()
+    assert load(name)["checks"]
+
+
+def test_every_scenario_has_a_twin_whose_check_and_knob_exist() -> None:
+    knobs = break_fields(TargetConfig) | break_fields(AgentConfig)
+    assert (
+        set(TWINS)
+        == set(SHORT)
+        == {p.stem for p in SCENARIOS.glob("*.yaml")}
+        - {
+            "quickstart",
+            "session-burst",
+            "sync-soak",
+            "workspace-gateway",
+        }
+    )
+    for name, (knob, check) in TWINS.items():
+        assert knob in knobs, knob
+        assert check in load(name)["checks"], (name, check)
+
+
+def test_a_derived_run_keeps_the_files_faults_probes_and_checks(tmp_path: Path) -> None:
+    for name, short in SHORT.items():
+        data = load(name)
+        derived = yaml.safe_load(derive(name, short, tmp_path, broken=TWINS[name][0]).read_text())
+        assert derived["checks"] == data["checks"]
+        assert derived.get("probes") == data.get("probes")
+        kinds = [(f["name"], f["kind"]) for f in derived.get("faults") or []]
+        assert kinds == [(f["name"], f["kind"]) for f in data.get("faults") or []]
+        options = {**data.get("target_options", {}), TWINS[name][0]: True}
+        assert derived.get("target_options") == options
+
+
+# -- green runs and their twins (real runs of the built-in target) ----------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_a_shipped_scenario_passes_and_its_twin_fails_exactly_its_check(
+    name: str, tmp_path: Path
+) -> None:
+    knob, named = TWINS[name]
+    green = start_run(derive(name, SHORT[name], tmp_path), tmp_path / "green")
+    twin = start_run(derive(name, SHORT[name], tmp_path, broken=knob), tmp_path / "twin")
+    passed, failed = finish_run(green, tmp_path / "green"), finish_run(twin, tmp_path / "twin")
+
+    assert passed.code == 0, _tail(passed)
+    assert set(passed.checks) == set(load(name)["checks"]), _tail(passed)
+    assert all(passed.checks.values()), _tail(passed)
+
+    assert failed.code == 1, _tail(failed)
+    assert set(failed.checks) == set(load(name)["checks"]), _tail(failed)
+    assert failed.failed == {named}, _tail(failed)
+    assert failed.run_dir is not None
+    assert junit_failures(failed.run_dir) == {named}
+
+
+# -- through a profile, against the independent service of each dialect ----------------
+
+
+def _keep(data: dict[str, Any], checks: list[str], rename: dict[str, str] | None = None) -> None:
+    """Keep these of the file's checks (the service carries them), with event names renamed."""
+    missing = [c for c in checks if c not in data["checks"]]
+    assert not missing, f"not checks of the file: {missing}"
+    renamed = []
+    for check in checks:
+        for old, new in (rename or {}).items():
+            check = check.replace(old, new)
+        renamed.append(check)
+    data["checks"] = renamed
+
+
+def camel_edit(service: Service) -> Callable[[dict[str, Any]], None]:
+    """gateway-callbacks on the camelCase gateway: its jobs (no outputs: ``echo`` jobs
+    become ``complete``), and a real pause of its process; it has no agent, outbox, disk
+    faults or cleanup endpoint the plan's other checks could read."""
+
+    def edit(data: dict[str, Any]) -> None:
+        data.update(target=service.url, service="camel-gateway")
+        data["users"] = {"WorkspaceUser": 9}
+        for key in ("target_options", "probes", "audit"):
+            data.pop(key, None)
+        down = next(f for f in data["faults"] if f["name"] == "gw-down")
+        data["faults"] = [{**{k: v for k, v in down.items() if k != "target"},
+                           "pid": service.proc.pid}]  # fmt: skip
+        _keep(
+            data,
+            ["error_rate < 1%", "rate(JOB echo) >= 100/m during steady",
+             "p95(JOB echo) < 10s during steady"],
+            {"JOB echo": "JOB complete"},
+        )  # fmt: skip
+
+    return edit
+
+
+def hermes_edit(service: Service) -> Callable[[dict[str, Any]], None]:
+    """preview-sessions on the /hermes activation service: bursts of cold starts and their
+    success; it keeps sessions in memory (a restart loses them by design), has no warm
+    starts, activity, expiry or close, and the audit speaks only the built-in API."""
+
+    def edit(data: dict[str, Any]) -> None:
+        data.update(target=service.url, service="hermes-sessions")
+        data["users"] = {"SessionBurstUser": 3}
+        for key in ("target_options", "faults", "audit"):
+            data.pop(key, None)
+        _keep(
+            data, ["error_rate < 5% during steady", "max(SESSION ready cold) < 60s during steady"]
+        )
+
+    return edit
+
+
+def sync_edit(service_url: str, proxy_api: str) -> Callable[[dict[str, Any]], None]:
+    """task-sync on the task-sync service, through a fault proxy in front of it (the same
+    three toxics): notifications, conflicts, missed and out-of-order events. Its
+    endpoints are its own; TaskBulkUser speaks the built-in API."""
+
+    def edit(data: dict[str, Any]) -> None:
+        data.update(target=service_url, service="task-sync")
+        data["users"] = {"SyncClientUser": 6}
+        data.pop("audit", None)
+        for fault in data["faults"]:
+            fault.update(api=proxy_api, proxy="gateway")
+        _keep(
+            data,
+            [
+                "count(WS notify task.created) >= 1",
+                "count(WS notify task.updated) >= 1",
+                "p95(WS notify task.updated) < 1s during steady",
+                "p95(WS notify task.updated) < 2s during fault:slow-net",
+                "count(SYNC conflict server_wins) >= 1",
+                "failures(SYNC conflict server_wins) == 0 during steady",
+                "missed(sync) == 0",
+                "out_of_order(sync) == 0",
+            ],
+        )
+
+    return edit
+
+
+@pytest.mark.slow
+def test_gateway_callbacks_through_the_camel_gateway_profile(tmp_path: Path) -> None:
+    service = Service("camel_gateway")
+    try:
+        path = derive("gateway-callbacks", SHORT["gateway-callbacks"], tmp_path,
+                      edit=camel_edit(service))  # fmt: skip
+        outcome = finish_run(start_run(path, tmp_path / "run"), tmp_path / "run")
+    finally:
+        service.stop()
+    assert outcome.code == 0, _tail(outcome)
+    assert len(outcome.checks) == 3 and all(outcome.checks.values()), _tail(outcome)
+
+
+@pytest.mark.slow
+def test_preview_sessions_through_the_hermes_profile(tmp_path: Path) -> None:
+    service = Service("hermes_sessions")
+    try:
+        path = derive("preview-sessions", SHORT["preview-sessions"], tmp_path,
+                      edit=hermes_edit(service))  # fmt: skip
+        outcome = finish_run(start_run(path, tmp_path / "run"), tmp_path / "run")
+    finally:
+        service.stop()
+    assert outcome.code == 0, _tail(outcome)
+    assert len(outcome.checks) == 2 and all(outcome.checks.values()), _tail(outcome)
+
+
+@pytest.mark.slow
+def test_task_sync_through_its_profile_and_a_proxy_passes_and_a_dropping_twin_fails(
+    tmp_path: Path,
+) -> None:
+    """The twin is the same run against the service started with ``--drop-updates``."""
+    good, bad = Service("task_sync"), Service("task_sync", "--drop-updates")
+    try:
+        with (
+            start_proxy(good.url, _folder(tmp_path / "p1")) as p1,
+            start_proxy(bad.url, _folder(tmp_path / "p2")) as p2,
+        ):
+            short = SHORT["task-sync"]
+            green_path = derive("task-sync", short, _folder(tmp_path / "g"),
+                                edit=sync_edit(p1.url, p1.api_url))  # fmt: skip
+            twin_path = derive("task-sync", short, _folder(tmp_path / "t"),
+                               edit=sync_edit(p2.url, p2.api_url))  # fmt: skip
+            green = start_run(green_path, tmp_path / "green")
+            twin = start_run(twin_path, tmp_path / "twin")
+            passed = finish_run(green, tmp_path / "green")
+            failed = finish_run(twin, tmp_path / "twin")
+    finally:
+        good.stop()
+        bad.stop()
+    assert passed.code == 0, _tail(passed)
+    assert len(passed.checks) == 8 and all(passed.checks.values()), _tail(passed)
+    assert failed.code == 1, _tail(failed)
+    assert failed.failed == {"missed(sync) == 0"}, _tail(failed)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
