@@ -264,8 +264,11 @@ class SyncUser(FastHttpUser):
         task_key = f"{event.repo}/{event.task_id}"
         seen = self.last_version.pop(task_key, None)  # re-inserted last: LRU order
         if seen is not None and version <= seen:
+            if event.seq is None:  # with a seq, _check_seq counted it
+                self.out_of_order += 1
             self._order_failure(f"task {task_key} version {version} after {seen}")
         elif seen is not None and event.seq is None and version > seen + 1:
+            self.missed += version - seen - 1  # for the audit's missed(sync), as _check_seq
             self._order_failure(f"missed {version - seen - 1} update(s) of task {task_key}:"
                                 f" version {seen}→{version}")  # fmt: skip
         self.last_version[task_key] = max(version, seen or 0)
