@@ -18,7 +18,7 @@ inject and what "good" means::
     interval: 1s                     # metrics interval
     probes: [...]                    # validated by loadkit.probes.model
     audit: {deadline: 30s}           # the loss audit's limits (loadkit.audit.settings)
-    target_options: {idle_after_s: 5}  # built-in target settings (loadkit.target.options)
+    target_options: {idle_after_s: 5}  # built-in target settings (loadkit.scenario.target_options)
 
 Every error names the file, the line, the field and the fix, in one line::
 
