@@ -69,7 +69,7 @@ class Scenario:
     description: str = ""
     probes: tuple[ProbeSpec, ...] = ()
     audit: AuditSettings = field(default_factory=AuditSettings)
-    target_options: dict[str, int | float] = field(default_factory=dict)
+    target_options: dict[str, int | float | bool] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:

@@ -29,7 +29,7 @@ T = TypeVar("T")
 class ServiceSections:
     probes: tuple[ProbeSpec, ...]
     audit: AuditSettings
-    target_options: dict[str, int | float]
+    target_options: dict[str, int | float | bool]
 
 
 def _section(doc: YamlDoc, section: str, parse: Callable[[Any], T], raw: Any) -> T:

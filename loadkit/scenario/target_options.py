@@ -44,8 +44,12 @@ def _option_table() -> dict[str, tuple[type, str]]:
 TARGET_OPTIONS: dict[str, tuple[type, str]] = _option_table()  # name -> (type, help)
 
 
-def _value(name: str, kind: type, raw: Any) -> int | float:
+def _value(name: str, kind: type, raw: Any) -> int | float | bool:
     field = f"target_options.{name}"
+    if kind is bool:  # the break_* knobs: deliberately broken behaviour, for tests of tests
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{raw!r} is not true or false", field=field, fix="write true")
+        return raw
     if isinstance(raw, bool) or raw is None:
         raise ConfigError(f"{raw!r} is not a number", field=field, fix="write e.g. 5")
     value: float
@@ -65,7 +69,7 @@ def _value(name: str, kind: type, raw: Any) -> int | float:
     return value
 
 
-def parse_target_options(raw: Any) -> dict[str, int | float]:
+def parse_target_options(raw: Any) -> dict[str, int | float | bool]:
     """Validate a ``target_options:`` mapping; raises ConfigError naming the option."""
     if raw is None:
         return {}
@@ -75,7 +79,7 @@ def parse_target_options(raw: Any) -> dict[str, int | float]:
             field="target_options",
             fix="write e.g. 'target_options: {idle_after_s: 5, queue_limit: 100}'",
         )
-    options: dict[str, int | float] = {}
+    options: dict[str, int | float | bool] = {}
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         if name not in TARGET_OPTIONS:
