@@ -13,6 +13,10 @@ is wired (``data_dir``, ``host``, ``port``, ``watch_pid``, ``gateway_url``)::
       breaker_failures: 3      # agent: consecutive failures that open its breaker
       response_ttl_s: 60       # cleanup TTL
 
+The ``break_*`` options (``true``/``false``) each break one behaviour of the
+target on purpose (``break_expired_leases_not_requeued: true`` drops the jobs
+of a dead agent), to prove that a check catches it.
+
 An unknown option, or a value of the wrong type, is a
 :class:`~loadkit.errors.ConfigError` naming ``target_options.NAME``.
 """
