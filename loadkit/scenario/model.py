@@ -18,7 +18,7 @@ inject and what "good" means::
     interval: 1s                     # metrics interval
     probes: [...]                    # validated by loadkit.probes.model
     audit: {deadline: 30s}           # the loss audit's limits (loadkit.audit.settings)
-    target_options: {idle_after_s: 5}  # built-in target settings (loadkit.target.options)
+    target_options: {idle_after_s: 5}  # built-in target settings (loadkit.scenario.target_options)
 
 Every error names the file, the line, the field and the fix, in one line::
 
@@ -69,7 +69,7 @@ class Scenario:
     description: str = ""
     probes: tuple[ProbeSpec, ...] = ()
     audit: AuditSettings = field(default_factory=AuditSettings)
-    target_options: dict[str, int | float] = field(default_factory=dict)
+    target_options: dict[str, int | float | bool] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:

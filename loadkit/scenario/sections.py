@@ -2,7 +2,7 @@
 ``target_options:``, and the checks on probes and the audit.
 
 Each section's grammar belongs to its part (:mod:`loadkit.probes.model`,
-:mod:`loadkit.audit.settings`, :mod:`loadkit.target.options`,
+:mod:`loadkit.audit.settings`, :mod:`loadkit.scenario.target_options`,
 :mod:`loadkit.report.servicechecks`); this module runs them on a
 :class:`~loadkit.scenario.yamldoc.YamlDoc`, so every error names the file and line.
 """
@@ -17,8 +17,8 @@ from loadkit.audit.settings import AuditSettings, parse_audit_settings
 from loadkit.errors import ConfigError
 from loadkit.probes.model import ProbeSpec, parse_probes
 from loadkit.scenario.model import Scenario
+from loadkit.scenario.target_options import parse_target_options
 from loadkit.scenario.yamldoc import YamlDoc
-from loadkit.target.options import parse_target_options
 
 __all__ = ["ServiceSections", "check_service_checks", "service_sections"]
 
@@ -29,7 +29,7 @@ T = TypeVar("T")
 class ServiceSections:
     probes: tuple[ProbeSpec, ...]
     audit: AuditSettings
-    target_options: dict[str, int | float]
+    target_options: dict[str, int | float | bool]
 
 
 def _section(doc: YamlDoc, section: str, parse: Callable[[Any], T], raw: Any) -> T:

@@ -12,7 +12,10 @@ is wired (``data_dir``, ``host``, ``port``, ``watch_pid``, ``gateway_url``)::
       queue_limit: 200
       breaker_failures: 3      # agent: consecutive failures that open its breaker
       response_ttl_s: 60       # cleanup TTL
-      break_sync_event_dropped: true   # a break_* switch: broken ON PURPOSE (twins of plans)
+
+The ``break_*`` options (``true``/``false``) each break one behaviour of the
+target on purpose (``break_expired_leases_not_requeued: true`` drops the jobs
+of a dead agent), to prove that a check catches it.
 
 An unknown option, or a value of the wrong type, is a
 :class:`~loadkit.errors.ConfigError` naming ``target_options.NAME``.
@@ -45,9 +48,9 @@ def _option_table() -> dict[str, tuple[type, str]]:
 TARGET_OPTIONS: dict[str, tuple[type, str]] = _option_table()  # name -> (type, help)
 
 
-def _value(name: str, kind: type, raw: Any) -> int | float:
+def _value(name: str, kind: type, raw: Any) -> int | float | bool:
     field = f"target_options.{name}"
-    if kind is bool:  # a break_* switch (deliberately broken behaviour, for twins)
+    if kind is bool:  # the break_* knobs: deliberately broken behaviour, for tests of tests
         if not isinstance(raw, bool):
             raise ConfigError(f"{raw!r} is not true or false", field=field, fix="write true")
         return raw
@@ -70,7 +73,7 @@ def _value(name: str, kind: type, raw: Any) -> int | float:
     return value
 
 
-def parse_target_options(raw: Any) -> dict[str, int | float]:
+def parse_target_options(raw: Any) -> dict[str, int | float | bool]:
     """Validate a ``target_options:`` mapping; raises ConfigError naming the option."""
     if raw is None:
         return {}
@@ -80,7 +83,7 @@ def parse_target_options(raw: Any) -> dict[str, int | float]:
             field="target_options",
             fix="write e.g. 'target_options: {idle_after_s: 5, queue_limit: 100}'",
         )
-    options: dict[str, int | float] = {}
+    options: dict[str, int | float | bool] = {}
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         if name not in TARGET_OPTIONS:
