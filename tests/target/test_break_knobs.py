@@ -143,12 +143,28 @@ def test_break_sync_event_dropped(target_factory, broken):
         assert seqs == list(range(1, 22))
 
 
+@pytest.mark.parametrize("broken", [False, True])
+def test_break_sessions_forgotten_on_restart(target_factory, broken):
+    target = target_factory(cold_start_ms=50, break_sessions_forgotten_on_restart=broken)
+    body = {"client_id": "c", "user_id": "u-restart", "project": "p"}
+    session_id = httpx.post(f"{target.url}/sessions", json=body, timeout=5).json()["session_id"]
+    target.restart("gateway")
+    found = httpx.get(f"{target.url}/sessions/{session_id}", timeout=5)
+    if broken:
+        assert found.status_code == 404
+    else:
+        assert found.status_code == 200 and found.json()["session_id"] == session_id
+    again = httpx.post(f"{target.url}/sessions", json=body, timeout=5)
+    assert again.status_code == 201  # sessions made after the restart work either way
+
+
 def test_break_options_are_off_by_default_and_grouped_in_help():
     names = break_fields(TargetConfig) | break_fields(AgentConfig)
     assert names == {
         "break_expired_leases_not_requeued",
         "break_sync_event_dropped",
         "break_session_messages_reordered",
+        "break_sessions_forgotten_on_restart",
         "break_breaker_never_opens",
         "break_callbacks_not_retried",
     }
