@@ -301,7 +301,11 @@ def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) ->
     """The loss audit of the accepted work (``audit.json``; "not audited" says why not)."""
     from loadkit.audit.audit import not_audited
     from loadkit.audit.cli import audit_run
+    from loadkit.report.servicechecks import parse_service_check
 
+    checks = [parse_service_check(expression) for expression in scenario.checks]
+    if not scenario.audit.requested and not any(c and c.form == "audit" for c in checks):
+        return  # nobody asked: no audit (``loadkit audit RUN_DIR`` can still do it)
     if outcome != "done":
         not_audited(run_dir, f"the run was {outcome}", service_url)
         return
