@@ -15,7 +15,12 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles, layout_for, series_percentiles
+from loadkit.report.hdr import (
+    grouped_moments,
+    grouped_percentiles,
+    layout_for,
+    series_percentiles,
+)
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
 from loadkit.rundir.hlog_reader import LatencyLog
 from loadkit.rundir.reader import RunData
@@ -38,9 +43,10 @@ PERCENTILES: dict[str, float] = {
     "p99": 99.0,
     "p99_9": 99.9,
     "max": 100.0,
+    "min": 0.0,  # the first non-empty bucket (its lowest value: see _stats_for_rows)
 }
 DISTRIBUTION_PERCENTILES = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0]
-STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES]
+STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES, "avg", "stddev"]
 
 
 @dataclass
@@ -104,6 +110,19 @@ def _stats_for_rows(
     )
     failures = np.append(failures, failures.sum())
     frame = pd.DataFrame(values / 1000.0, columns=list(PERCENTILES))
+    low = values[:, list(PERCENTILES).index("min")]
+    seen = ~np.isnan(low)
+    low[seen] = log.layout.lowest_equivalent[log.layout.index_of(low[seen])]
+    frame["min"] = low / 1000.0  # like HdrHistogram: the lowest value of the first bucket
+    mean, stddev = grouped_moments(
+        log.layout,
+        np.where(row_mask, endpoint_ids, -1),
+        log.entry_row[select],
+        log.entry_index[select],
+        log.entry_count[select],
+        n_endpoints,
+    )
+    frame["avg"], frame["stddev"] = mean / 1000.0, stddev / 1000.0
     frame.insert(0, "count", totals)
     frame.insert(1, "failures", failures.astype(np.int64))
     with np.errstate(invalid="ignore", divide="ignore"):

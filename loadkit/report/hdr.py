@@ -89,6 +89,24 @@ class Layout:
         lowest_equivalent = sub_bucket << shift
         return lowest_equivalent + (np.int64(1) << shift) - 1
 
+    @cached_property
+    def median_equivalent(self) -> FloatArray:
+        """Per bucket index, the middle of its value range (µs), as HdrHistogram's mean uses."""
+        size = self.highest_equivalent - self.lowest_equivalent + 1
+        return (self.lowest_equivalent + (size >> 1)).astype(np.float64)
+
+    @cached_property
+    def lowest_equivalent(self) -> IntArray:
+        """Per bucket index, the lowest value it holds (µs): HdrHistogram's minimum."""
+        index = np.arange(self.counts_len, dtype=np.int64)
+        half = 1 << self.half_count_magnitude
+        bucket = (index >> self.half_count_magnitude) - 1
+        sub_bucket = (index & (half - 1)) + half
+        first = bucket < 0
+        sub_bucket[first] -= half
+        bucket[first] = 0
+        return sub_bucket << (bucket + self.unit_magnitude)
+
     def index_of(self, values: npt.ArrayLike) -> IntArray:
         """The bucket index of each value (vectorised ``_counts_index_for``)."""
         v = np.maximum(np.asarray(values, dtype=np.int64), 0)
@@ -265,6 +283,49 @@ def grouped_percentiles(
     if with_total:
         values[-1:], totals[-1:] = _dense_percentiles(overall[None, :], percentiles, column_values)
     return values, totals
+
+
+def grouped_moments(
+    layout: Layout,
+    row_group: IntArray,
+    entry_row: IntArray,
+    index: IntArray,
+    counts: IntArray,
+    n_groups: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation (µs) per group, plus one last row for every group together.
+
+    Same inputs as :func:`grouped_percentiles`; values are bucket midpoints, as in
+    HdrHistogram's ``getMean``/``getStdDeviation``. Empty groups get NaN.
+    """
+    n = n_groups + 1
+    middle = layout.median_equivalent
+
+    def summed(mean: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """Per group (and overall): total count, and sum of count * value (or of the
+        squared deviation from ``mean`` when given: two passes, no cancellation)."""
+        weight, total = np.zeros(n), np.zeros(n)
+        for lo in range(0, len(index), _SLICE):
+            part = slice(lo, min(lo + _SLICE, len(index)))
+            group = row_group[entry_row[part]]
+            keep = group >= 0
+            group, count = group[keep], counts[part][keep].astype(np.float64)
+            value = middle[index[part][keep]]
+            everyone = np.full_like(group, n_groups)
+            for key, centre in ((group, None), (everyone, None)):
+                if mean is not None:
+                    centre = mean[key]
+                term = value if centre is None else (value - centre) ** 2
+                weight += np.bincount(key, weights=count, minlength=n)
+                total += np.bincount(key, weights=count * term, minlength=n)
+        return weight, total
+
+    weight, first = summed(None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(weight > 0, first / np.maximum(weight, 1), np.nan)
+        _, second = summed(np.nan_to_num(mean))
+        stddev = np.where(weight > 0, np.sqrt(second / np.maximum(weight, 1)), np.nan)
+    return mean, stddev
 
 
 _SLICE = 1 << 18  # entries at a time (small temporaries: fresh memory is costly here)

@@ -46,7 +46,7 @@ def text_summary(report: Report) -> str:
                 f"{trend['unit']}/h (p={trend['p_value']:.1g})"
             )
     for verdict in report.verdicts:
-        mark = "PASS" if verdict.passed else "FAIL"
+        mark = verdict.status.upper()
         note = f"  ({verdict.note})" if verdict.note else ""
         lines.append(
             f"  {mark}  {verdict.expression}: {verdict.value_text} "

@@ -109,7 +109,7 @@ def test_exit_codes_and_one_line_errors(make_run, tmp_path, cli) -> None:
     cases = [
         (["report", str(tmp_path / "nowhere")], "is not a directory"),
         (["report", str(run_dir), "--check", "p95 < 250"], "column 7: '250' needs a time unit"),
-        (["report", str(run_dir), "--check", "p95(GET /nope) < 1s"], "unknown endpoint"),
+        (["report", str(run_dir), "--check", "p95 < 1s during nowhere"], "unknown phase"),
         (["report", str(run_dir), "--baseline", "missing"], "missing.json: not found"),
         (["report", str(run_dir), "--tolerance", "p95=lots"], "--tolerance p95"),
         (["baseline", "save", str(run_dir), "../x"], "is not a baseline name"),
@@ -136,7 +136,7 @@ def test_report_of_an_empty_run_and_of_a_killed_run(make_run, tmp_path, cli) -> 
     )
     proc = cli("report", str(killed))
     assert proc.returncode == 1, proc.stderr  # the unreached fault fails, it is not bad input
-    assert "the run ended early" in proc.stdout and "PASS  p99 < 10s" in proc.stdout
+    assert "the run never reached it" in proc.stdout and "PASS  p99 < 10s" in proc.stdout
 
 
 def test_compare_prints_and_renders_the_differences(make_run, tmp_path, cli) -> None:
