@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from loadkit.report.analysis import OVERALL
+from loadkit.report.checks import parse_check
 from loadkit.report.report import Report
 
 __all__ = ["text_summary"]
@@ -36,8 +37,21 @@ def text_summary(report: Report) -> str:
             f"{_ms(stat('p50')):>8} {_ms(stat('p95')):>8} {_ms(stat('p99')):>8} "
             f"{_ms(stat('max')):>8}"
         )
+    checked = {
+        check.argument
+        for check in (parse_check(v.expression) for v in report.verdicts)
+        if check.metric == "recovery"
+    }
     for recovery in report.recoveries:
-        took = "did not recover" if recovery.recovery_s is None else f"{recovery.recovery_s:.1f}s"
+        if recovery.fault in checked:
+            continue  # its check's line says it, with the time
+        took = (
+            f"{recovery.recovery_s:.1f}s"
+            if recovery.recovery_s is not None
+            else f"did not recover ({recovery.note})"
+            if recovery.note
+            else "did not recover"
+        )
         lines.append(f"  recovery after {recovery.fault}: {took}")
     for trend in report.drift.get("trends", []):
         if trend["flagged"]:
