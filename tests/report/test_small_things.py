@@ -1,4 +1,4 @@
-"""Regressions (issue 15): the console's duplicate recovery line, ``url=None`` in the faults table."""
+"""Regressions (issue 15): a duplicate recovery line; ``url=None`` in the faults table."""
 
 from __future__ import annotations
 
