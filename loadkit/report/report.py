@@ -106,8 +106,9 @@ def summary_json(report: Report) -> dict[str, Any]:
         "schema": 1,
         "verdict": "pass" if report.passed else "fail",
         "run": _run_json(analysis),
-        "overall": _stats_json(analysis, "run", OVERALL),
-        "endpoints": {e: _stats_json(analysis, "run", e) for e in analysis.endpoints},
+        "overall": _stats_json(analysis, "run", OVERALL),  # request events only
+        "endpoints": {e: _stats_json(analysis, "run", e) for e in analysis.request_endpoints},
+        "composite": {e: _stats_json(analysis, "run", e) for e in analysis.composite_endpoints},
         "phases": [
             {
                 "name": p.name,

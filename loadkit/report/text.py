@@ -25,7 +25,13 @@ def text_summary(report: Report) -> str:
         f"{'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"
     )
     lines.append(header)
-    for endpoint in [*analysis.endpoints, OVERALL]:
+    rows = [*analysis.request_endpoints, OVERALL]
+    if analysis.composite_endpoints:
+        rows += ["", *analysis.composite_endpoints]
+    for endpoint in rows:
+        if not endpoint:
+            lines.append("  composite events (jobs, sessions, iterations; not in ALL):")
+            continue
 
         def stat(metric: str, endpoint: str = endpoint) -> float:
             return analysis.stat("run", endpoint, metric)
