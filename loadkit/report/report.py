@@ -167,6 +167,22 @@ def _baseline(
     return BaselineResult(name, str(path), diffs)
 
 
+def _open_model_notes(analysis: Analysis) -> list[str]:
+    """A note per open-model schedule whose iterations were dropped or interrupted."""
+    notes = []
+    for endpoint in analysis.composite_endpoints:
+        kind, _, name = endpoint.partition(" ")
+        for what, meaning in (
+            ("dropped", "could not start on time (max_in_flight were running)"),
+            ("interrupted", "were still running after the graceful stop"),
+        ):
+            if kind == "ITER" and name.endswith(f" {what}"):
+                count = analysis.stat("run", endpoint, "count")
+                schedule = name.removesuffix(f" {what}")
+                notes.append(f"{count:.0f} iteration(s) of '{schedule}' {meaning}")
+    return notes
+
+
 def build_report(
     run_dir: Path,
     *,
@@ -188,6 +204,6 @@ def build_report(
     # fault the run never reached is a failed check, never an abort after the run
     lenient = frozenset({SCENARIO})
     verdicts = evaluate_checks(expressions, analysis, recoveries, lenient_sources=lenient)
-    notes: list[str] = []
+    notes = _open_model_notes(analysis)
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     return Report(analysis, recoveries, verdicts, soak_drift(analysis), compared, notes)

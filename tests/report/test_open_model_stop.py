@@ -165,3 +165,8 @@ def test_interrupted_and_dropped_iterations_are_counted_apart(tmp_path, stall_se
     # the interrupted ran at least the grace period; dropped ones are nowhere in ALL
     assert analysis.stat("run", "ITER work interrupted", "min") >= 1000.0
     assert analysis.stat("run", OVERALL, "count") == recorded
+    from loadkit.report.report import build_report
+
+    notes = build_report(run_dir).notes
+    assert f"{dropped} iteration(s) of 'work' could not start on time" in " ".join(notes)
+    assert f"{interrupted} iteration(s) of 'work' were still running" in " ".join(notes)
