@@ -29,7 +29,7 @@ import gevent.pool
 from gevent import GreenletExit
 from locust import User, task
 
-from loadkit.load.shape import FieldChecks
+from loadkit.load.stages import FieldChecks
 
 __all__ = [
     "DEFAULT_GRACEFUL_STOP_S",

@@ -5,23 +5,18 @@ sets the scenario's load shape (a :class:`loadkit.load.shape.StagedShape`) as
 ``environment.shape_class`` during Locust's ``init`` event, which Locust fires
 after creating the runner and the web UI but before a headless run starts or
 the web UI's "Start" button can be pressed: both modes then run the shape.
-
-``python -m loadkit.scenario.plugin FILE`` checks a scenario completely
-(including building its shape, which imports Locust) and prints its plan as
-JSON; ``loadkit run`` uses it for ``shape:`` scenarios so that its own process
-never imports gevent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
-from loadkit.scenario.model import Scenario, StageSpec, build_from_spec, load_scenario
+from loadkit.load.stages import Stage
+from loadkit.scenario.load import load_scenario
+from loadkit.scenario.model import Scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
 __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
@@ -29,7 +24,7 @@ __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
 logger = logging.getLogger("loadkit.scenario.model")
 
 
-def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) -> Any:
+def build_locust_shape(scenario: Scenario, override: Stage | None = None) -> Any:
     """The scenario's load as a :class:`loadkit.load.shape.StagedShape` instance.
 
     ``override`` (from ``-u/-r/-t``) replaces the scenario's load with one stage.
@@ -37,13 +32,14 @@ def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) ->
     from loadkit.load import shape as shapes
 
     if override is not None:
-        return shapes.StagesShape([override.as_dict()], source=str(scenario.source))
+        return shapes.StagesShape([override], source=str(scenario.source))
     if scenario.shape is not None:
-        return build_from_spec(scenario.shape, str(scenario.source))
-    return shapes.StagesShape([s.as_dict() for s in scenario.stages], source=str(scenario.source))
+        kind, params = scenario.shape["kind"], scenario.shape_params
+        return shapes.build_shape(kind, params, source=str(scenario.source))
+    return shapes.StagesShape(scenario.stages, source=str(scenario.source))
 
 
-def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageSpec | None:
+def _override(options: Any, scenario: Scenario, total_s: float | None) -> Stage | None:
     users = getattr(options, "num_users", None)
     if users is None:
         return None
@@ -55,7 +51,7 @@ def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageS
             source=str(scenario.source),
             fix="also give --duration (loadkit run) or -t (locust)",
         )
-    return StageSpec(float(duration), int(users), float(rate), "override")
+    return Stage(0, "override", int(users), float(rate), float(duration))
 
 
 def add_arguments(parser: Any) -> None:
@@ -158,32 +154,3 @@ def attach(environment: Any, recorder: Any = None) -> None:
         quit_on_sigterm(environment, recorder)
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
-
-
-def main(argv: list[str]) -> int:
-    """``python -m loadkit.scenario.plugin FILE``: full check; prints the plan as JSON."""
-    if len(argv) != 1:
-        print("usage: python -m loadkit.scenario.plugin SCENARIO.yaml", file=sys.stderr)
-        return 2
-    try:
-        scenario = load_scenario(argv[0])
-        shape = build_locust_shape(scenario)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return exc.exit_code
-    stages = getattr(shape, "stages", ())
-    print(
-        json.dumps(
-            {
-                "name": scenario.name,
-                "duration_s": getattr(shape, "total_duration_s", scenario.duration_s),
-                "peak_users": max((s.users for s in stages), default=scenario.peak_users),
-                "first_spawn_rate": stages[0].spawn_rate if stages else None,
-            }
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
