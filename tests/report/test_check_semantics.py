@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,45 @@ def test_avg_min_stddev_agree_with_hdrhistogram(make_run, endpoint: str) -> None
     )
     assert avg.passed and low.passed and spread.passed
     assert not math.isnan(np.float64(avg.value))
+
+
+SCENARIO = """\
+name: typos
+target: http://127.0.0.1:9
+users: {WorkspaceUser: 1}
+stages:
+  - {name: warmup, duration: 2s, users: 1, spawn_rate: 1}
+  - {duration: 2s, users: 1}
+faults:
+  - {name: gw-pause, at: 1s, for: 1s, kind: app-latency, via: http, path: /execute, latency: 5ms}
+checks:
+  - p95 < 1s during warmup
+  - p95 < 1s during 1
+  - p95(GET /anything) < 1s
+  - failures(WS notify order) == 0
+CHECK
+"""
+
+
+@pytest.mark.parametrize(
+    ("check", "words"),
+    [
+        ("p95 < 1s during nowhere", "unknown phase 'nowhere'; use one of: warmup, 1"),
+        ("recovery(ghost) < 10s", "unknown fault 'ghost'; use one of: gw-pause"),
+        ("error_rate < 1% after fault:ghost", "unknown fault 'ghost'"),
+    ],
+)
+def test_run_rejects_unknown_phases_and_faults_before_anything_starts(
+    tmp_path, real_cli, check: str, words: str
+) -> None:
+    """Regression (issue 15): `during nowhere` ran the whole load, then exited 3."""
+    scenario = tmp_path / "typos.yaml"
+    scenario.write_text(SCENARIO.replace("CHECK", f"  - {check}"))
+    started = time.monotonic()
+    proc = real_cli("run", str(scenario), "--out", str(tmp_path / "reports"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and words in err, err
+    assert f"{scenario}:14: checks[4]: " in err, err
+    assert not (tmp_path / "reports").exists()  # nothing started
+    assert time.monotonic() - started < 60
