@@ -30,6 +30,7 @@ from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendSet
 from loadkit.faults.journal import FaultJournal
 from loadkit.faults.model import FaultSpec
+from loadkit.rundir.layout import EventType
 
 __all__ = ["FaultSchedule", "FaultStatus", "Recorder"]
 
@@ -155,7 +156,7 @@ class FaultSchedule:
             if self.journal and not spec.instant:
                 self.journal.add(spec)
             self._event(
-                "fault_inject",
+                EventType.FAULT_INJECT,
                 name=name,
                 kind=spec.kind,
                 target=spec.target,
@@ -167,7 +168,7 @@ class FaultSchedule:
             if spec.instant:  # done once it returned: close its window at once
                 status.state, status.reverted_at = "done", time.monotonic()
                 self._event(
-                    "fault_revert",
+                    EventType.FAULT_REVERT,
                     name=name,
                     kind=spec.kind,
                     reason="scheduled" if planned_at_s is not None else "manual",
@@ -200,7 +201,7 @@ class FaultSchedule:
                 late = status.reverted_at - (self._t0_mono + planned_at_s)
                 extra = {"planned_at_s": planned_at_s, "late_ms": round(late * 1000, 3)}
             self._event(
-                "fault_revert",
+                EventType.FAULT_REVERT,
                 name=name,
                 kind=spec.kind,
                 reason=reason,
@@ -223,7 +224,7 @@ class FaultSchedule:
             log.exception("fault %s: %s failed", status.spec.name, action, exc_info=exc)
         status.state = "failed" if action == "inject" else "revert_failed"
         status.error = message
-        self._event("fault_error", name=status.spec.name, action=action, error=message)
+        self._event(EventType.FAULT_ERROR, name=status.spec.name, action=action, error=message)
         log.warning("fault %s: %s failed: %s", status.spec.name, action, message)
 
     def _event(self, type_: str, **fields: Any) -> None:

@@ -22,6 +22,8 @@ from typing import IO, Any, Protocol
 import gevent
 import psutil
 
+from loadkit.rundir.layout import RESOURCE_COLUMNS
+
 __all__ = [
     "CSV_HEADER",
     "Collector",
@@ -35,7 +37,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIN_CPU_WINDOW_S = 0.5  # a CPU percentage over less time than this is noise
-CSV_HEADER = ("t", "source", "kind", "name", "cpu_percent", "rss_bytes", "num_fds", "connections")
+CSV_HEADER = RESOURCE_COLUMNS
 
 
 @dataclass(frozen=True)

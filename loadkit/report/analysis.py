@@ -18,11 +18,13 @@ import pandas as pd
 from loadkit.report.hdr import (
     grouped_moments,
     grouped_percentiles,
-    layout_for,
+    lowest_equivalent,
     series_percentiles,
 )
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
+from loadkit.rundir.hdr_codec import layout_for
 from loadkit.rundir.hlog_reader import LatencyLog
+from loadkit.rundir.layout import EventType
 from loadkit.rundir.reader import RunData
 
 __all__ = [
@@ -140,7 +142,7 @@ def _stats_for_rows(
     frame = pd.DataFrame(values / 1000.0, columns=list(PERCENTILES))
     low = values[:, list(PERCENTILES).index("min")]
     seen = ~np.isnan(low)
-    low[seen] = log.layout.lowest_equivalent[log.layout.index_of(low[seen])]
+    low[seen] = lowest_equivalent(log.layout)[log.layout.index_of(low[seen])]
     frame["min"] = low / 1000.0  # like HdrHistogram: the lowest value of the first bucket
     mean, stddev = grouped_moments(
         log.layout,
@@ -228,7 +230,7 @@ def _users(run: RunData) -> pd.DataFrame:
     points = [
         (float(e["s"]), float(e["count"]))
         for e in run.events
-        if e["type"] == "users" and isinstance(e.get("count"), int | float)
+        if e["type"] == EventType.USERS and isinstance(e.get("count"), int | float)
     ]
     return pd.DataFrame(points, columns=["s", "users"])
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import EXIT_CHECKS_FAILED, EXIT_OK, RunDirError
+from loadkit.rundir.layout import COMPARE_HTML
 
 __all__ = ["register"]
 
@@ -104,7 +105,7 @@ def _compare(args: argparse.Namespace) -> int:
             f"  {diff.status:<11} {diff.endpoint} {diff.metric}: "
             f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
         )
-    out: Path = args.out or (args.run_b / "compare.html")
+    out: Path = args.out or (args.run_b / COMPARE_HTML)
     if out.is_dir():
         raise RunDirError(
             "is a folder", source=str(out), field="--out", fix="pass an HTML file name"

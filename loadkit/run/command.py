@@ -40,6 +40,7 @@ from loadkit.errors import (
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
+from loadkit.rundir.layout import REPORT_HTML
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
@@ -298,7 +299,7 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
 def _report_run(run_dir: Path, baseline: Path | None) -> int:
     """Write ``run_dir``'s report and say where; returns the reporter's exit code."""
     code = _report(run_dir, baseline)
-    report = run_dir / "report.html"
+    report = run_dir / REPORT_HTML
     if report.exists():
         _say(f"report: {report}")
     return code

@@ -15,6 +15,7 @@ from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
 from loadkit.load.stages import Stage
+from loadkit.rundir.layout import EventType
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario
 from loadkit.scenario.yamldoc import did_you_mean
@@ -101,7 +102,9 @@ def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
         logger.info("loadkit: SIGTERM: stopping the run")
         environment.loadkit_interrupted = True  # for run.json's exit_status
         if recorder is not None and getattr(recorder, "running", False):
-            recorder.event("note", message="SIGTERM: run stopped before the end of its shape")
+            recorder.event(
+                EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
+            )
         environment.runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
