@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from loadkit.errors import BaselineError
+from loadkit.errors import BaselineError, CheckError, RunDirError
 from loadkit.report.analysis import OVERALL, STAT_COLUMNS, Analysis, analyse
 from loadkit.report.baseline import (
     DEFAULT_TOLERANCES,
@@ -20,15 +20,18 @@ from loadkit.report.baseline import (
     resolve_baseline,
     snapshot,
 )
+from loadkit.report.checks import parse_check
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.verdicts import Verdict, evaluate_checks
-from loadkit.rundir.layout import SUMMARY_JSON
+from loadkit.rundir.layout import RUN_JSON, SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
 
 SCENARIO, COMMAND_LINE = "scenario", "command line"
+INTACT = "run directory intact"  # the verdict a damaged run directory fails
+INTACT_SOURCE = "run directory"
 
 
 @dataclass
@@ -153,7 +156,7 @@ def _baseline(
     notes: list[str],
 ) -> BaselineResult | None:
     explicit = requested is not None
-    name = requested or analysis.run.meta.get("baseline")
+    name = requested or analysis.run.baseline
     if not isinstance(name, str) or not name:
         return None
     path = resolve_baseline(name, directory)
@@ -193,18 +196,30 @@ def build_report(
     tolerances: dict[str, Tolerance] | None = None,
 ) -> Report:
     """Analyse ``run_dir``, evaluate its checks and baseline (ConfigError on bad input)."""
+    for expression in extra_checks or []:
+        parse_check(expression)  # bad input is found before the work
     run = load_run_dir(run_dir)
+    for index, expression in enumerate(run.checks):
+        try:
+            parse_check(expression)
+        except CheckError as exc:
+            raise RunDirError(
+                f"check {expression!r:.60} does not parse ({exc.problem})",
+                source=str(run_dir / RUN_JSON),
+                field=f"checks[{index}]",
+                fix="rebuild run.json from a copy, or pass the checks with --check",
+            ) from None
     analysis = analyse(run)
     recoveries = find_recoveries(analysis)
-    scenario_checks = run.meta.get("checks") or []
-    if not isinstance(scenario_checks, list):
-        scenario_checks = []
-    expressions = [(str(c), SCENARIO) for c in scenario_checks]
+    expressions = [(c, SCENARIO) for c in run.checks]
     expressions += [(c, COMMAND_LINE) for c in extra_checks or []]
     # the scenario's checks were validated against the scenario before the run: a phase or
     # fault the run never reached is a failed check, never an abort after the run
     lenient = frozenset({SCENARIO})
     verdicts = evaluate_checks(expressions, analysis, recoveries, lenient_sources=lenient)
+    if run.damage:  # data that may hide failures was lost: the run cannot pass
+        note = "; ".join(run.damage)
+        verdicts.append(Verdict(INTACT, False, None, "damaged", "intact", note, INTACT_SOURCE))
     notes = _open_model_notes(analysis)
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     return Report(analysis, recoveries, verdicts, soak_drift(analysis), compared, notes)

@@ -6,7 +6,7 @@ import math
 
 from loadkit.report.analysis import OVERALL
 from loadkit.report.checks import parse_check
-from loadkit.report.report import Report
+from loadkit.report.report import INTACT_SOURCE, Report
 
 __all__ = ["text_summary"]
 
@@ -45,7 +45,9 @@ def text_summary(report: Report) -> str:
         )
     checked = {
         check.argument
-        for check in (parse_check(v.expression) for v in report.verdicts)
+        for check in (
+            parse_check(v.expression) for v in report.verdicts if v.source != INTACT_SOURCE
+        )
         if check.metric == "recovery"
     }
     for recovery in report.recoveries:

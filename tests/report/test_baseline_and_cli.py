@@ -143,6 +143,7 @@ def test_report_of_an_empty_run_and_of_a_killed_run(make_run, tmp_path, cli) -> 
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "run.json").write_text(json.dumps({"name": "empty", "checks": ["count > 0"]}))
+    (empty / "latency.hlog").write_text("#[StartTime: 1795000000.000 (seconds since epoch)]\n")
     proc = cli("report", str(empty))
     assert proc.returncode == 1 and "FAIL  count > 0" in proc.stdout, proc.stderr
     killed = make_run(
