@@ -171,6 +171,25 @@ def _baseline(
     return BaselineResult(name, str(path), diffs)
 
 
+def _composite_failure_note(analysis: Analysis, checks: list[str]) -> list[str]:
+    """Failed composite events no check names: ALL (requests only) does not count them."""
+    named = " ".join(checks)
+    failed = {
+        endpoint: analysis.stat("run", endpoint, "failures")
+        for endpoint in analysis.composite_endpoints
+        if endpoint not in named
+    }
+    failed = {e: n for e, n in failed.items() if n > 0 and not e.startswith("ITER ")}
+    if not failed:
+        return []
+    listed = ", ".join(f"{e}: {n:.0f}" for e, n in sorted(failed.items()))
+    example = next(iter(sorted(failed)))
+    return [
+        f"composite events failed ({listed}); they are not in ALL's error rate: check them "
+        f"with e.g. 'failures({example}) == 0'"
+    ]
+
+
 def _open_model_notes(analysis: Analysis) -> list[str]:
     """A note per open-model schedule whose iterations were dropped or interrupted."""
     notes = []
@@ -221,5 +240,6 @@ def build_report(
         note = "; ".join(run.damage)
         verdicts.append(Verdict(INTACT, False, None, "damaged", "intact", note, INTACT_SOURCE))
     notes = _open_model_notes(analysis)
+    notes += _composite_failure_note(analysis, [c for c, _ in expressions])
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     return Report(analysis, recoveries, verdicts, soak_drift(analysis), compared, notes)

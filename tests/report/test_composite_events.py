@@ -71,3 +71,14 @@ def test_report_has_a_composite_section(mixed, cli) -> None:
     assert "composite events" in result.stdout
     composite_at = result.stdout.index("composite events")
     assert result.stdout.index("JOB echo") > composite_at > result.stdout.index("  ALL ")
+
+
+def test_failed_composite_events_no_check_names_get_a_note(make_run, cli) -> None:
+    run_dir = make_run(
+        "jobs-fail", endpoints=MIXED, median_ms=MEDIANS, duration_s=10, error_rate=0.05,
+        checks=["failures(SESSION ready cold) >= 0"],
+    )  # fmt: skip
+    result = cli("report", str(run_dir))
+    note = next(line for line in result.stdout.splitlines() if "composite events failed" in line)
+    assert "JOB echo: " in note and "SESSION" not in note.split(";")[0].split("(", 1)[1]
+    assert "failures(JOB echo) == 0" in note
