@@ -289,7 +289,7 @@ def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
     from loadkit.report.checks import parse_check, validate_names
 
     stages = [stage.name or str(stage.index) for stage in scenario.plan]
-    faults = [str(f["name"]) for f in scenario.faults if isinstance(f, dict) and "name" in f]
+    faults = [fault.name for fault in scenario.faults]
     for index, expression in enumerate(scenario.checks):
         try:
             validate_names(parse_check(expression), stages=stages, faults=faults)
