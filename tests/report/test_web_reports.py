@@ -51,7 +51,8 @@ def _requests_recorded(run_dir: Path) -> bool:
     return hlog.exists() and sum(line.startswith("Tag=") for line in hlog.open()) >= 2
 
 
-def test_two_tests_from_the_web_ui_give_two_run_dirs_each_with_its_report(tmp_path) -> None:
+def test_each_test_from_the_web_ui_gets_its_run_dir_and_its_report(tmp_path) -> None:
+    """Two tests started and stopped through Locust's HTTP API, a third ended by Ctrl-C."""
     from loadkit.run.locust import free_port
 
     scenario = tmp_path / "webtwice.yaml"
@@ -98,6 +99,18 @@ def test_two_tests_from_the_web_ui_give_two_run_dirs_each_with_its_report(tmp_pa
                     output,
                 )
                 assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
+            # a third test, still running at Ctrl-C: stopped, and reported too
+            assert httpx.post(base + "/swarm", data={}, timeout=30).json()["success"]
+            run_dir = _wait_for(
+                lambda: next(
+                    (d for d in sorted(reports.glob("*-webtwice*")) if d not in run_dirs), None
+                ),
+                60,
+                "run dir 3",
+                output,
+            )
+            run_dirs.append(run_dir)
+            _wait_for(lambda d=run_dir: _requests_recorded(d), 60, "requests", output)
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=240)
         finally:
@@ -111,10 +124,11 @@ def test_two_tests_from_the_web_ui_give_two_run_dirs_each_with_its_report(tmp_pa
             reader.join(timeout=30)
     text = "".join(output)
     assert proc.returncode == EXIT_INTERRUPTED, text[-3000:]
-    assert len(run_dirs) == 2 and run_dirs[0] != run_dirs[1]
+    assert len(set(run_dirs)) == 3
     assert sorted(reports.iterdir()) == sorted(run_dirs)
     for run_dir in run_dirs:
         assert f"run directory {run_dir}" in text
         assert text.count(f"report: {run_dir / 'report.html'}") == 1, text[-3000:]
-    # the second test printed its progress too
-    assert text.count("stage 1 'steady'") == 2, text[-3000:]
+    assert (run_dirs[2] / "report.html").is_file()
+    # the later tests printed their progress too
+    assert text.count("stage 1 'steady'") == 3, text[-3000:]
