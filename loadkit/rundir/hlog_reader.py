@@ -152,7 +152,7 @@ def read_latency_log(path: Path) -> LatencyLog:
             np.isfinite(times_all)
             & np.isfinite(lengths_all)
             & (np.abs(times_all) <= MAX_ROW_TIME_S)
-            & (lengths_all > 0)
+            & (lengths_all >= 0)  # 0: a worker's counts that arrived at the stop
             & (lengths_all <= MAX_ROW_LENGTH_S)
         )
     out_of_range = int((usable & ~plausible).sum())

@@ -197,3 +197,17 @@ def test_damaged_resources_are_skipped_with_a_warning(failing_run, cli) -> None:
     result = cli("report", str(failing_run))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "resources.csv: skipped 2 row(s) without a time" in result.stdout
+
+
+def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> None:
+    """The writer ends the last interval at the stop: a worker's counts arriving then get a
+    0-length line (found by a real 1-worker run, where they were first taken for damage)."""
+    hlog = failing_run / "latency.hlog"
+    before = load_run_dir(failing_run).latency
+    last = hlog.read_text().splitlines()[-1].split(",")
+    last[2] = "0.000"
+    with hlog.open("a") as out:
+        out.write(",".join(last) + "\n")
+    after = load_run_dir(failing_run)
+    assert after.latency.out_of_range == 0 and not after.damage
+    assert len(after.latency.rows) == len(before.rows) + 1
