@@ -7,7 +7,9 @@
       late_after: 10s    # an item that took longer than this from acceptance to its end is late
       every: 500ms       # pause between two looks at the items still pending
 
-All optional; without the section these defaults apply.
+All optional; without the section these defaults apply. ``loadkit run`` audits
+a run when the scenario has this section or a check on the audit
+(``lost(jobs) == 0``...); ``loadkit audit RUN_DIR`` audits any run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class AuditSettings:
     deadline_s: float = 30.0
     late_after_s: float = 10.0
     every_s: float = 0.5
+    requested: bool = False  # the scenario has an 'audit:' section
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -60,4 +63,4 @@ def parse_audit_settings(raw: Any) -> AuditSettings:
                 fix=f"use {low:g}s to {high:g}s",
             )
         values[f"{name}_s"] = seconds
-    return AuditSettings(**values)
+    return AuditSettings(**values, requested=True)

@@ -18,7 +18,7 @@ from loadkit import __version__
 from loadkit.report.analysis import OVERALL, Analysis
 from loadkit.report.audit import audit_section, read_audit_summary
 from loadkit.report.baseline import BaselineDiff
-from loadkit.report.plots import comparison_plot, report_plots
+from loadkit.report.plots import comparison_plot, composite_plots, report_plots
 from loadkit.report.probes import probe_plots, samples_of
 from loadkit.report.report import Report
 from loadkit.rundir.layout import REPORT_HTML
@@ -94,7 +94,7 @@ def _environment() -> Environment:
 def render_report(report: Report) -> str:
     summary = report.summary
     analysis = report.analysis
-    endpoints = [*summary["endpoints"].items(), (f"{OVERALL} (overall)", summary["overall"])]
+    endpoints = [*summary["endpoints"].items(), (f"{OVERALL} (all requests)", summary["overall"])]
     phases = [
         (p, {m: analysis.stat(p.name, OVERALL, m) for m in analysis.stats.columns})
         for p in analysis.phases
@@ -110,9 +110,11 @@ def render_report(report: Report) -> str:
             checks=report.verdicts,
             baseline=report.baseline,
             plots=report_plots(analysis),
+            composite_plots=composite_plots(analysis),
             probe_plots=probe_plots(analysis, samples_of(analysis)),
             audit=audit_section(read_audit_summary(analysis.run.path)),
             endpoints=endpoints,
+            composite=list(summary["composite"].items()),
             phases=phases,
             faults=faults,
             drift=report.drift,

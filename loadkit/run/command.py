@@ -38,7 +38,7 @@ from loadkit.errors import (
     ScenarioError,
 )
 from loadkit.run.locust import LocustCommand, LocustProcesses
-from loadkit.run.progress import ProgressPrinter, find_new_run_dir
+from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.scenario.load import load_scenario
@@ -301,7 +301,11 @@ def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) ->
     """The loss audit of the accepted work (``audit.json``; "not audited" says why not)."""
     from loadkit.audit.audit import not_audited
     from loadkit.audit.cli import audit_run
+    from loadkit.report.servicechecks import parse_service_check
 
+    checks = [parse_service_check(expression) for expression in scenario.checks]
+    if not scenario.audit.requested and not any(c and c.form == "audit" for c in checks):
+        return  # nobody asked: no audit (``loadkit audit RUN_DIR`` can still do it)
     if outcome != "done":
         not_audited(run_dir, f"the run was {outcome}", service_url)
         return
@@ -310,6 +314,15 @@ def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) ->
         audit_run(run_dir, service_url, scenario.audit)
     except Exception as exc:  # the audit must not lose the report of the run
         not_audited(run_dir, f"the audit failed: {type(exc).__name__}: {exc}", service_url)
+
+
+def _report_run(run_dir: Path, baseline: Path | None) -> int:
+    """Write ``run_dir``'s report and say where; returns the reporter's exit code."""
+    code = _report(run_dir, baseline)
+    report = run_dir / REPORT_HTML
+    if report.exists():
+        _say(f"report: {report}")
+    return code
 
 
 def execute(plan: RunPlan) -> int:
@@ -347,7 +360,16 @@ def execute(plan: RunPlan) -> int:
             extra_args=extra,
         )
         locust = LocustProcesses(command, scratch)
-        progress = ProgressPrinter(lambda: find_new_run_dir(plan.out_dir, before, scenario.name))
+
+        def _audit_and_report(run_dir: Path) -> int:
+            _audit(run_dir, service_url, scenario, "done")  # a test ended by Stop: audit it
+            return _report_run(run_dir, plan.baseline)
+
+        progress = ProgressPrinter(
+            lambda: find_new_run_dirs(plan.out_dir, before, scenario.name),
+            # web UI: every test gets its report when it stops (Stop, --run-time)
+            on_finished=_audit_and_report if plan.web else None,
+        )
         if plan.web:
             _say(
                 f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
@@ -366,18 +388,19 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
-        audit_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
-        if audit_dir is not None:  # while the target is still up
-            # with --web, Ctrl-C is how the session ends: its last test is still audited
-            _audit(audit_dir, service_url, scenario, "done" if plan.web else outcome)
-    run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
-    if run_dir is None:
+        done = dict(progress.report_codes)  # web UI: audited and reported as each test ended
+        for run_dir in progress.run_dirs or find_new_run_dirs(plan.out_dir, before, scenario.name):
+            if run_dir not in done:  # audited while the target is still up
+                _audit(run_dir, service_url, scenario, outcome)
+    run_dirs = progress.run_dirs or find_new_run_dirs(plan.out_dir, before, scenario.name)
+    if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
-    report_code = _report(run_dir, plan.baseline)
-    report = run_dir / REPORT_HTML
-    if report.exists():
-        _say(f"report: {report}")
+    codes = dict(progress.report_codes)
+    for run_dir in run_dirs:  # the runs not reported yet (headless: the one run, now complete)
+        if run_dir not in codes:
+            codes[run_dir] = _report_run(run_dir, plan.baseline)
+    report_code = max(codes.values())  # 0 pass < 1 a check failed < 2, 3 could not report
     if outcome in ("interrupted", "killed"):
         return EXIT_INTERRUPTED
     if outcome == "overrun" or locust_code not in (0, None) or report_code not in (0, 1):

@@ -215,12 +215,10 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
             "write e.g. '- p95(POST /execute) < 250ms'",
         )
     from loadkit.report.checks import parse_check  # the reporter owns the check grammar
-    from loadkit.report.servicechecks import parse_service_check  # probes and the audit
 
     for index, expression in enumerate(raw):
         try:
-            if parse_service_check(expression) is None:
-                parse_check(expression)
+            parse_check(expression)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
     return tuple(raw)
@@ -293,5 +291,19 @@ def load_scenario(path: str | Path) -> Scenario:
         audit=service.audit,
         target_options=service.target_options,
     )
-    check_service_checks(doc, scenario)
+    _check_names(doc, scenario)
+    check_service_checks(doc, scenario)  # probes and the audit
     return scenario
+
+
+def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
+    """Checks naming a stage or fault the scenario lacks: exit 2 now, not after the run."""
+    from loadkit.report.checks import parse_check, validate_names
+
+    stages = [stage.name or str(stage.index) for stage in scenario.plan]
+    faults = [fault.name for fault in scenario.faults]
+    for index, expression in enumerate(scenario.checks):
+        try:
+            validate_names(parse_check(expression), stages=stages, faults=faults)
+        except ConfigError as exc:
+            raise doc.error(("checks", index), exc.problem, exc.fix) from None

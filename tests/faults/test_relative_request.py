@@ -43,6 +43,7 @@ def test_a_relative_request_fault_reaches_the_builtin_target(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     (run_dir,) = out.iterdir()
     assert not read_events(run_dir, "fault_error")
+    assert not (run_dir / "audit.json").exists()  # no audit checks, no audit section: no audit
     (inject,) = read_events(run_dir, "fault_inject")
     (revert,) = read_events(run_dir, "fault_revert")
     assert inject["params"]["url"] == "/admin/faults" and revert["ok"] is True
