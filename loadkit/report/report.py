@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import BaselineError
-from loadkit.report.analysis import OVERALL, STAT_COLUMNS, Analysis, analyse
+from loadkit.report.analysis import OVERALL, STAT_COLUMNS, Analysis
 from loadkit.report.baseline import (
     DEFAULT_TOLERANCES,
     BaselineDiff,
@@ -22,9 +22,9 @@ from loadkit.report.baseline import (
 )
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
+from loadkit.report.stream import analyse_run_dir
 from loadkit.report.verdicts import Verdict, evaluate_checks
 from loadkit.rundir.layout import SUMMARY_JSON
-from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
 
@@ -176,8 +176,8 @@ def build_report(
     tolerances: dict[str, Tolerance] | None = None,
 ) -> Report:
     """Analyse ``run_dir``, evaluate its checks and baseline (ConfigError on bad input)."""
-    run = load_run_dir(run_dir)
-    analysis = analyse(run)
+    analysis = analyse_run_dir(run_dir)
+    run = analysis.run
     recoveries = find_recoveries(analysis)
     scenario_checks = run.meta.get("checks") or []
     if not isinstance(scenario_checks, list):

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from loadkit.errors import RunDirError
-from loadkit.rundir.hlog_reader import LatencyLog, read_latency_log
+from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log, read_latency_log
+from loadkit.rundir.hlog_stream import peek_start_time
 from loadkit.rundir.layout import (
     EVENTS_JSONL,
     LATENCY_HLOG,
@@ -25,7 +26,7 @@ from loadkit.rundir.layout import (
     RUN_JSON,
 )
 
-__all__ = ["RunData", "load_run_dir"]
+__all__ = ["RunData", "latency_warnings", "load_run_dir"]
 
 
 @dataclass
@@ -114,8 +115,29 @@ def _read_resources(path: Path, warnings: list[str]) -> pd.DataFrame:
     return frame.dropna(subset=["t"])
 
 
-def load_run_dir(path: Path) -> RunData:
-    """Load ``path`` or raise :class:`RunDirError` naming what is wrong."""
+def latency_warnings(latency: LatencyLog) -> list[str]:
+    """What a report says about the lines of ``latency.hlog`` it could not use."""
+    warnings = []
+    if latency.skipped_lines:
+        warnings.append(f"latency.hlog: skipped {latency.skipped_lines} torn or malformed line(s)")
+    if latency.unknown_tags:
+        tags = ", ".join(repr(tag) for tag in sorted(latency.unknown_tags)[:3])
+        more = " …" if len(latency.unknown_tags) > 3 else ""
+        warnings.append(
+            f"latency.hlog: skipped {sum(latency.unknown_tags.values())} line(s) whose tag loadkit "
+            f"does not write ({tags}{more}; a tag is ok:<endpoint> or fail:<endpoint>, "
+            "percent-encoded): they count in no endpoint"
+        )
+    return warnings
+
+
+def load_run_dir(path: Path, *, read_latency: bool = True) -> RunData:
+    """Load ``path`` or raise :class:`RunDirError` naming what is wrong.
+
+    ``read_latency=False`` leaves ``latency`` empty (its ``start_time`` read from the
+    log's header) for a caller that streams the log itself
+    (:func:`loadkit.report.stream.stream_latency`); ``end_s`` then ignores the log.
+    """
     if not path.is_dir():
         raise RunDirError(
             "is not a directory",
@@ -130,17 +152,11 @@ def load_run_dir(path: Path) -> RunData:
         )
     warnings: list[str] = []
     meta = _read_meta(path, warnings)
-    latency = read_latency_log(path / LATENCY_HLOG)
-    if latency.skipped_lines:
-        warnings.append(f"latency.hlog: skipped {latency.skipped_lines} torn or malformed line(s)")
-    if latency.unknown_tags:
-        tags = ", ".join(repr(tag) for tag in sorted(latency.unknown_tags)[:3])
-        more = " …" if len(latency.unknown_tags) > 3 else ""
-        warnings.append(
-            f"latency.hlog: skipped {sum(latency.unknown_tags.values())} line(s) whose tag loadkit "
-            f"does not write ({tags}{more}; a tag is ok:<endpoint> or fail:<endpoint>, "
-            "percent-encoded): they count in no endpoint"
-        )
+    if read_latency:
+        latency = read_latency_log(path / LATENCY_HLOG)
+    else:
+        latency = empty_latency_log()  # the caller streams the log
+        latency.start_time = peek_start_time(path / LATENCY_HLOG)
     events = _read_events(path, warnings)
     resources = _read_resources(path, warnings)
     start = meta.get("started_at")
@@ -162,4 +178,6 @@ def load_run_dir(path: Path) -> RunData:
     stopped = meta.get("stopped_at")
     if isinstance(stopped, int | float):
         ends.append(float(stopped) - start)
+    if read_latency:
+        warnings.extend(latency_warnings(latency))  # last, like a caller that streams the log
     return RunData(path, meta, float(start), max(ends), latency, events, resources, warnings)
