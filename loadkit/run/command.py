@@ -61,6 +61,10 @@ exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
 3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported;
 a second Ctrl-C kills Locust at once)."""
 OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
+STATUS_EVERY_S = 5.0  # a status line this often in a headless run
+# a quiet headless console: Locust's final summary only, and warnings (not INFO logs:
+# Locust's "Ramping..." lines, httpx's line per call)
+QUIET_LOCUST_ARGS = ["--only-summary", "--loglevel", "WARNING"]
 
 
 def register(subparsers: Any) -> None:
@@ -90,6 +94,12 @@ def register(subparsers: Any) -> None:
         "--out", default="reports", help="folder for run directories (default reports/)"
     )
     parser.add_argument("--baseline", help="baseline to compare with (overrides the scenario's)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also Locust's periodic stats tables and INFO logs (default: one status line "
+        f"every {STATUS_EVERY_S:g}s)",
+    )
     parser.set_defaults(func=run_command)
 
 
@@ -109,6 +119,7 @@ class RunPlan:
     web_port: int = 8089
     workers: int = 0
     proxy: bool = False  # start the fault proxy in front of the built-in target
+    verbose: bool = False  # Locust's periodic tables and INFO logs (library logs included)
 
 
 def _flag_error(flag: str, problem: str, fix: str) -> ConfigError:
@@ -167,6 +178,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         web_port=args.web_port,
         workers=args.workers,
         proxy=needs_proxy(scenario.faults, str(scenario.source)),
+        verbose=bool(getattr(args, "verbose", False)),
     )
 
 
@@ -316,6 +328,9 @@ def execute(plan: RunPlan) -> int:
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
+        quiet = not plan.web and not plan.verbose
+        if quiet:
+            extra = [*extra, *QUIET_LOCUST_ARGS]
         command = LocustCommand(
             scenario=scenario,
             host=host,
@@ -330,7 +345,11 @@ def execute(plan: RunPlan) -> int:
             extra_args=extra,
         )
         locust = LocustProcesses(command, scratch)
-        progress = ProgressPrinter(lambda: find_new_run_dir(plan.out_dir, before, scenario.name))
+        progress = ProgressPrinter(
+            lambda: find_new_run_dir(plan.out_dir, before, scenario.name),
+            planned_s=plan.planned_s,
+            status_every_s=None if plan.web else STATUS_EVERY_S,
+        )
         if plan.web:
             _say(
                 f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"

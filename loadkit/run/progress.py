@@ -1,9 +1,10 @@
 """Follow a run while it goes: find its run directory, print its stage and fault events.
 
-Locust prints its own stats table; this adds one ``loadkit:`` line per event
-that matters to a person watching (a new stage, a fault injected or reverted,
-a worker lost), read from the run directory's ``events.jsonl`` (see
-docs/run-dir.md) in a background thread.
+One ``loadkit:`` line per event that matters to a person watching (a new stage,
+a fault injected or reverted, a worker lost), read from the run directory's
+``events.jsonl`` (see docs/run-dir.md) in a background thread, and every
+``status_every_s`` one status line (:mod:`loadkit.run.status`: elapsed, stage,
+users, req/s, errors, p95 of the last interval, active faults).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadkit.run.status import RunStatus
 from loadkit.rundir.layout import EVENTS_JSONL, RUN_JSON, EventType
 
 __all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir"]
@@ -74,6 +77,9 @@ class ProgressPrinter(threading.Thread):
         find_run_dir: Callable[[], Path | None],
         stream: TextIO | None = None,
         poll_s: float = 0.5,
+        *,
+        planned_s: float | None = None,
+        status_every_s: float | None = None,
     ) -> None:
         super().__init__(name="loadkit-progress", daemon=True)
         self._find = find_run_dir
@@ -83,6 +89,9 @@ class ProgressPrinter(threading.Thread):
         self.run_dir: Path | None = None
         self._offset = 0
         self._start: float | None = None
+        self._planned_s = planned_s
+        self._status_every_s = status_every_s
+        self._status: RunStatus | None = None
 
     def stop(self) -> None:
         """Print what is left, then end the thread."""
@@ -91,8 +100,13 @@ class ProgressPrinter(threading.Thread):
         self._drain()
 
     def run(self) -> None:
+        next_status = time.monotonic() + (self._status_every_s or 0.0)
         while not self._stopped.wait(self._poll_s):
             self._drain()
+            if self._status_every_s and time.monotonic() >= next_status:
+                next_status = time.monotonic() + self._status_every_s
+                if self._status is not None:
+                    print(f"loadkit: {self._status.line()}", file=self._stream, flush=True)
 
     def _drain(self) -> None:
         if self.run_dir is None:
@@ -100,6 +114,7 @@ class ProgressPrinter(threading.Thread):
             if self.run_dir is None:
                 return
             print(f"loadkit: run directory {self.run_dir}", file=self._stream, flush=True)
+            self._status = RunStatus(self.run_dir, self._planned_s)
         path = self.run_dir / EVENTS_JSONL
         try:
             with path.open("rb") as handle:
@@ -116,6 +131,8 @@ class ProgressPrinter(threading.Thread):
                 continue
             if event.get("type") == EventType.RUN_START and isinstance(event.get("t"), int | float):
                 self._start = float(event["t"])
+            if self._status is not None:
+                self._status.on_event(event)
             line = describe_event(event, self._start)
             if line:
                 print(f"loadkit: {line}", file=self._stream, flush=True)
