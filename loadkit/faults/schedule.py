@@ -42,7 +42,8 @@ ACTION_JOIN_TIMEOUT_S = 30.0
 class Recorder(Protocol):
     """What the schedule needs of the metrics part's run recorder."""
 
-    run_dir: Path
+    @property
+    def run_dir(self) -> Path: ...
 
     def event(self, type: str, **fields: Any) -> None: ...
 
@@ -225,7 +226,8 @@ class FaultSchedule:
         status.state = "failed" if action == "inject" else "revert_failed"
         status.error = message
         self._event(EventType.FAULT_ERROR, name=status.spec.name, action=action, error=message)
-        log.warning("fault %s: %s failed: %s", status.spec.name, action, message)
+        spec = status.spec
+        log.warning("fault %s (%s): %s failed: %s", spec.name, spec.where, action, message)
 
     def _event(self, type_: str, **fields: Any) -> None:
         if self.recorder is not None:

@@ -177,7 +177,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         web=args.web,
         web_port=args.web_port,
         workers=args.workers,
-        proxy=needs_proxy(scenario.faults, str(scenario.source)),
+        proxy=needs_proxy(scenario.faults),
         verbose=bool(getattr(args, "verbose", False)),
     )
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loadkit.errors import ConfigError
 from loadkit.load.stages import SHAPE_KINDS, Stage, expand, parse_stages
 from loadkit.scenario.model import Scenario, project_root
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
+
+if TYPE_CHECKING:
+    from loadkit.faults.model import FaultSpec
 
 __all__ = ["DEFAULT_LOCUSTFILES", "load_scenario", "locustfile_classes"]
 
@@ -188,16 +191,17 @@ def _options(doc: YamlDoc, raw: Any) -> dict[str, str | int | float | bool]:
     return options
 
 
-def _faults(doc: YamlDoc, raw: Any) -> list[Any]:
+def _faults(doc: YamlDoc, raw: Any) -> tuple[FaultSpec, ...]:
     if raw is None:
-        return []
+        return ()
     from loadkit.faults.model import parse_faults  # the faults part owns the fault grammar
 
+    count = len(raw) if isinstance(raw, list) else 0
+    lines = {i: line for i in range(count) if (line := doc.line(("faults", i))) is not None}
     try:
-        parse_faults(raw, source=doc.display)
+        return tuple(parse_faults(raw, source=doc.display, lines=lines))
     except ConfigError as exc:
         raise doc.relocate(exc, "faults") from None
-    return list(raw)
 
 
 def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadkit.load.stages import Stage, StagePlan, expand
+
+if TYPE_CHECKING:
+    from loadkit.faults.model import FaultSpec
 
 __all__ = ["Scenario", "default_scenario_path", "project_root"]
 
@@ -52,7 +55,7 @@ class Scenario:
     users: dict[str, int]
     stages: tuple[Stage, ...] = ()
     shape: dict[str, Any] | None = None  # {"kind": ..., **params} when there are no stages
-    faults: list[Any] = field(default_factory=list)
+    faults: tuple[FaultSpec, ...] = ()  # parsed once at load, with file:line; handed on as is
     checks: tuple[str, ...] = ()
     baseline: str | None = None
     options: dict[str, str | int | float | bool] = field(default_factory=dict)

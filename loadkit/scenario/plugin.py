@@ -15,6 +15,8 @@ from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
 from loadkit.load.stages import Stage
+from loadkit.plugin.badinput import exit_bad_input
+from loadkit.plugin.context import PluginContext
 from loadkit.rundir.layout import EventType
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario
@@ -84,7 +86,7 @@ def _select_users(environment: Any, scenario: Scenario) -> None:
     environment.user_classes[:] = chosen
 
 
-def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
+def quit_on_sigterm(context: PluginContext) -> None:
     """Make SIGTERM end a headless shape run gracefully.
 
     Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
@@ -93,67 +95,67 @@ def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
     no final run.json). This handler quits the runner instead; Locust then
     shuts down as after any run (``quitting``, ``quit``), and the handler
     removes itself so Locust's own handler takes over. It leaves a ``note``
-    event and sets ``environment.loadkit_interrupted``.
+    event and sets ``context.interrupted``.
     """
     import gevent
+
+    environment, recorder = context.environment, context.recorder
 
     def quit_runner() -> None:
         watcher.cancel()
         logger.info("loadkit: SIGTERM: stopping the run")
-        environment.loadkit_interrupted = True  # for run.json's exit_status
-        if recorder is not None and getattr(recorder, "running", False):
+        context.interrupted = True  # for run.json's exit_status
+        if recorder is not None and recorder.running:
             recorder.event(
                 EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
             )
-        environment.runner.quit()
+        if environment.runner is not None:
+            environment.runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
     environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())
 
 
-def attach(environment: Any, recorder: Any = None) -> None:
+def attach(context: PluginContext) -> None:
     """Apply ``--loadkit-scenario``: weight the user classes, set the load shape.
 
     On the master / local runner the loaded :class:`~loadkit.scenario.model.Scenario`
-    is also ``environment.loadkit_scenario`` (the metrics plugin writes its
-    name, checks and baseline into run.json).
+    is also ``context.scenario`` (the metrics part writes its name, checks and
+    baseline into run.json; the faults part schedules its ``faults``).
 
     A shape class defined in the locustfile wins over the scenario's load (it is
     what the locustfile asked for; a log line says so). ``-u`` (``loadkit run
     --users``) replaces the scenario's load with one constant stage of ``-u``
     users at ``-r``/s for ``-t`` (default: the scenario's length).
     """
-    options = environment.parsed_options
-    path = getattr(options, "loadkit_scenario", "") if options is not None else ""
+    environment, options = context.environment, context.options
+    path = getattr(options, "loadkit_scenario", "")
     if not path:
         return
-    from locust.runners import WorkerRunner
-
     try:
         scenario = load_scenario(path)
         if scenario.users:
             _select_users(environment, scenario)
-        if isinstance(environment.runner, WorkerRunner):
+        if context.is_worker:
             return  # the master drives the shape and the faults
-        environment.loadkit_scenario = scenario  # run.json's name, checks and baseline
+        context.scenario = scenario
         if environment.shape_class is not None:
             logger.info(
                 "loadkit: the locustfile's shape %s wins over the scenario's load",
                 type(environment.shape_class).__name__,
             )
             if getattr(options, "headless", False):
-                quit_on_sigterm(environment, recorder)
+                quit_on_sigterm(context)
             return
         shape = build_locust_shape(scenario)
         override = _override(options, scenario, getattr(shape, "total_duration_s", None))
         if override is not None:
             shape = build_locust_shape(scenario, override)
     except ConfigError as exc:
-        logger.error("loadkit: %s", exc)
-        raise SystemExit(exc.exit_code) from None
+        exit_bad_input(exc, context)
     shape.runner = environment.runner
     environment.shape_class = shape
     if getattr(options, "headless", False):
-        quit_on_sigterm(environment, recorder)
+        quit_on_sigterm(context)
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
