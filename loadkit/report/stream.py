@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loadkit.report.analysis import OVERALL, Analysis, analyse
-from loadkit.report.phases import derive_phases, fault_windows
+from loadkit.report.analysis import OVERALL, SERIES_SIGNIFICANT_FIGURES, Analysis, analyse
+from loadkit.report.drift import BUCKET_S as DRIFT_BUCKET_S
 from loadkit.report.rollup import BucketSums, Columns, Finished, GroupSums, merged_percentiles
+from loadkit.report.segments import RECOVERY_HORIZON_S, phase_segments, recovery_ranges
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
 from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log
 from loadkit.rundir.hlog_stream import Chunk, HlogStream
@@ -56,10 +57,6 @@ NICE_WIDTHS_S = (
     86400,
 )  # each divides the next
 MARGIN_S = 120.0
-RECOVERY_HORIZON_S = 3600.0
-PRE_WINDOW_S = 60.0  # loadkit.report.recovery.PRE_WINDOW_S (a segment boundary)
-DRIFT_BUCKET_S = 60.0  # loadkit.report.drift.BUCKET_S
-SERIES_SIGNIFICANT_FIGURES = 2  # loadkit.report.analysis.SERIES_SIGNIFICANT_FIGURES
 _SERIES_P = [50.0, 95.0, 99.0]
 
 
@@ -114,56 +111,14 @@ def _expected_intervals(run: RunData, stream: HlogStream, first: Chunk, shift: f
     return known / run.interval_s
 
 
-@dataclass
-class _Segments:
-    """Every phase boundary: rows are summed per segment between two of them."""
-
-    bounds: np.ndarray
-
-    def of(self, middle: np.ndarray) -> IntArray:
-        return np.searchsorted(self.bounds, middle, side="right").astype(np.int64)
-
-    def representative(self) -> np.ndarray:
-        """A time inside each segment (segment 0 is before the first boundary)."""
-        first = self.bounds[0] - 1.0 if len(self.bounds) else 0.0
-        return np.concatenate(([first], self.bounds))
-
-    def __len__(self) -> int:
-        return len(self.bounds) + 1
-
-
-def _segments(run: RunData) -> _Segments:
-    cuts: set[float] = set()
-    for phase in derive_phases(run.events, math.inf):
-        cuts.update((phase.start_s, phase.end_s))
-    for window in fault_windows(run.events, math.inf):
-        cuts.update((max(window.start_s - PRE_WINDOW_S, 0.0), window.start_s, window.end_s))
-    return _Segments(np.array(sorted(c for c in cuts if math.isfinite(c)), dtype=np.float64))
-
-
-def _recovery_ranges(run: RunData) -> list[tuple[int, int]]:
-    """Intervals [first, last) whose overall figures recovery reads (after each revert)."""
-    interval = run.interval_s
-    windows = fault_windows(run.events, math.inf)
-    ranges = []
-    for position, window in enumerate(windows):
-        if not math.isfinite(window.end_s):
-            continue
-        later = [w.start_s for w in windows[position + 1 :] if w.start_s >= window.end_s]
-        horizon = min([window.end_s + RECOVERY_HORIZON_S, *later])
-        first = math.floor(window.end_s / interval + 1e-6)
-        ranges.append((first, max(math.ceil(horizon / interval) + 1, first)))
-    return ranges
-
-
 class _Pass:
     """The state of one streamed pass (see the module docstring)."""
 
     def __init__(self, run: RunData, stream: HlogStream) -> None:
         self.run, self.stream = run, stream
         self.interval = run.interval_s
-        self.segments = _segments(run)
-        self.ranges = _recovery_ranges(run)
+        self.segments = phase_segments(run)
+        self.ranges = recovery_ranges(run)
         self.factor = 1
         self.max_t = -math.inf
         self.end_s = -math.inf
@@ -173,7 +128,9 @@ class _Pass:
 
     def start(self, first: Chunk, fine: Layout, shift: float) -> None:
         self.fine = fine
-        coarse = layout_for(fine.lowest, max(self.stream.highest, 2 * fine.lowest), 2)
+        coarse = layout_for(
+            fine.lowest, max(self.stream.highest, 2 * fine.lowest), SERIES_SIGNIFICANT_FIGURES
+        )
         self.coarse = coarse
         full_index = np.arange(fine.counts_len, dtype=np.int64)
         self.fine_columns = fine_columns = Columns(full_index)

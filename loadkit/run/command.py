@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,7 +296,8 @@ def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
 
 
 def _report(run_dir: Path, baseline: Path | None) -> int:
-    argv = [sys.executable, "-m", "loadkit", "report", str(run_dir)]
+    """``loadkit report RUN_DIR`` in this process (its imports were made during the run)."""
+    argv = ["report", str(run_dir)]
     if baseline is not None:
         if baseline.exists():
             argv += ["--baseline", str(baseline)]
@@ -305,7 +306,25 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
                 f"baseline {baseline} does not exist yet; no regression gate "
                 f"(save one with: loadkit baseline save {run_dir} NAME)"
             )
-    return subprocess.run(argv, check=False).returncode
+    from loadkit.cli import main
+
+    try:
+        return main(argv)
+    except Exception:  # a reporter bug: say so, the run is not judged (never a pass)
+        traceback.print_exc()
+        return EXIT_RUN_FAILED
+
+
+REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.report.junit")
+
+
+def _import_reporter() -> None:
+    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it."""
+    for name in REPORT_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the report step imports it again and says what is wrong
+            return
 
 
 def execute(plan: RunPlan) -> int:
@@ -360,6 +379,7 @@ def execute(plan: RunPlan) -> int:
         try:
             locust.start()
             progress.start()
+            threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True).start()
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from loadkit.run.status import RunStatus
 from loadkit.rundir.layout import EVENTS_JSONL, RUN_JSON, EventType
+
+if TYPE_CHECKING:
+    from loadkit.run.status import RunStatus
 
 __all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir"]
 
@@ -114,6 +116,8 @@ class ProgressPrinter(threading.Thread):
             if self.run_dir is None:
                 return
             print(f"loadkit: run directory {self.run_dir}", file=self._stream, flush=True)
+            from loadkit.run.status import RunStatus  # numpy: imported here, off the start-up
+
             self._status = RunStatus(self.run_dir, self._planned_s)
         path = self.run_dir / EVENTS_JSONL
         try:
