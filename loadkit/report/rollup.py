@@ -23,6 +23,7 @@ from loadkit.rundir.hdr_codec import IntArray
 __all__ = ["BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class Columns:
@@ -70,16 +71,16 @@ class GroupSums:
         self.columns = columns
         self.counts = np.zeros((0, 0))
 
-    def add(self, group_of_entry: IntArray, column: IntArray, counts: IntArray) -> None:
-        """Add counts, one per non-empty bucket: its group and column (``columns.columns``)."""
+    def add(self, group: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray) -> None:
+        """Add histograms: ``group`` of each one, and their non-empty buckets (the histogram
+        of each, its column from ``columns.columns``, its count)."""
         if len(column) == 0:
             return
-        groups = int(group_of_entry.max()) + 1
+        groups = int(group.max()) + 1
         width = len(self.columns)
         self.counts = _widen(self.counts, groups, width)
-        flat = np.bincount(
-            group_of_entry * width + column, weights=counts, minlength=groups * width
-        )
+        key = (group * width)[entry_row] + column
+        flat = np.bincount(key, weights=counts, minlength=groups * width)
         self.counts[:groups, :width] += flat.reshape(groups, width)
 
     def sorted(self) -> tuple[FloatArray, IntArray]:
@@ -133,21 +134,34 @@ class BucketSums:
         grown[: len(self.failures)] = self.failures
         self.failures = grown + np.bincount(key, weights=failed[keep], minlength=size)
 
-    def add(self, bucket: IntArray, group: IntArray, column: IntArray, counts: IntArray) -> None:
-        """Add counts, one per non-empty bucket: its time bucket, group and column."""
+    def add(
+        self,
+        bucket: IntArray,
+        group: IntArray,
+        entry_row: IntArray,
+        column: IntArray,
+        counts: IntArray,
+        keep: BoolArray | None = None,
+    ) -> None:
+        """Add histograms: the time ``bucket`` and ``group`` of each one (only those in
+        ``keep``), and their non-empty buckets (histogram, column, count)."""
         late = bucket < self.first_open
         if late.any():
-            self.late += int(counts[late].sum())
-            keep = ~late
-            bucket, group, column, counts = bucket[keep], group[keep], column[keep], counts[keep]
+            late_entries = late[entry_row] if keep is None else (late & keep)[entry_row]
+            self.late += int(counts[late_entries].sum())
+        keep = ~late if keep is None else keep & ~late
+        if not keep.all():
+            chosen = keep[entry_row]
+            entry_row, column, counts = entry_row[chosen], column[chosen], counts[chosen]
         if len(column) == 0:
             return
-        low, high = int(bucket.min()) - self.first_open, int(bucket.max()) - self.first_open + 1
+        low = int(bucket[keep].min()) - self.first_open
+        high = int(bucket[keep].max()) - self.first_open + 1
         width = len(self.columns)
         self.counts = _widen(self.counts, high * self.groups, width)
-        key = ((bucket - self.first_open - low) * self.groups + group) * width + column
+        base = ((bucket - self.first_open - low) * self.groups + group) * width
         span = (high - low) * self.groups
-        flat = np.bincount(key, weights=counts, minlength=span * width)
+        flat = np.bincount(base[entry_row] + column, weights=counts, minlength=span * width)
         self.counts[low * self.groups : high * self.groups, :width] += flat.reshape(span, width)
 
     def finish_before(self, bucket: int) -> Finished:
@@ -161,7 +175,9 @@ class BucketSums:
         failures = np.zeros(done * self.groups)
         taken = min(len(failures), len(self.failures))
         failures[:taken] = self.failures[:taken]
-        self.counts = self.counts[rows:].copy()
+        rest = self.counts.shape[0] - rows  # shift the open buckets down, keep the capacity
+        self.counts[:rest] = self.counts[rows:]
+        self.counts[rest:] = 0.0
         self.failures = self.failures[taken:].copy()
         self.first_open = max(bucket, first)
         ordered, indices = self.columns.sorted_view(block)

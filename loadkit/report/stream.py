@@ -158,25 +158,24 @@ class _Pass:
         n_seg = len(self.segments)
         segment = self.segments.of(t + chunk.length / 2)
         group = chunk.endpoint * (2 * n_seg) + segment * 2 + chunk.failed
-        self.phase_sums.add(group[rows], fine, counts)
+        self.phase_sums.add(group, rows, fine, counts)
         slot = self._slot(t)
         failed = np.where(chunk.failed, chunk.total, 0)
         # series: one group per endpoint; their sum is the overall line (see _series)
         self.series.set_groups(len(self.stream.endpoints))
         bucket = slot // self.factor
-        self.series.add(bucket[rows], chunk.endpoint[rows], coarse, counts)
+        self.series.add(bucket, chunk.endpoint, rows, coarse, counts)
         self.series.add_failures(bucket, chunk.endpoint, failed)
         near = np.zeros(len(slot), dtype=bool)
         for first, last in self.ranges:
             near |= (slot >= first) & (slot < last)
         if near.any():  # recovery: group 0 counts every request, group 1 the failed ones
-            chosen = near[rows]
-            zeros = np.zeros(int(chosen.sum()), np.int64)
-            self.recovery.add(slot[rows][chosen], zeros, coarse[chosen], counts[chosen])
+            zeros = np.zeros(len(slot), np.int64)
+            self.recovery.add(slot, zeros, rows, coarse, counts, keep=near)
             ones = np.ones(int(near.sum()), np.int64)
             self.recovery.add_failures(slot[near], ones, failed[near])
         minute = np.floor(t / DRIFT_BUCKET_S).astype(np.int64)
-        self.drift.add(minute[rows], np.zeros(len(rows), np.int64), fine, counts)
+        self.drift.add(minute, np.zeros(len(minute), np.int64), rows, fine, counts)
         self.finish(self.max_t - MARGIN_S)
 
     def finish(self, before_s: float) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ def _parse(path: Path) -> InflatedLines:
     return lines
 
 
-def parse_lines(handle: TextIO, lines: InflatedLines, limit: int | None = None) -> bool:
+def parse_lines(handle: Iterable[str], lines: InflatedLines, limit: int | None = None) -> bool:
     """Inflate the next data lines of ``handle`` into ``lines`` (at most ``limit``).
 
     ``lines.base_time`` and ``lines.start_time`` carry the header state from one

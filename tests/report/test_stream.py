@@ -93,7 +93,12 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hlog_stream, "CHUNK_LINES", 7)
 
 
-def test_small_chunks_change_nothing(make_run, small_chunks: None) -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_small_chunks_change_nothing(
+    make_run, small_chunks: None, monkeypatch: pytest.MonkeyPatch, threaded: bool
+) -> None:
+    """Also decoded in threads (a large log is): chunks are still folded in file order."""
+    monkeypatch.setattr(hlog_stream, "THREADED_BYTES", 0 if threaded else 10**15)
     run_dir = make_run("chunks", duration_s=300, rate=200, faults=[SyntheticFault("f", 200, 5)])
     _assert_same(*_both(run_dir))
 
