@@ -42,21 +42,9 @@ from loadkit.rundir.reader import RunData, latency_warnings, load_run_dir
 __all__ = ["MAX_POINTS", "Rollups", "analyse_run_dir", "series_factor", "stream_latency"]
 
 MAX_POINTS = 2000  # chart points per series (a plot is ~1,000-2,000 pixels wide)
-NICE_WIDTHS_S = (
-    1,
-    2,
-    10,
-    30,
-    60,
-    120,
-    600,
-    1800,
-    3600,
-    7200,
-    21600,
-    86400,
-)  # each divides the next
-MARGIN_S = 120.0
+# seconds per chart point of a long run; each divides the next, so points nest
+NICE_WIDTHS_S = (1, 2, 10, 30, 60, 120, 600, 1800, 3600, 7200, 21600, 86400)
+MARGIN_S = 120.0  # a chart point is complete once the log is this far past it
 _SERIES_P = [50.0, 95.0, 99.0]
 
 
