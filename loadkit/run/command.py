@@ -62,9 +62,10 @@ exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
 a second Ctrl-C kills Locust at once)."""
 OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
 STATUS_EVERY_S = 5.0  # a status line this often in a headless run
-# a quiet headless console: Locust's final summary only, and warnings (not INFO logs:
-# Locust's "Ramping..." lines, httpx's line per call)
-QUIET_LOCUST_ARGS = ["--only-summary", "--loglevel", "WARNING"]
+# a quiet headless console: no stats tables (loadkit prints its own summary) and no INFO
+# logs (Locust's "Ramping..." lines, httpx's line per call): without Locust's log set-up
+# only warnings and errors reach the console (Python's last-resort handler, on stderr)
+QUIET_LOCUST_ARGS = ["--only-summary", "--skip-log-setup"]
 
 
 def register(subparsers: Any) -> None:

@@ -66,11 +66,11 @@ def test_a_headless_run_prints_status_lines_not_locust_tables(tmp_path: Path) ->
     assert "fault 'slow-execute' (app-latency) injected" in console
     assert "HTTP Request:" not in console  # httpx's line per fault call
     assert "Ramping to" not in console  # Locust's INFO logs
-    # Locust's final summary only (its stats and percentile tables): no periodic table
-    assert len(TABLE_HEADER.findall(console)) == 1
+    assert not TABLE_HEADER.search(console)  # no Locust table: loadkit's summary only
     endpoints = len(re.findall(r"^  \S+ \S+.*%", proc.stdout, re.MULTILINE))
-    # what is left is bounded by the endpoints, not the run's length
-    assert len(console.splitlines()) <= 30 + 4 * endpoints, console
+    assert endpoints >= 3  # loadkit's own summary table
+    # the rest is bounded: a few lines per event and status, and the summary per endpoint
+    assert len(console.splitlines()) <= 25 + endpoints, console
 
 
 @pytest.mark.slow
@@ -78,7 +78,7 @@ def test_verbose_brings_locust_tables_and_library_logs_back(tmp_path: Path) -> N
     proc = _run(tmp_path, "--verbose")
     assert proc.returncode == EXIT_OK, proc.stdout[-3000:] + proc.stderr[-3000:]
     console = proc.stdout + proc.stderr
-    assert len(TABLE_HEADER.findall(console)) >= 3  # Locust's table every 2 s, and the summary
+    assert len(TABLE_HEADER.findall(console)) >= 3  # Locust's table every 2 s, and its summary
     assert "HTTP Request:" in console
     assert STATUS.search(console)
 
