@@ -20,7 +20,7 @@ import numpy.typing as npt
 from loadkit.report.hdr import _dense_percentiles
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
+__all__ = ["BoolArray", "BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

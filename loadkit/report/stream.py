@@ -31,7 +31,14 @@ import pandas as pd
 
 from loadkit.report.analysis import OVERALL, SERIES_SIGNIFICANT_FIGURES, Analysis, analyse
 from loadkit.report.drift import BUCKET_S as DRIFT_BUCKET_S
-from loadkit.report.rollup import BucketSums, Columns, Finished, GroupSums, merged_percentiles
+from loadkit.report.rollup import (
+    BoolArray,
+    BucketSums,
+    Columns,
+    Finished,
+    GroupSums,
+    merged_percentiles,
+)
 from loadkit.report.segments import RECOVERY_HORIZON_S, phase_segments, recovery_ranges
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
 from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log
@@ -39,7 +46,14 @@ from loadkit.rundir.hlog_stream import Chunk, HlogStream
 from loadkit.rundir.layout import LATENCY_HLOG
 from loadkit.rundir.reader import RunData, latency_warnings, load_run_dir
 
-__all__ = ["MAX_POINTS", "Rollups", "analyse_run_dir", "series_factor", "stream_latency"]
+__all__ = [
+    "MAX_POINTS",
+    "Rollups",
+    "analyse_run_dir",
+    "in_overall",
+    "series_factor",
+    "stream_latency",
+]
 
 MAX_POINTS = 2000  # chart points per series (a plot is ~1,000-2,000 pixels wide)
 # seconds per chart point of a long run; each divides the next, so points nest
@@ -66,6 +80,12 @@ class Rollups:
             "recovery_horizon_s": self.recovery_horizon_s,
             "drift_p95": self.drift_p95,
         }
+
+
+def in_overall(endpoint: str) -> bool:
+    """Whether ``endpoint`` counts in the overall (ALL) series and recovery: every one, as
+    ``analysis.interval_series`` does (one place to change when composites leave ALL)."""
+    return True
 
 
 def analyse_run_dir(path: Path) -> Analysis:
@@ -157,6 +177,7 @@ class _Pass:
         near = np.zeros(len(slot), dtype=bool)
         for first, last in self.ranges:
             near |= (slot >= first) & (slot < last)
+        near &= self._overall_mask(len(self.stream.endpoints))[chunk.endpoint]
         if near.any():  # recovery: group 0 counts every request, group 1 the failed ones
             zeros = np.zeros(len(slot), np.int64)
             self.recovery.add(slot, zeros, rows, coarse, counts, keep=near)
@@ -176,6 +197,11 @@ class _Pass:
         upto = math.floor(before_s / DRIFT_BUCKET_S) if math.isfinite(before_s) else None
         self._drift(self.drift.finish_before(self._end(self.drift, upto)))
 
+    def _overall_mask(self, endpoints: int) -> BoolArray:
+        """Which of the first ``endpoints`` endpoints the overall figures merge."""
+        names = self.stream.endpoints[:endpoints]
+        return np.fromiter((in_overall(name) for name in names), dtype=bool, count=len(names))
+
     @staticmethod
     def _end(sums: BucketSums, upto: int | None) -> int:
         if upto is not None:
@@ -185,9 +211,11 @@ class _Pass:
     def _series(self, done: Finished, width: float) -> None:
         if done.counts.shape[0] == 0:
             return
-        overall = done.counts.sum(axis=1, keepdims=True)  # every endpoint merged
+        merged = self._overall_mask(done.counts.shape[1])
+        overall = done.counts[:, merged].sum(axis=1, keepdims=True)
         counts = np.concatenate((done.counts, overall), axis=1)
-        failures = np.concatenate((done.failures, done.failures.sum(axis=1, keepdims=True)), axis=1)
+        failed = done.failures[:, merged].sum(axis=1, keepdims=True)
+        failures = np.concatenate((done.failures, failed), axis=1)
         buckets, groups, width_columns = counts.shape
         values_of = self.coarse.highest_equivalent[done.indices]
         flat = counts.reshape(buckets * groups, width_columns)

@@ -95,7 +95,7 @@ def parse_lines(handle: Iterable[str], lines: InflatedLines, limit: int | None =
     externals, compressed, payloads = lines.externals, lines.compressed_lengths, lines.payloads
     taken = 0
     for line in handle:
-        if line[0] in '#"' or not line.strip():
+        if line[0] in '#"' or line.isspace():
             if line.startswith("#"):
                 if match := _START_TIME.match(line):
                     lines.start_time = float(match.group(1))
