@@ -29,7 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loadkit.report.analysis import OVERALL, SERIES_SIGNIFICANT_FIGURES, Analysis, analyse
+from loadkit.report.analysis import (
+    OVERALL,
+    SERIES_SIGNIFICANT_FIGURES,
+    Analysis,
+    analyse,
+    is_composite,
+)
 from loadkit.report.drift import BUCKET_S as DRIFT_BUCKET_S
 from loadkit.report.rollup import (
     BoolArray,
@@ -44,7 +50,7 @@ from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
 from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log
 from loadkit.rundir.hlog_stream import Chunk, HlogStream
 from loadkit.rundir.layout import LATENCY_HLOG
-from loadkit.rundir.reader import RunData, latency_warnings, load_run_dir
+from loadkit.rundir.reader import RunData, attach_latency, load_run_dir
 
 __all__ = [
     "MAX_POINTS",
@@ -83,9 +89,9 @@ class Rollups:
 
 
 def in_overall(endpoint: str) -> bool:
-    """Whether ``endpoint`` counts in the overall (ALL) series and recovery: every one, as
-    ``analysis.interval_series`` does (one place to change when composites leave ALL)."""
-    return True
+    """Whether ``endpoint`` counts in the overall (ALL) series and recovery: request events,
+    not composite ones (as ``analysis.interval_series``)."""
+    return not is_composite(endpoint)
 
 
 def analyse_run_dir(path: Path) -> Analysis:
@@ -302,6 +308,7 @@ class _Pass:
             self.stream.start_time,
             self.stream.skipped_lines,
             dict(self.stream.unknown_tags),
+            self.stream.out_of_range,
         )
 
     def rollups(self) -> Rollups:
@@ -339,15 +346,14 @@ def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 
 def stream_latency(run: RunData) -> Rollups:
-    """Stream ``run``'s interval log once: ``run.latency`` becomes the per-segment log,
-    ``run.end_s`` and ``run.warnings`` take the log into account; returns the rollups."""
+    """Stream ``run``'s interval log once (``run`` loaded with ``read_latency=False``):
+    ``run.latency`` becomes the per-segment log (:func:`loadkit.rundir.reader.attach_latency`
+    adds what the log tells about the run); returns the rollups."""
     stream = HlogStream(run.path / LATENCY_HLOG)
     state = _Pass(run, stream)
+    shift = run.latency_shift_s  # hlog times are relative to its StartTime
     started = False
     for chunk in stream.chunks():
-        shift = 0.0
-        if stream.start_time is not None and abs(stream.start_time - run.start_time) > 1e-3:
-            shift = stream.start_time - run.start_time  # hlog times are relative to its StartTime
         if not started:
             assert stream.lowest is not None and stream.significant_figures is not None
             widest = layout_for(stream.lowest, 1 << 62, stream.significant_figures)
@@ -355,17 +361,13 @@ def stream_latency(run: RunData) -> Rollups:
             started = True
         state.add(chunk, shift)
     if not started:
-        empty = _empty_latency(stream)
-        run.latency = empty
-        run.warnings.extend(latency_warnings(empty))
+        attach_latency(run, _empty_latency(stream), None, None)
         return Rollups(
             _concat([], _SERIES_COLUMNS), run.interval_s, _concat([], _RECOVERY_COLUMNS),
             RECOVERY_HORIZON_S, (np.zeros(0), np.zeros(0)),
         )  # fmt: skip
     rollups = state.rollups()
-    run.latency = state.reduced_log(stream.layout)
-    run.end_s = max(run.end_s, state.end_s)
-    run.warnings.extend(latency_warnings(run.latency))
+    attach_latency(run, state.reduced_log(stream.layout), state.end_s, stream.median_length)
     if rollups.late_requests:
         run.warnings.append(
             f"latency.hlog: {rollups.late_requests} request(s) were written more than "
@@ -378,5 +380,5 @@ def stream_latency(run: RunData) -> Rollups:
 def _empty_latency(stream: HlogStream) -> LatencyLog:
     log = empty_latency_log()
     log.start_time, log.skipped_lines = stream.start_time, stream.skipped_lines
-    log.unknown_tags = dict(stream.unknown_tags)
+    log.unknown_tags, log.out_of_range = dict(stream.unknown_tags), stream.out_of_range
     return log

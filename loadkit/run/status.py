@@ -106,6 +106,7 @@ class RunStatus:
     """What the status line shows, updated from events and the latency log."""
 
     def __init__(self, run_dir: Path, planned_s: float | None) -> None:
+        self.run_dir = run_dir
         self.planned_s = planned_s
         self.latency = LatencyTail(run_dir / LATENCY_HLOG)
         self.start: float | None = None

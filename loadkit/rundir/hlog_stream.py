@@ -13,6 +13,7 @@ precision are skipped. Times are the file's own (``BaseTime`` added), seconds.
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -26,7 +27,13 @@ import numpy.typing as npt
 
 from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
-from loadkit.rundir.hlog_reader import InflatedLines, decode_tag_or_none, parse_lines
+from loadkit.rundir.hlog_reader import (
+    MAX_ROW_LENGTH_S,
+    MAX_ROW_TIME_S,
+    InflatedLines,
+    decode_tag_or_none,
+    parse_lines,
+)
 
 __all__ = ["Chunk", "HlogStream", "peek_start_time"]
 
@@ -67,6 +74,20 @@ class HlogStream:
     highest: int = 0  # the widest kept histogram
     bytes_read: int = 0
     workers: int | None = None  # decoding threads; None: by the log's size (_workers)
+    out_of_range: int = 0  # lines skipped for a time or length no run can have
+    lengths: dict[float, int] = field(default_factory=dict)  # interval length -> kept lines
+
+    @property
+    def median_length(self) -> float | None:
+        """The median length of the kept intervals (as ``np.median`` of them all)."""
+        if not self.lengths:
+            return None
+        values = sorted(self.lengths)
+        counts = np.cumsum([self.lengths[v] for v in values])
+        total = int(counts[-1])
+        low = values[int(np.searchsorted(counts, (total - 1) // 2, side="right"))]
+        high = values[int(np.searchsorted(counts, total // 2, side="right"))]
+        return (low + high) / 2
 
     @property
     def layout(self) -> Layout:
@@ -107,7 +128,8 @@ class HlogStream:
     ) -> Iterator[Chunk]:
         job, tell = item
         inflated = job.result() if isinstance(job, Future) else job
-        self.start_time = inflated.lines.start_time
+        start = inflated.lines.start_time
+        self.start_time = start if start is not None and math.isfinite(start) else None
         self.skipped_lines += inflated.lines.skipped
         self.bytes_read = tell
         chunk = self._decode(inflated, code_of, tag_cache)
@@ -141,13 +163,26 @@ class HlogStream:
             keys.append(key)
         known = np.fromiter((k is not None for k in keys), dtype=bool, count=len(keys))
         usable = headers.valid & known
+        times = np.asarray(lines.times, dtype=np.float64)
+        lengths = np.asarray(lines.lengths, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # a time or length no run can have (the reader's)
+            plausible = (
+                np.isfinite(times)
+                & np.isfinite(lengths)
+                & (np.abs(times) <= MAX_ROW_TIME_S)
+                & (lengths >= 0)
+                & (lengths <= MAX_ROW_LENGTH_S)
+            )
+        out_of_range = int((usable & ~plausible).sum())
+        self.out_of_range += out_of_range
+        usable &= plausible
         if self.lowest is None and usable.any():
             first = int(np.argmax(usable))
             self.lowest = int(headers.lowest[first])
             self.significant_figures = int(headers.significant_figures[first])
         kept = usable & (headers.lowest == self.lowest)
         kept &= headers.significant_figures == self.significant_figures
-        self.skipped_lines += int(known.sum() - kept.sum())
+        self.skipped_lines += int(known.sum() - kept.sum()) - out_of_range
         source = np.flatnonzero(kept)
         if len(source) == 0:
             return None
@@ -158,9 +193,11 @@ class HlogStream:
         entries = new_row[inflated.entry_line]
         take = entries >= 0
         chosen = [keys[k] for k in source.tolist()]
+        for length, n in zip(*np.unique(lengths[source], return_counts=True), strict=True):
+            self.lengths[float(length)] = self.lengths.get(float(length), 0) + int(n)
         return Chunk(
-            t=np.asarray(lines.times, dtype=np.float64)[source],
-            length=np.asarray(lines.lengths, dtype=np.float64)[source],
+            t=times[source],
+            length=lengths[source],
             endpoint=np.fromiter((k[0] for k in chosen if k), np.int64, len(chosen)),
             failed=np.fromiter((k[1] for k in chosen if k), bool, len(chosen)),
             total=inflated.line_total[source],
@@ -253,4 +290,5 @@ def peek_start_time(path: Path) -> float | None:
     lines = InflatedLines()
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         parse_lines(handle, lines, 1)
-    return lines.start_time
+    start = lines.start_time
+    return start if start is not None and math.isfinite(start) else None
