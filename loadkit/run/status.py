@@ -5,7 +5,8 @@
 Everything comes from the run directory (docs/run-dir.md): the stage, users and
 active faults from ``events.jsonl`` (fed in by :class:`~loadkit.run.progress.ProgressPrinter`),
 the rate, error share and p95 of the *last complete interval* from the new lines
-of ``latency.hlog`` (loadkit's own HDR histograms, not Locust's rounded figures).
+of ``latency.hlog`` (loadkit's own HDR histograms, not Locust's rounded figures),
+request events only, like the report's ALL row (not JOB, SESSION... composites).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from loadkit.report.analysis import is_composite
 from loadkit.rundir.hdr_codec import IntArray, Layout, decode_sparse
 from loadkit.rundir.hlog import decode_tag
 from loadkit.rundir.layout import LATENCY_HLOG, EventType
@@ -76,7 +78,9 @@ class LatencyTail:
         if len(fields) != 5:
             return
         try:
-            outcome, _endpoint = decode_tag(fields[0][4:])
+            outcome, endpoint = decode_tag(fields[0][4:])
+            if is_composite(endpoint):  # like the report's ALL row: request events only
+                return
             start, length = float(fields[1]), float(fields[2])
             layout, index, counts = decode_sparse(fields[4])
         except ValueError:
