@@ -11,9 +11,19 @@ date (rewritten atomically on every inject and revert):
   behind by any run on this machine without knowing its run directory.
 
 Each line is one active fault: ``{name, spec, context, owner_pid, run_dir,
-injected_at}``. :func:`recover` reverts the faults of journals whose owner is
-no longer running, and appends a ``fault_revert`` event with reason
-``recover`` to that run's ``events.jsonl``.
+injected_at, run_pid, run_owned}``. :func:`recover` reverts the faults of
+journals whose owner is no longer running. It never writes into a run
+directory's ``events.jsonl``: that run has ended, and a revert event written
+later would stretch it.
+
+With ``watchdog=True`` the journal starts a :class:`loadkit._janitor.Janitor`
+at the first inject: if its owner dies, even by ``kill -9``, the janitor
+reverts the owner's faults within a second, without anyone's help.
+
+A fault whose subject was started by ``loadkit run`` itself (the built-in
+target, the run's fault proxy: ``run_owned``) cannot be reverted once that
+run has ended, and needs no revert (the subject died with it); recover
+closes such an entry with a note instead of failing on it forever.
 """
 
 from __future__ import annotations
@@ -28,13 +38,28 @@ from typing import Any
 
 import psutil
 
+from loadkit._janitor import Janitor
 from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
+from loadkit.redact import redact_value
 
-__all__ = ["FaultJournal", "RecoverResult", "default_index_dir", "recover"]
+__all__ = [
+    "RUN_PID_ENV",
+    "RUN_PROXY_API_ENV",
+    "RUN_TARGET_INFO_ENV",
+    "FaultJournal",
+    "RecoverResult",
+    "default_index_dir",
+    "recover",
+    "run_owned",
+]
 
 JOURNAL_NAME = "faults.journal"
+# set by ``loadkit run`` for its Locust processes: what it started itself
+RUN_PID_ENV = "LOADKIT_RUN_PID"
+RUN_TARGET_INFO_ENV = "LOADKIT_RUN_TARGET_INFO"
+RUN_PROXY_API_ENV = "LOADKIT_RUN_PROXY_API"
 
 
 def default_index_dir() -> Path:
@@ -77,6 +102,8 @@ class FaultJournal:
         run_dir: Path | None,
         context: BackendContext,
         index_dir: Path | None = None,
+        *,
+        watchdog: bool = False,
     ) -> None:
         self.run_dir = run_dir
         self.context = context
@@ -84,8 +111,22 @@ class FaultJournal:
         self.index_path = index / f"{os.getpid()}-{time.time_ns()}.journal"
         self.run_path = run_dir / JOURNAL_NAME if run_dir else None
         self._entries: dict[str, dict[str, Any]] = {}
+        self._watchdog = watchdog
+        self._janitor: Janitor | None = None
         if self.run_path:
             _write_atomic(self.run_path, [])
+
+    def _watch(self) -> None:
+        """Start the janitor that reverts this journal's faults if this process dies."""
+        if self._watchdog and self._janitor is None:
+            self._janitor = Janitor().start()
+            self._janitor.tell("recover", str(self.index_path))
+
+    def close(self) -> None:
+        """The owner ends cleanly: the janitor reverts what is still journaled, now."""
+        if self._janitor is not None:
+            self._janitor.close()
+            self._janitor = None
 
     def use_run_dir(self, run_dir: Path | None) -> None:
         """Mirror to this run directory from now on (the metrics part makes one per test)."""
@@ -98,14 +139,18 @@ class FaultJournal:
         self._flush()
 
     def add(self, spec: FaultSpec) -> None:
+        run_pid = os.environ.get(RUN_PID_ENV, "")
         self._entries[spec.name] = {
             "name": spec.name,
-            "spec": spec.to_dict(),
+            "spec": redact_value(spec.to_dict()),
             "context": self.context.to_dict(),
             "owner_pid": os.getpid(),
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "injected_at": time.time(),
+            "run_pid": int(run_pid) if run_pid.isdigit() else None,
+            "run_owned": run_owned(spec, self.context),
         }
+        self._watch()
         self._flush()
 
     def remove(self, name: str) -> None:
@@ -133,6 +178,36 @@ class RecoverResult:
     ok: bool
     error: str | None = None
     skipped: str | None = None  # why it was left alone (owner still running)
+    note: str | None = None  # why an entry that cannot be reverted was closed
+
+
+def run_owned(spec: FaultSpec, context: BackendContext) -> bool:
+    """True when the fault's subject was started by ``loadkit run`` (it dies with the run)."""
+    p = spec.params
+    target_info = os.environ.get(RUN_TARGET_INFO_ENV)
+    proxy_api = os.environ.get(RUN_PROXY_API_ENV)
+    if spec.via == "proxy":
+        return bool(proxy_api) and not p.get("api") and context.proxy_api == proxy_api
+    if spec.via == "process":
+        return bool(target_info) and bool(p.get("target")) and context.target_info == target_info
+    if spec.via == "http":
+        return (
+            bool(target_info)
+            and spec.kind != "request"
+            and not p.get("url")
+            and context.target_info == target_info
+        )
+    return False
+
+
+def _gone_with_its_run(entry: dict[str, Any]) -> str | None:
+    """A note when the entry's subject ended with the ``loadkit run`` that started it."""
+    run_pid = entry.get("run_pid")
+    if not entry.get("run_owned") or not isinstance(run_pid, int):
+        return None
+    if run_pid != os.getpid() and _owner_alive(run_pid):
+        return None
+    return f"its subject was started by loadkit run (pid {run_pid}) and ended with it"
 
 
 def _owner_alive(pid: Any) -> bool:
@@ -142,23 +217,6 @@ def _owner_alive(pid: Any) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def _append_event(run_dir: str | None, event: dict[str, Any]) -> None:
-    if not run_dir or not Path(run_dir).is_dir():
-        return
-    path = Path(run_dir) / "events.jsonl"
-    prefix = ""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                prefix = "" if fh.read(1) == b"\n" else "\n"  # close a torn last line
-    except OSError:
-        pass
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(prefix + json.dumps(event) + "\n")
 
 
 def _key(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -183,18 +241,8 @@ def _recover_entry(entry: dict[str, Any], force: bool, journal: Path) -> Recover
         error = str(exc)
     except Exception as exc:  # a backend bug must not stop recovering the others
         error = f"{type(exc).__name__}: {exc}"
-    _append_event(
-        entry.get("run_dir"),
-        {
-            "t": time.time(),
-            "type": "fault_revert",
-            "name": spec.name,
-            "kind": spec.kind,
-            "reason": "recover",
-            "ok": error is None,
-            "error": error,
-        },
-    )
+    if error is not None and (note := _gone_with_its_run(entry)):
+        return RecoverResult(spec.name, spec.kind, str(journal), False, error, note=note)
     return RecoverResult(spec.name, spec.kind, str(journal), error is None, error)
 
 
@@ -204,6 +252,7 @@ def recover(
     *,
     force: bool = False,
     drop_failed: bool = False,
+    journals: Iterable[Path] | None = None,
 ) -> list[RecoverResult]:
     """Revert faults left active by runs that are no longer running.
 
@@ -213,9 +262,14 @@ def recover(
     ``force`` also reverts the faults of runs that are still running;
     ``drop_failed`` forgets faults whose revert failed (after reporting them),
     for leftovers that can no longer be reverted (the process is gone).
+    ``journals`` names the index journals to read instead of the whole index
+    (the janitor of one owner). Entries closed with a ``note`` are forgotten.
     """
-    index = index_dir or default_index_dir()
-    paths = sorted(index.glob("*.journal")) if index.is_dir() else []
+    if journals is not None:
+        paths = [Path(p) for p in journals if Path(p).exists()]
+    else:
+        index = index_dir or default_index_dir()
+        paths = sorted(index.glob("*.journal")) if index.is_dir() else []
     paths += [Path(d) / JOURNAL_NAME for d in run_dirs]
     by_file = {path: read_entries(path) for path in paths}
     for entries in list(by_file.values()):
@@ -234,7 +288,7 @@ def recover(
     for key, (entry, path) in ordered:
         result = _recover_entry(entry, force, path)
         results.append(result)
-        if result.ok or (drop_failed and result.skipped is None):
+        if result.ok or result.note or (drop_failed and result.skipped is None):
             resolved.add(key)
     for path, entries in by_file.items():
         if entries:

@@ -15,13 +15,12 @@ exits when it is gone, so no orphan is left holding a port.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -30,8 +29,10 @@ from typing import Any
 import httpx
 import psutil
 
+from loadkit._proc import Child
 from loadkit.errors import ConfigError, TargetError
 from loadkit.target.config import AgentConfig, TargetConfig, to_argv
+from loadkit.target.control import ControlServer
 
 __all__ = ["ManagedProcess", "RunningTarget", "start_target"]
 
@@ -42,7 +43,11 @@ _AGENT_FIELDS = {f.name for f in dataclasses.fields(AgentConfig)} - {"data_dir",
 
 
 class ManagedProcess:
-    """One child process of the target: ``pid``, ``cmd``, ``url``; start, stop, kill."""
+    """One child process of the target: ``pid``, ``cmd``, ``url``; start, stop, kill.
+
+    The process is a :class:`loadkit._proc.Child` (it dies with the launcher);
+    stopping or killing it reaps it, so nobody ever waits on a zombie.
+    """
 
     def __init__(self, name: str, cmd: list[str], data_dir: Path, port_file: Path) -> None:
         self.name = name
@@ -50,27 +55,26 @@ class ManagedProcess:
         self.data_dir = data_dir
         self.port_file = port_file
         self.url = ""
-        self.popen: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
+        self.lock = threading.RLock()  # one action at a time (the control API runs in threads)
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        return self.child.popen if self.child is not None else None
 
     @property
     def pid(self) -> int:
-        return self.popen.pid if self.popen is not None else 0
+        return self.child.pid if self.child is not None else 0
 
     def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.child is not None and self.child.running()
 
     def start(self, host: str, timeout_s: float = START_TIMEOUT_S) -> None:
         self.port_file.unlink(missing_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{self.name}.log").open("ab") as log:
-            self.popen = subprocess.Popen(
-                self.cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self.child = Child(self.cmd, name=self.name, stdout=log).start()
         deadline = time.monotonic() + timeout_s
         while not self.port_file.exists():
             self._check_alive(logs / f"{self.name}.log")
@@ -81,12 +85,17 @@ class ManagedProcess:
         port = int(self.port_file.read_text(encoding="ascii").strip())
         self.url = f"http://{_url_host(host)}:{port}"
         self._set_port(port)
+        self.wait_healthy(deadline, logs / f"{self.name}.log")
+
+    def wait_healthy(self, deadline: float, log_file: Path | None = None) -> None:
+        """Poll ``GET /health`` until it answers 200 (TargetError past ``deadline``)."""
         while not self._healthy():
-            self._check_alive(logs / f"{self.name}.log")
+            if log_file is not None:
+                self._check_alive(log_file)
             if time.monotonic() > deadline:
                 self.kill()
                 raise TargetError(f"{self.name} at {self.url} did not become healthy")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def _set_port(self, port: int) -> None:
         """Pin ``--port`` in ``cmd`` to the port really bound, so a restart reuses it."""
@@ -94,9 +103,9 @@ class ManagedProcess:
         self.cmd[index + 1] = str(port)
 
     def _check_alive(self, log_file: Path) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
+        if self.child is not None and not self.child.running():
             lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            last = lines[-1] if lines else f"exit code {self.popen.returncode}"
+            last = lines[-1] if lines else f"exit code {self.child.returncode}"
             raise TargetError(f"{self.name} exited at start: {last}")
 
     def _healthy(self) -> bool:
@@ -107,29 +116,18 @@ class ManagedProcess:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (and SIGCONT, in case it was paused), then SIGKILL after ``timeout_s``."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(signal.SIGTERM)
-                self.popen.send_signal(signal.SIGCONT)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.popen.wait()
+        if self.child is not None:
+            self.child.stop(timeout_s)
 
     def kill(self) -> None:
-        """``kill -9``: no cleanup of any kind."""
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.kill()
-            self.popen.wait()
+        """``kill -9``: no cleanup of any kind (the process is reaped)."""
+        if self.child is not None:
+            self.child.kill()
 
     def signal(self, signum: int) -> None:
         """Send a signal (e.g. SIGSTOP / SIGCONT to pause and resume)."""
-        if self.popen is not None and self.popen.poll() is None:
-            os.kill(self.popen.pid, signum)
+        if self.child is not None:
+            self.child.signal(signum)
 
     def describe(self) -> dict[str, Any]:
         return {"pid": self.pid, "url": self.url, "cmd": list(self.cmd)}
@@ -162,6 +160,7 @@ class RunningTarget:
         self.host = host
         self.gateway = gateway
         self.agent = agent
+        self.control: ControlServer | None = None
 
     @property
     def url(self) -> str:
@@ -184,16 +183,37 @@ class RunningTarget:
         except BaseException:
             self.stop()
             raise
+        self.control = ControlServer(self.act).start()
         self.write_manifest()
 
-    def restart(self, name: str) -> None:
-        """Stop ``name`` (if it still runs) and start it again on the same port and data."""
+    def act(self, name: str, action: str) -> dict[str, Any]:
+        """Kill, terminate, start or restart ``name``; when each step happened (wall clock).
+
+        ``signalled_at``: the signal was sent; ``stopped_at``: the process was
+        reaped; ``ready_at``: ``GET /health`` answered 200 again.
+        """
         process = self.processes.get(name)
         if process is None:
             raise ConfigError(f"no process {name!r}", field="name", fix="use gateway or agent")
-        self._stop(name, process)
-        process.start(self.host)
-        self.write_manifest()
+        times: dict[str, Any] = {"name": name, "action": action}
+        with process.lock:
+            if action in ("kill", "terminate", "restart"):
+                times["signalled_at"] = time.time()
+                if action == "kill":
+                    process.kill()
+                else:
+                    self._stop(name, process)
+                times["stopped_at"] = time.time()
+            if action in ("start", "restart") and not process.running():
+                process.start(self.host)
+                times["ready_at"] = time.time()
+                self.write_manifest()
+        times["pid"] = process.pid
+        return times
+
+    def restart(self, name: str) -> None:
+        """Stop ``name`` (if it still runs) and start it again on the same port and data."""
+        self.act(name, "restart")
 
     def stop(self) -> None:
         """Stop the agent, then the gateway: SIGTERM, then kill after a grace period.
@@ -201,6 +221,9 @@ class RunningTarget:
         A process restarted by someone else from ``target.json`` (the process
         fault backend records its new pid there) is stopped too.
         """
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         self._stop("agent", self.agent)
         self._stop("gateway", self.gateway)
 
@@ -222,11 +245,14 @@ class RunningTarget:
         return 0
 
     def write_manifest(self) -> None:
-        manifest = {
+        manifest: dict[str, Any] = {
             "gateway": self.gateway.describe(),
             "agent": self.agent.describe(),
             "data_dir": str(self.data_dir),
+            "owner_pid": os.getpid(),
         }
+        if self.control is not None:
+            manifest["control"] = self.control.describe()
         path = self.data_dir / "target.json"
         tmp = path.with_name(".target.json.tmp")
         tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
