@@ -104,7 +104,7 @@ def clean(commands: list[tuple[str, str]]) -> None:
         time.sleep(SETTLE_S)
         from loadkit.faults.journal import recover
 
-        for result in recover(journals=journals):
+        for result in recover(journals=journals, force=True):
             state = "reverted" if result.ok else (result.note or result.skipped or result.error)
             with contextlib.suppress(OSError):
                 print(f"loadkit janitor: {result.name} ({result.kind}): {state}", file=sys.stderr)

@@ -90,9 +90,9 @@ def redact_text(text: str) -> str:
         text,
     )
     return _HEADER_LINE.sub(
-        lambda m: m.group(0)
-        if "${" in m.group("value")
-        else f"{m.group('name')}{m.group('quote')}{MASK}",
+        lambda m: (
+            m.group(0) if "${" in m.group("value") else f"{m.group('name')}{m.group('quote')}{MASK}"
+        ),
         text,
     )
 

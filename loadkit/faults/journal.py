@@ -115,6 +115,7 @@ class FaultJournal:
         self._janitor: Janitor | None = None
         if self.run_path:
             _write_atomic(self.run_path, [])
+        self._watch()  # now, so the first inject does not wait for it
 
     def _watch(self) -> None:
         """Start the janitor that reverts this journal's faults if this process dies."""
@@ -150,7 +151,6 @@ class FaultJournal:
             "run_pid": int(run_pid) if run_pid.isdigit() else None,
             "run_owned": run_owned(spec, self.context),
         }
-        self._watch()
         self._flush()
 
     def remove(self, name: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,12 +33,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from loadkit._janitor import Janitor
+from loadkit._proc import Child
 from loadkit.errors import (
     EXIT_INTERRUPTED,
     EXIT_RUN_FAILED,
     ConfigError,
     ScenarioError,
 )
+from loadkit.faults.journal import RUN_PID_ENV, RUN_PROXY_API_ENV, RUN_TARGET_INFO_ENV
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dir
 from loadkit.run.proxy import needs_proxy, start_proxy
@@ -259,7 +263,7 @@ def _say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
+def _target(plan: RunPlan, janitor: Janitor) -> Iterator[tuple[str, Path | None]]:
     """Yield (host URL, target.json or None); the built-in target lives only this long."""
     if plan.target != "builtin":
         yield plan.target, None
@@ -267,6 +271,7 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
     from loadkit.target.launcher import start_target
 
     with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
+        janitor.tell("remove", data_dir)
         target = start_target(data_dir)
         try:
             _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
@@ -316,7 +321,8 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
                 f"baseline {baseline} does not exist yet; no regression gate "
                 f"(save one with: loadkit baseline save {run_dir} NAME)"
             )
-    return subprocess.run(argv, check=False).returncode
+    code = Child(argv, name="loadkit-report").start().wait()
+    return EXIT_RUN_FAILED if code is None else code
 
 
 def execute(plan: RunPlan) -> int:
@@ -330,15 +336,22 @@ def execute(plan: RunPlan) -> int:
         f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
     )
     signals = _Signals()
+    janitor = Janitor().start()  # removes our temp folders if we are killed
     with contextlib.ExitStack() as stack:
+        stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
-        host, target_info = stack.enter_context(_target(plan))
+        host, target_info = stack.enter_context(_target(plan, janitor))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
+        janitor.tell("remove", str(scratch))
         extra: list[str] = []
+        owned = {RUN_PID_ENV: str(os.getpid())}
+        if target_info is not None:
+            owned[RUN_TARGET_INFO_ENV] = str(target_info)
         if plan.proxy and plan.target == "builtin":
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
+            owned[RUN_PROXY_API_ENV] = proxy.api_url
         command = LocustCommand(
             scenario=scenario,
             host=host,
@@ -352,7 +365,7 @@ def execute(plan: RunPlan) -> int:
             workers=plan.workers,
             extra_args=extra,
         )
-        locust = LocustProcesses(command, scratch)
+        locust = LocustProcesses(command, scratch, env=owned)
         progress = ProgressPrinter(lambda: find_new_run_dir(plan.out_dir, before, scenario.name))
         if plan.web:
             _say(

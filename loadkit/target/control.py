@@ -42,7 +42,7 @@ class ControlServer:
         token = self.token
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 parts = self.path.strip("/").split("/")
                 if self.headers.get(TOKEN_HEADER) != token:
                     self._answer(403, {"error": "missing or wrong token"})
@@ -62,7 +62,7 @@ class ControlServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
