@@ -181,6 +181,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
     baseline_path = None
     if baseline:
         baseline_path = _baseline_path(baseline, scenario, required=bool(args.baseline))
+    _check_faults(scenario, None if args.web else planned, builtin=target == "builtin")
     return RunPlan(
         scenario=scenario,
         target=target,
@@ -195,6 +196,17 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         workers=args.workers,
         proxy=needs_proxy(scenario.faults, str(scenario.source)),
     )
+
+
+def _check_faults(scenario: Scenario, planned_s: float | None, *, builtin: bool) -> None:
+    """Faults that cannot happen in this run (never fire, no such process): exit 2 now."""
+    if not scenario.faults:
+        return
+    from loadkit.faults.model import parse_faults
+    from loadkit.faults.preflight import check_plan
+
+    specs = parse_faults(scenario.faults, source=str(scenario.source))
+    check_plan(specs, planned_s=planned_s, builtin=builtin)
 
 
 def _check_target(raw: str) -> str:
