@@ -153,6 +153,7 @@ class Trial:
     processes_left: int = 0  # 5 s after the kill
     clean_after_s: float | None = None  # None: not clean within the wait
     run_exit: int | None = None
+    dirs_left: int = 0  # /tmp/loadkit-* folders of the run left once all is over
     details: list[str] = field(default_factory=list)
 
 
@@ -163,7 +164,9 @@ def trial(kind: str, victim: str, the_world: World, tmp: Path, workers: int = 0)
     target, fault = the_world.fault(kind)
     scenario = tmp / "hk.yaml"
     scenario.write_text(textwrap.dedent(SCENARIO.format(kind=kind, target=target, fault=fault)))
-    env = dict(os.environ, LOADKIT_FAULTS_INDEX=str(index))
+    scratch = tmp / "tmpdir"  # the run's temp folders go here: none may be left
+    scratch.mkdir(exist_ok=True)
+    env = dict(os.environ, LOADKIT_FAULTS_INDEX=str(index), TMPDIR=str(scratch))
     argv = [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(tmp / "reports")]
     if workers:
         argv += ["--workers", str(workers)]
@@ -214,6 +217,10 @@ def trial(kind: str, victim: str, the_world: World, tmp: Path, workers: int = 0)
             result.details += [f"after run exit: {m.pid}" for m in stragglers]
         else:
             result.run_exit = run.returncode
+        time.sleep(0.5)  # the janitor may still be removing them
+        left = sorted(p.name for p in scratch.iterdir() if p.name.startswith("loadkit-"))
+        result.dirs_left = len(left)
+        result.details += [f"dir left: {name}" for name in left]
         return result
     finally:
         if run.poll() is None:
@@ -248,6 +255,7 @@ def summary(results: list[Trial]) -> dict[str, Any]:
         "faults_left_after_5s": sum(max(r.faults_left, 0) for r in results),
         "processes_left_after_5s": sum(max(r.processes_left, 0) for r in results),
         "trials_not_clean_within_5s": sum(1 for r in results if r.clean_after_s is None),
+        "temp_dirs_left": sum(r.dirs_left for r in results),
         "seconds_until_clean": {
             "median": round(statistics.median(cleans), 2) if cleans else None,
             "max": max(cleans) if cleans else None,

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from loadkit._bind import check_loopback
+from loadkit._janitor import Janitor
 from loadkit.errors import EXIT_OK, ConfigError
 from loadkit.target.config import AgentConfig, TargetConfig, add_config_arguments
 from loadkit.target.launcher import start_target
@@ -81,6 +82,9 @@ def handler(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    janitor = Janitor().start()  # removes our temp folder even after a kill -9
+    if own_dir:
+        janitor.tell("remove", str(data_dir))
     try:
         target = start_target(
             data_dir, host=args.host, port=args.port, agent_port=args.agent_port, **options
@@ -88,6 +92,7 @@ def handler(args: argparse.Namespace) -> int:
     except BaseException:
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+        janitor.cancel()
         raise
     try:
         print(f"gateway: {target.url}", flush=True)
@@ -102,5 +107,6 @@ def handler(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+        janitor.cancel()
     print("target stopped", file=sys.stderr, flush=True)
     return EXIT_OK

@@ -46,3 +46,4 @@ def test_nothing_is_left_5s_after_a_hard_kill(world, tmp_path, kind, victim, att
     assert result.faults_left == 0, explain
     assert result.processes_left == 0, explain
     assert result.clean_after_s is not None and result.clean_after_s <= 5.0, explain
+    assert result.dirs_left == 0, explain
