@@ -86,7 +86,8 @@ class World:
             )
         if kind == "pause":
             return self.target_url, (
-                f"{{name: hk, at: 0s, for: 50s, kind: pause, via: process, pid: {self.sleeper_pid}}}"
+                "{name: hk, at: 0s, for: 50s, kind: pause, via: process, "
+                f"pid: {self.sleeper_pid}}}"
             )
         return "builtin", "{name: hk, at: 0s, for: 50s, kind: kill, via: process, target: agent}"
 
@@ -230,7 +231,9 @@ def trial(kind: str, victim: str, the_world: World, tmp: Path, workers: int = 0)
 
 
 def run_trials(kills: int, parallel: int, tmp: Path) -> list[Trial]:
-    plan = [(KINDS[i % len(KINDS)], VICTIMS[(i // len(KINDS)) % len(VICTIMS)]) for i in range(kills)]
+    plan = [
+        (KINDS[i % len(KINDS)], VICTIMS[(i // len(KINDS)) % len(VICTIMS)]) for i in range(kills)
+    ]
     results: list[Trial] = []
     lock = threading.Lock()
     with world(tmp) as the_world, ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -263,14 +266,19 @@ def summary(results: list[Trial]) -> dict[str, Any]:
         "by_kind": {
             kind: {
                 victim: [
-                    {"faults_left": r.faults_left, "processes_left": r.processes_left,
-                     "clean_after_s": r.clean_after_s, "run_exit": r.run_exit}
-                    for r in results if r.kind == kind and r.victim == victim
+                    {
+                        "faults_left": r.faults_left,
+                        "processes_left": r.processes_left,
+                        "clean_after_s": r.clean_after_s,
+                        "run_exit": r.run_exit,
+                    }
+                    for r in results
+                    if r.kind == kind and r.victim == victim
                 ]
                 for victim in VICTIMS
             }
             for kind in KINDS
-        },  # fmt: skip
+        },
         "problems": [f"{r.kind}/{r.victim}: {d}" for r in results for d in r.details],
     }
 

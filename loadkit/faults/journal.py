@@ -253,6 +253,7 @@ def recover(
     force: bool = False,
     drop_failed: bool = False,
     journals: Iterable[Path] | None = None,
+    run_pid: int | None = None,
 ) -> list[RecoverResult]:
     """Revert faults left active by runs that are no longer running.
 
@@ -263,7 +264,8 @@ def recover(
     ``drop_failed`` forgets faults whose revert failed (after reporting them),
     for leftovers that can no longer be reverted (the process is gone).
     ``journals`` names the index journals to read instead of the whole index
-    (the janitor of one owner). Entries closed with a ``note`` are forgotten.
+    (the janitor of one owner); ``run_pid`` keeps only the entries of that
+    ``loadkit run``'s children. Entries closed with a ``note`` are forgotten.
     """
     if journals is not None:
         paths = [Path(p) for p in journals if Path(p).exists()]
@@ -281,7 +283,8 @@ def recover(
     unique: dict[tuple[Any, Any, Any], tuple[dict[str, Any], Path]] = {}
     for path, entries in by_file.items():
         for entry in entries:
-            unique.setdefault(_key(entry), (entry, path))
+            if run_pid is None or entry.get("run_pid") == run_pid:
+                unique.setdefault(_key(entry), (entry, path))
     ordered = sorted(unique.items(), key=lambda kv: -float(kv[1][0].get("injected_at") or 0))
     results: list[RecoverResult] = []
     resolved: set[tuple[Any, Any, Any]] = set()

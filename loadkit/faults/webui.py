@@ -20,8 +20,9 @@ inject has no "Late (ms)": nothing was planned.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 from flask import Blueprint, Response, abort, jsonify, request
@@ -31,6 +32,7 @@ from loadkit.faults.schedule import FaultSchedule
 
 __all__ = ["TAB_KEY", "install"]
 
+_View = TypeVar("_View", bound=Callable[..., Any])
 TAB_KEY = "loadkit-faults"
 TABLE_STRUCTURE = [
     {"key": "name", "title": "Fault"},
@@ -89,7 +91,7 @@ def _page() -> str:
 def install(web_ui: Any, schedule: FaultSchedule) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
     blueprint = Blueprint("loadkit_faults", __name__)
-    guard = web_ui.auth_required_if_enabled
+    guard: Callable[[_View], _View] = web_ui.auth_required_if_enabled
     login = bool(getattr(web_ui, "web_login", False))
 
     @blueprint.before_request

@@ -337,6 +337,19 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     return EXIT_RUN_FAILED if code is None else code
 
 
+def _recover_left_by_locust() -> None:
+    """Faults a killed master left in the journal: reverted now, or closed with a note."""
+    from loadkit.faults.journal import recover
+
+    for result in recover(run_pid=os.getpid()):
+        if result.note:
+            _say(f"fault {result.name} ({result.kind}) closed: {result.note}")
+        elif result.ok:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: reverted")
+        else:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: {result.error}")
+
+
 def execute(plan: RunPlan) -> int:
     """Run a validated plan; returns the exit code."""
     scenario = plan.scenario
@@ -397,6 +410,7 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
+    _recover_left_by_locust()
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")

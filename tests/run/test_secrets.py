@@ -64,5 +64,7 @@ def test_a_planted_secret_is_found_nowhere(tmp_path):
     for path in [*run_dir.rglob("*"), *index.rglob("*")]:
         if path.is_file():
             places[str(path)] = path.read_text(errors="replace")
-    leaks = [(secret, where) for secret in SECRETS for where, text in places.items() if secret in text]
+    leaks = [
+        (secret, where) for secret in SECRETS for where, text in places.items() if secret in text
+    ]
     assert not leaks, leaks
