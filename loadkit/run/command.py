@@ -338,7 +338,11 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
 
 
 def _recover_left_by_locust() -> None:
-    """Faults a killed master left in the journal: reverted now, or closed with a note."""
+    """Faults a killed master left in the journal: reverted now, or closed with a note.
+
+    Their subjects (the built-in target, the fault proxy) are ours and stop
+    with this run right after, so one that cannot be reverted is closed.
+    """
     from loadkit.faults.journal import recover
 
     for result in recover(run_pid=os.getpid()):
@@ -410,7 +414,7 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
-    _recover_left_by_locust()
+        _recover_left_by_locust()  # while the target still runs (a killed master left them)
     run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
     if run_dir is None:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
