@@ -294,8 +294,8 @@ def recover(
         if result.ok or result.note or (drop_failed and result.skipped is None):
             resolved.add(key)
     for path, entries in by_file.items():
-        if entries:
-            _rewrite(path, [e for e in entries if _key(e) not in resolved])
+        if entries:  # re-read: another recover (a janitor, the run) may have changed it
+            _rewrite(path, [e for e in read_entries(path) if _key(e) not in resolved])
     return results
 
 

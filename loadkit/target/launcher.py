@@ -161,6 +161,7 @@ class RunningTarget:
         self.gateway = gateway
         self.agent = agent
         self.control: ControlServer | None = None
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -197,6 +198,8 @@ class RunningTarget:
             raise ConfigError(f"no process {name!r}", field="name", fix="use gateway or agent")
         times: dict[str, Any] = {"name": name, "action": action}
         with process.lock:
+            if self._stopping:
+                raise TargetError("the target is stopping")
             if action in ("kill", "terminate", "restart"):
                 times["signalled_at"] = time.time()
                 if action == "kill":
@@ -221,6 +224,7 @@ class RunningTarget:
         A process restarted by someone else from ``target.json`` (the process
         fault backend records its new pid there) is stopped too.
         """
+        self._stopping = True
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -228,10 +232,11 @@ class RunningTarget:
         self._stop("gateway", self.gateway)
 
     def _stop(self, name: str, process: ManagedProcess) -> None:
-        process.stop()
-        pid = self._restarted_elsewhere(name, process)
-        if pid:
-            _terminate(pid)
+        with process.lock:  # not while the control API acts on it
+            process.stop()
+            pid = self._restarted_elsewhere(name, process)
+            if pid:
+                _terminate(pid)
 
     def _restarted_elsewhere(self, name: str, process: ManagedProcess) -> int:
         """The pid in target.json when it is another live copy of ``process``, else 0."""
