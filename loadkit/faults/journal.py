@@ -43,6 +43,7 @@ from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
 from loadkit.redact import redact_value
+from loadkit.rundir.layout import FAULTS_JOURNAL
 
 __all__ = [
     "RUN_PID_ENV",
@@ -55,7 +56,7 @@ __all__ = [
     "run_owned",
 ]
 
-JOURNAL_NAME = "faults.journal"
+JOURNAL_NAME = FAULTS_JOURNAL
 # set by ``loadkit run`` for its Locust processes: what it started itself
 RUN_PID_ENV = "LOADKIT_RUN_PID"
 RUN_TARGET_INFO_ENV = "LOADKIT_RUN_TARGET_INFO"

@@ -28,6 +28,7 @@ def _error(spec: FaultSpec, key: str, problem: str, fix: str) -> FaultPlanError:
     return FaultPlanError(
         f"fault {spec.name!r}: {problem}",
         source=spec.source,
+        line=spec.line,
         field=f"faults[{spec.index}].{key}",
         fix=fix,
     )

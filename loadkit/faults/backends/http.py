@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
 from loadkit.redact import MASK, expand_env, install_log_filter, redact_text
 
@@ -38,7 +38,7 @@ __all__ = ["HttpBackend"]
 TIMEOUT_S = 10.0
 
 
-class HttpBackend:
+class HttpBackend(FaultBackend):
     """Calls an HTTP admin API to switch app-level faults on and off."""
 
     def __init__(self, context: BackendContext) -> None:

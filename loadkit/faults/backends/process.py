@@ -42,7 +42,7 @@ import httpx
 
 from loadkit._proc import Child, alive, reap_quietly
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext, Effect
+from loadkit.faults.backends.base import BackendContext, Effect, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["ProcessBackend", "ProcessTarget"]
@@ -61,7 +61,7 @@ class ProcessTarget:
     control: dict[str, str] | None = None  # the launcher's control API, from target.json
 
 
-class ProcessBackend:
+class ProcessBackend(FaultBackend):
     """Signals and restarts local processes."""
 
     def __init__(self, context: BackendContext) -> None:
@@ -113,12 +113,6 @@ class ProcessBackend:
         return ProcessTarget(f"pidfile {params['pidfile']}", pid, command)
 
     # -- actions ------------------------------------------------------------------
-
-    def prepare(self, spec: FaultSpec) -> None:
-        """Fail now (not at inject time) when the process to fault does not exist."""
-        target = self.resolve(spec)
-        if not alive(target.pid):
-            raise FaultError(f"fault {spec.name}: {target.label} (pid {target.pid}) is not running")
 
     def inject(self, spec: FaultSpec) -> Effect:
         target = self.resolve(spec)
