@@ -159,6 +159,9 @@ def _in_process_ui(web_login: bool):
     )
     env = Environment()
     ui = env.create_web_ui("127.0.0.1", 0, web_login=web_login, delayed_start=True)
+    if web_login:  # what a locustfile using --web-login sets up
+        ui.app.secret_key = "test-only"
+        ui.login_manager.user_loader(lambda _user_id: None)
     webui.install(ui, FaultSchedule(specs, BackendSet(BackendContext())))
     return ui.app.test_client()
 
