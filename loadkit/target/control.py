@@ -9,10 +9,12 @@ reverts; it asks the launcher through this small API, named in
 ``target.json`` (``control: {url, token}``), which acts, reaps and reports
 when each step really happened (wall clock)::
 
-    POST /processes/<name>/<kill|terminate|start|restart>   X-Loadkit-Token: ...
+    POST /processes/<name>/<kill|terminate|start|restart>[?back_after_s=S]   X-Loadkit-Token: ...
     -> 200 {"name", "action", "signalled_at", "stopped_at", "ready_at", "pid"}
 
-``ready_at`` is when ``GET /health`` answered 200 again. The server binds
+``ready_at`` is when ``GET /health`` answered 200 again. ``back_after_s``
+(kill, terminate) has the launcher start the process again by itself so that
+it answers ``S`` seconds after the signal (the fault's ``for:``). The server binds
 127.0.0.1 only and refuses requests without the token (kept in the
 launcher's private data folder).
 """
@@ -25,13 +27,14 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["ACTIONS", "TOKEN_HEADER", "ControlServer"]
 
 ACTIONS = ("kill", "terminate", "start", "restart")
 TOKEN_HEADER = "X-Loadkit-Token"
 
-Act = Callable[[str, str], dict[str, Any]]
+Act = Callable[[str, str, float | None], dict[str, Any]]
 
 
 class ControlServer:
@@ -43,14 +46,17 @@ class ControlServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                parts = self.path.strip("/").split("/")
+                url = urlsplit(self.path)
+                parts = url.path.strip("/").split("/")
+                back = parse_qs(url.query).get("back_after_s")
                 if self.headers.get(TOKEN_HEADER) != token:
                     self._answer(403, {"error": "missing or wrong token"})
                 elif len(parts) != 3 or parts[0] != "processes" or parts[2] not in ACTIONS:
                     self._answer(404, {"error": f"no route {self.path}"})
                 else:
                     try:
-                        self._answer(200, act(parts[1], parts[2]))
+                        back_after_s = float(back[0]) if back else None
+                        self._answer(200, act(parts[1], parts[2], back_after_s))
                     except Exception as exc:
                         self._answer(500, {"error": str(exc) or type(exc).__name__})
 

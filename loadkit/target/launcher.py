@@ -15,9 +15,11 @@ exits when it is gone, so no orphan is left holding a port.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -57,6 +59,10 @@ class ManagedProcess:
         self.url = ""
         self.child: Child | None = None
         self.lock = threading.RLock()  # one action at a time (the control API runs in threads)
+        self.start_times: list[float] = []  # how long the last starts took, spawn to healthy
+        self.ready_at: float | None = None  # wall clock of the last start's first healthy answer
+        self.comeback: threading.Timer | None = None  # a planned start (see RunningTarget.act)
+        self.signalled_at = 0.0  # wall clock of the last kill/terminate/restart signal
 
     @property
     def popen(self) -> subprocess.Popen[bytes] | None:
@@ -73,6 +79,7 @@ class ManagedProcess:
         self.port_file.unlink(missing_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
         with (logs / f"{self.name}.log").open("ab") as log:
             self.child = Child(self.cmd, name=self.name, stdout=log).start()
         deadline = time.monotonic() + timeout_s
@@ -86,6 +93,13 @@ class ManagedProcess:
         self.url = f"http://{_url_host(host)}:{port}"
         self._set_port(port)
         self.wait_healthy(deadline, logs / f"{self.name}.log")
+        self.ready_at = time.time()
+        self.start_times = [*self.start_times[-4:], time.monotonic() - began]
+
+    @property
+    def start_s(self) -> float:
+        """The usual start time (median of the last five), to plan a comeback."""
+        return statistics.median(self.start_times) if self.start_times else 0.0
 
     def wait_healthy(self, deadline: float, log_file: Path | None = None) -> None:
         """Poll ``GET /health`` until it answers 200 (TargetError past ``deadline``)."""
@@ -187,11 +201,16 @@ class RunningTarget:
         self.control = ControlServer(self.act).start()
         self.write_manifest()
 
-    def act(self, name: str, action: str) -> dict[str, Any]:
+    def act(self, name: str, action: str, back_after_s: float | None = None) -> dict[str, Any]:
         """Kill, terminate, start or restart ``name``; when each step happened (wall clock).
 
         ``signalled_at``: the signal was sent; ``stopped_at``: the process was
-        reaped; ``ready_at``: ``GET /health`` answered 200 again.
+        reaped; ``ready_at``: ``GET /health`` answered 200 again. A kill or
+        terminate with ``back_after_s`` plans the start so that the process
+        answers again ``back_after_s`` after the signal (it starts that much
+        earlier than the time its last start took), also if nobody asks for
+        it: a fault of a run that died still ends. ``start`` then waits for
+        that comeback and reports when it answered.
         """
         process = self.processes.get(name)
         if process is None:
@@ -201,18 +220,45 @@ class RunningTarget:
             if self._stopping:
                 raise TargetError("the target is stopping")
             if action in ("kill", "terminate", "restart"):
-                times["signalled_at"] = time.time()
+                self._cancel_comeback(process)
+                times["signalled_at"] = process.signalled_at = time.time()
                 if action == "kill":
                     process.kill()
                 else:
                     self._stop(name, process)
                 times["stopped_at"] = time.time()
-            if action in ("start", "restart") and not process.running():
-                process.start(self.host)
-                times["ready_at"] = time.time()
-                self.write_manifest()
+                if back_after_s is not None and action != "restart":
+                    lead = back_after_s - process.start_s - (time.time() - times["signalled_at"])
+                    timer = threading.Timer(max(0.0, lead), self._comeback, args=(name,))
+                    timer.daemon = True
+                    process.comeback = timer
+                    timer.start()
+            if action in ("start", "restart"):
+                self._cancel_comeback(process)
+                if not process.running():
+                    process.start(self.host)
+                    self.write_manifest()
+                if process.ready_at is not None and process.ready_at > process.signalled_at:
+                    times["ready_at"] = process.ready_at  # it came back after the last signal
         times["pid"] = process.pid
         return times
+
+    @staticmethod
+    def _cancel_comeback(process: ManagedProcess) -> None:
+        if process.comeback is not None:
+            process.comeback.cancel()
+            process.comeback = None
+
+    def _comeback(self, name: str) -> None:
+        """A planned start (see :meth:`act`); a later start or stop may have made it moot."""
+        process = self.processes[name]
+        with process.lock:
+            if self._stopping or process.comeback is None or process.running():
+                return
+            process.comeback = None
+            with contextlib.suppress(TargetError):
+                process.start(self.host)
+                self.write_manifest()
 
     def restart(self, name: str) -> None:
         """Stop ``name`` (if it still runs) and start it again on the same port and data."""
@@ -225,6 +271,8 @@ class RunningTarget:
         fault backend records its new pid there) is stopped too.
         """
         self._stopping = True
+        for process in (self.agent, self.gateway):
+            self._cancel_comeback(process)
         if self.control is not None:
             self.control.close()
             self.control = None

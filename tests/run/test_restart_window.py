@@ -32,7 +32,12 @@ checks:
 
 
 class HealthPoller(threading.Thread):
-    """Polls GET /health every 10 ms; records (first failure, first success after it)."""
+    """Polls GET /health every 10 ms; records (first refusal, first answer after it).
+
+    Down means no process answers: the connection is refused or dropped. A slow
+    answer (a process busy right after its start, on a loaded machine) is not
+    an outage; it is waited for.
+    """
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -42,13 +47,15 @@ class HealthPoller(threading.Thread):
 
     def run(self) -> None:
         down_since: float | None = None
-        with httpx.Client(timeout=0.5) as client:
+        with httpx.Client(timeout=5.0) as client:
             while not self.stop.is_set():
                 now = time.time()
                 try:
                     up = client.get(self.url).status_code == 200
-                except httpx.HTTPError:
+                except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
                     up = False
+                except httpx.TimeoutException:
+                    continue
                 if not up and down_since is None:
                     down_since = now
                 elif up and down_since is not None:

@@ -121,7 +121,8 @@ class ProcessBackend(FaultBackend):
             _signal(target, signal.SIGSTOP)
             return Effect(at)
         if target.control and target.info_key:
-            times = _ask_launcher(target, spec.kind)
+            back = spec.for_s if spec.kind in ("kill", "terminate") else None
+            times = _ask_launcher(target, spec.kind, back)
             ready = times.get("ready_at")
             return Effect(float(times["signalled_at"]), until=None if ready is None else ready)
         at = time.time()
@@ -230,7 +231,9 @@ def _wait_answering(target: ProcessTarget, child: Child) -> float:
     raise FaultError(f"{target.label} did not answer {url} within {READY_WAIT_S:.0f}s")
 
 
-def _ask_launcher(target: ProcessTarget, action: str) -> dict[str, Any]:
+def _ask_launcher(
+    target: ProcessTarget, action: str, back_after_s: float | None = None
+) -> dict[str, Any]:
     """Ask the launcher that owns ``target`` to act on it (see loadkit.target.control)."""
     from loadkit.target.control import TOKEN_HEADER
 
@@ -240,6 +243,7 @@ def _ask_launcher(target: ProcessTarget, action: str) -> dict[str, Any]:
         response = httpx.post(
             url,
             headers={TOKEN_HEADER: str(target.control.get("token", ""))},
+            params={} if back_after_s is None else {"back_after_s": f"{back_after_s:g}"},
             timeout=READY_WAIT_S + STOP_WAIT_S + 5.0,
         )
     except httpx.HTTPError as exc:
