@@ -5,8 +5,11 @@ proxy, Locust's master and workers) goes through :class:`Child`:
 
 - **lifeline**: on Linux the child asks the kernel (``PR_SET_PDEATHSIG``,
   set between fork and exec, kept across exec) for SIGKILL when its parent
-  dies, so a ``kill -9`` of loadkit takes its children with it at once; it
-  also runs in its own session (a Ctrl-C in the terminal reaches loadkit
+  dies, so a ``kill -9`` of loadkit takes its children with it at once. The
+  kernel means the parent *thread*: a child started from a short-lived
+  thread (an HTTP handler, a timer) would die with that thread, so such
+  starts are handed to one spawner thread that lives as long as the process.
+  The child also runs in its own session (a Ctrl-C in the terminal reaches loadkit
   only, and :meth:`Child.stop` signals the whole group);
 - **ready line**: :meth:`Child.wait_for_line` reads the child's stdout until a
   line starts with a prefix (``api: ``), with a timeout;
@@ -26,13 +29,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from concurrent.futures import Future
+from typing import IO, Any
 
 __all__ = ["PIPE", "Child", "alive", "lifeline_preexec", "reap_quietly"]
 
@@ -61,6 +66,43 @@ def lifeline_preexec(parent_pid: int | None = None) -> Callable[[], None]:
                 os._exit(1)
 
     return preexec
+
+
+class _Spawner:
+    """One long-lived thread that forks lifeline children for short-lived threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def run(self, start: Callable[[], Any]) -> Any:
+        if threading.current_thread() is threading.main_thread() or _green_threads():
+            return start()  # the main thread lives as long as the process (greenlets run in it)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="spawner", daemon=True)
+                self._thread.start()
+        done: Future[Any] = Future()
+        self._jobs.put((start, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            start, done = self._jobs.get()
+            try:
+                done.set_result(start())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+
+def _green_threads() -> bool:
+    """True when gevent patched threading (Locust): every "thread" is a greenlet of the main."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("threading"))
+
+
+_spawner = _Spawner()
 
 
 def alive(pid: int) -> bool:
@@ -133,7 +175,17 @@ class Child:
     # -- start -----------------------------------------------------------------
 
     def start(self) -> Child:
-        self.popen = subprocess.Popen(
+        if self.lifeline:
+            self.popen = _spawner.run(self._popen)
+        else:
+            self.popen = self._popen()
+        if self.stdout == PIPE:
+            self._reader = threading.Thread(target=self._read, daemon=True, name=self.name)
+            self._reader.start()
+        return self
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
             stdout=self.stdout,
@@ -144,10 +196,6 @@ class Child:
             preexec_fn=lifeline_preexec() if self.lifeline else None,
             pass_fds=self.pass_fds,
         )
-        if self.stdout == PIPE:
-            self._reader = threading.Thread(target=self._read, daemon=True, name=self.name)
-            self._reader.start()
-        return self
 
     def _read(self) -> None:
         assert self.popen is not None and self.popen.stdout is not None
@@ -159,6 +207,8 @@ class Child:
         with self._line_seen:
             self._eof = True
             self._line_seen.notify_all()
+        with contextlib.suppress(OSError):
+            self.popen.stdout.close()  # here, not from another thread mid-read
 
     def wait_for_line(self, prefix: str, timeout_s: float) -> str | None:
         """The first stdout line starting with ``prefix`` (without it); None on timeout or exit."""
@@ -227,8 +277,6 @@ class Child:
             os.killpg(self.pid, signal.SIGKILL)
 
     def _close(self) -> None:
-        if self.popen is not None and self.popen.stdout is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdout.close()
+        """Let the stdout reader reach EOF (it closes the pipe); never close it under it."""
         if self._reader is not None:
-            self._reader.join(1.0)
+            self._reader.join(2.0)

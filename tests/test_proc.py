@@ -152,3 +152,20 @@ def test_janitor_reads_commands_until_eof(tmp_path: Path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert not target.exists()
+
+
+def test_a_child_started_from_a_short_lived_thread_outlives_that_thread(tmp_path):
+    # PR_SET_PDEATHSIG fires when the forking *thread* ends; the spawner thread prevents it.
+    # (in a plain interpreter: these tests run with gevent's patched threading)
+    code = textwrap.dedent(f"""
+        import threading, time
+        from loadkit._proc import Child, alive
+        box = []
+        t = threading.Thread(target=lambda: box.append(Child({SLEEP!r}).start()))
+        t.start(); t.join()
+        time.sleep(1.0)
+        print(alive(box[0].pid))
+        box[0].kill()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr
