@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from loadkit.errors import ConfigError
 from loadkit.load.stages import SHAPE_KINDS, Stage, expand, parse_stages
 from loadkit.scenario.model import Scenario, project_root
+from loadkit.scenario.service import service_options
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 
 if TYPE_CHECKING:
@@ -34,14 +35,14 @@ DEFAULT_LOCUSTFILES: dict[str, str] = {
 MIXED_LOCUSTFILE = "mixed.py"
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval".split()
+    "interval service".split()
 )
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
 RESERVED_OPTIONS = frozenset(
     "f locustfile H host headless autostart u users r spawn-rate t run-time master worker "  # noqa: SIM905
     "master-host master-port master-bind-host master-bind-port expect-workers web-host web-port "
     "loadkit-scenario loadkit-faults loadkit-out loadkit-target-info loadkit-run-name "
-    "loadkit-interval".split()
+    "loadkit-interval user-profile".split()
 )
 _OPTION_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -265,7 +266,7 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{baseline!r} is not a path",
             "write e.g. 'reports/baselines/quickstart.json'",
         )
-    return Scenario(
+    scenario = Scenario(
         name=name,
         source=source.resolve(),
         target=_target(doc, data.get("target")),
@@ -276,7 +277,25 @@ def load_scenario(path: str | Path) -> Scenario:
         faults=_faults(doc, data.get("faults")),
         checks=_checks(doc, data.get("checks")),
         baseline=baseline,
-        options=_options(doc, data.get("options")),
+        options={
+            **_options(doc, data.get("options")),
+            **service_options(doc, data.get("service"), source.resolve()),
+        },
         interval_s=interval,
         description=str(data.get("description") or ""),
     )
+    _check_names(doc, scenario)
+    return scenario
+
+
+def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
+    """Checks naming a stage or fault the scenario lacks: exit 2 now, not after the run."""
+    from loadkit.report.checks import parse_check, validate_names
+
+    stages = [stage.name or str(stage.index) for stage in scenario.plan]
+    faults = [fault.name for fault in scenario.faults]
+    for index, expression in enumerate(scenario.checks):
+        try:
+            validate_names(parse_check(expression), stages=stages, faults=faults)
+        except ConfigError as exc:
+            raise doc.error(("checks", index), exc.problem, exc.fix) from None
