@@ -27,7 +27,7 @@ faults:
   - {name: gw-restart, at: 4s, kind: restart, via: process, target: gateway}
   - {name: agent-kill, at: 4s, for: 3s, kind: kill, via: process, target: agent}
 checks:
-  - failures > 0 during fault:gw-restart
+  - count > 0
 """
 
 
