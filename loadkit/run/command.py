@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import tempfile
 import threading
@@ -31,12 +32,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from loadkit._janitor import Janitor
 from loadkit.errors import (
     EXIT_INTERRUPTED,
     EXIT_RUN_FAILED,
     ConfigError,
     ScenarioError,
 )
+from loadkit.faults.journal import RUN_PID_ENV, RUN_PROXY_API_ENV, RUN_TARGET_INFO_ENV
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
@@ -166,6 +169,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
     baseline_path = None
     if baseline:
         baseline_path = _baseline_path(baseline, scenario, required=bool(args.baseline))
+    _check_faults(scenario, None if args.web else planned, builtin=target == "builtin")
     return RunPlan(
         scenario=scenario,
         target=target,
@@ -181,6 +185,15 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         proxy=needs_proxy(scenario.faults),
         verbose=bool(getattr(args, "verbose", False)),
     )
+
+
+def _check_faults(scenario: Scenario, planned_s: float | None, *, builtin: bool) -> None:
+    """Faults that cannot happen in this run (never fire, no such process): exit 2 now."""
+    if not scenario.faults:
+        return
+    from loadkit.faults.preflight import check_plan
+
+    check_plan(scenario.faults, planned_s=planned_s, builtin=builtin)
 
 
 def _check_target(raw: str) -> str:
@@ -249,7 +262,7 @@ def _say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
+def _target(plan: RunPlan, janitor: Janitor) -> Iterator[tuple[str, Path | None]]:
     """Yield (host URL, target.json or None); the built-in target lives only this long."""
     if plan.target != "builtin":
         yield plan.target, None
@@ -257,6 +270,7 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
     from loadkit.target.launcher import start_target
 
     with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
+        janitor.tell("remove", data_dir)
         target = start_target(data_dir)
         try:
             _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
@@ -328,6 +342,23 @@ def _import_reporter() -> None:
             return
 
 
+def _recover_left_by_locust() -> None:
+    """Faults a killed master left in the journal: reverted now, or closed with a note.
+
+    Their subjects (the built-in target, the fault proxy) are ours and stop
+    with this run right after, so one that cannot be reverted is closed.
+    """
+    from loadkit.faults.journal import recover
+
+    for result in recover(run_pid=os.getpid()):
+        if result.note:
+            _say(f"fault {result.name} ({result.kind}) closed: {result.note}")
+        elif result.ok:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: reverted")
+        else:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: {result.error}")
+
+
 def _report_run(run_dir: Path, baseline: Path | None) -> int:
     """Write ``run_dir``'s report and say where; returns the reporter's exit code."""
     code = _report(run_dir, baseline)
@@ -348,15 +379,22 @@ def execute(plan: RunPlan) -> int:
         f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
     )
     signals = _Signals()
+    janitor = Janitor().start()  # removes our temp folders if we are killed
     with contextlib.ExitStack() as stack:
+        stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
-        host, target_info = stack.enter_context(_target(plan))
+        host, target_info = stack.enter_context(_target(plan, janitor))
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
+        janitor.tell("remove", str(scratch))
         extra: list[str] = []
+        owned = {RUN_PID_ENV: str(os.getpid())}
+        if target_info is not None:
+            owned[RUN_TARGET_INFO_ENV] = str(target_info)
         if plan.proxy and plan.target == "builtin":
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
+            owned[RUN_PROXY_API_ENV] = proxy.api_url
         quiet = not plan.web and not plan.verbose
         if quiet:
             extra = [*extra, *QUIET_LOCUST_ARGS]
@@ -373,7 +411,7 @@ def execute(plan: RunPlan) -> int:
             workers=plan.workers,
             extra_args=extra,
         )
-        locust = LocustProcesses(command, scratch)
+        locust = LocustProcesses(command, scratch, env=owned)
         progress = ProgressPrinter(
             lambda: find_new_run_dirs(plan.out_dir, before, scenario.name),
             # web UI: every test gets its report when it stops (Stop, --run-time)
@@ -400,6 +438,7 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
+        _recover_left_by_locust()  # while the target still runs (a killed master left them)
     run_dirs = progress.run_dirs or find_new_run_dirs(plan.out_dir, before, scenario.name)
     if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
