@@ -1,4 +1,4 @@
-"""loadkit._proc and loadkit._janitor against real processes: lifelines, ready lines, reaping."""
+"""loadkit._proc and loadkit.safety.janitor against real processes: lifelines, reaping."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loadkit._janitor import Janitor
 from loadkit._proc import PIPE, Child, alive
+from loadkit.safety.janitor import Janitor
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
 
@@ -116,7 +116,7 @@ def test_janitor_cleans_after_its_owner_dies_and_not_after_cancel(tmp_path):
     script.write_text(
         textwrap.dedent(f"""
         import sys, time
-        from loadkit._janitor import Janitor
+        from loadkit.safety.janitor import Janitor
         j = Janitor().start()
         j.tell("remove", {str(doomed)!r})
         print(j.pid, flush=True)
@@ -143,7 +143,7 @@ def test_janitor_reads_commands_until_eof(tmp_path: Path):
     target.mkdir()
     code = textwrap.dedent(f"""
         import os
-        from loadkit._janitor import main
+        from loadkit.safety.janitor import main
         r, w = os.pipe()
         os.write(w, b"remove {target}\\n")
         os.close(w)

@@ -16,7 +16,7 @@ journals whose owner is no longer running. It never writes into a run
 directory's ``events.jsonl``: that run has ended, and a revert event written
 later would stretch it.
 
-With ``watchdog=True`` the journal starts a :class:`loadkit._janitor.Janitor`
+With ``watchdog=True`` the journal starts a :class:`loadkit.safety.janitor.Janitor`
 at the first inject: if its owner dies, even by ``kill -9``, the janitor
 reverts the owner's faults within a second, without anyone's help.
 
@@ -38,12 +38,12 @@ from typing import Any
 
 import psutil
 
-from loadkit._janitor import Janitor
 from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
-from loadkit.redact import redact_value
 from loadkit.rundir.layout import FAULTS_JOURNAL
+from loadkit.safety.janitor import Janitor
+from loadkit.safety.redact import redact_value
 
 __all__ = [
     "RUN_PID_ENV",

@@ -34,8 +34,8 @@ from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendSet, Effect
 from loadkit.faults.journal import FaultJournal
 from loadkit.faults.model import FaultSpec
-from loadkit.redact import redact_value
 from loadkit.rundir.layout import EventType
+from loadkit.safety.redact import redact_value
 
 __all__ = ["FaultSchedule", "FaultStatus", "Recorder"]
 

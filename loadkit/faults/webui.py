@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import gevent
 from flask import Blueprint, Response, abort, jsonify, request
 
-from loadkit._bind import is_loopback
 from loadkit.faults.schedule import FaultSchedule
+from loadkit.safety.loopback import is_loopback
 
 if TYPE_CHECKING:
     from locust.web import WebUI

@@ -50,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{args.port} is not a port", field="--port", fix="use 0..65535 (0 picks a free port)"
         )
-    from loadkit._bind import check_loopback
     from loadkit.proxy.server import run
+    from loadkit.safety.loopback import check_loopback
 
     check_loopback(args.host, args.allow_remote)
 

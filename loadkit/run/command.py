@@ -32,7 +32,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from loadkit._janitor import Janitor
 from loadkit.errors import (
     EXIT_INTERRUPTED,
     EXIT_RUN_FAILED,
@@ -44,6 +43,7 @@ from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
 from loadkit.rundir.layout import REPORT_HTML
+from loadkit.safety.janitor import Janitor
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from loadkit._bind import check_loopback
-from loadkit._janitor import Janitor
 from loadkit.errors import EXIT_OK, ConfigError
+from loadkit.safety.janitor import Janitor
+from loadkit.safety.loopback import check_loopback
 from loadkit.target.config import (
     AgentConfig,
     TargetConfig,

@@ -29,7 +29,7 @@ import httpx
 from loadkit.errors import FaultError
 from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
-from loadkit.redact import MASK, expand_env, install_log_filter, redact_text
+from loadkit.safety.redact import MASK, expand_env, install_log_filter, redact_text
 
 install_log_filter()  # httpx logs every request URL at INFO
 

@@ -46,7 +46,7 @@ class Janitor:
 
     def start(self) -> Janitor:
         read, write = os.pipe()
-        argv = [sys.executable, "-m", "loadkit._janitor", "--fd", str(read)]
+        argv = [sys.executable, "-m", "loadkit.safety.janitor", "--fd", str(read)]
         self.child = Child(argv, name="loadkit-janitor", lifeline=False, pass_fds=(read,))
         try:
             self.child.start()
@@ -114,7 +114,7 @@ def clean(commands: list[tuple[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadkit._janitor")
+    parser = argparse.ArgumentParser(prog="loadkit.safety.janitor")
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args(argv)
     clean(_read_commands(args.fd))
