@@ -7,7 +7,14 @@
 - ``GET /faults/state``: the plan with live state as JSON;
 - ``POST /faults/<name>/inject`` and ``POST /faults/<name>/revert``.
 
-All routes honour Locust's web UI authentication when it is enabled.
+All routes honour Locust's web UI authentication when it is enabled. The
+routes act on processes and services (they can SIGSTOP and kill), so without
+Locust's web login they answer loopback clients only (403 otherwise), even
+when Locust's web UI listens on every interface.
+
+A manual inject of a fault with ``for:`` is reverted ``for`` later (reason
+``manual``), unless it was reverted or injected again before. A manual
+inject has no "Late (ms)": nothing was planned.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, Response, jsonify, request
+import gevent
+from flask import Blueprint, Response, abort, jsonify, request
 
 from loadkit.faults.schedule import FaultSchedule
+from loadkit.safety.loopback import is_loopback
 
 if TYPE_CHECKING:
     from locust.web import WebUI
@@ -61,6 +70,22 @@ def table_rows(schedule: FaultSchedule) -> list[dict[str, Any]]:
     return rows
 
 
+def _revert_after_for(schedule: FaultSchedule, name: str) -> None:
+    """A manual inject honours ``for:``: revert it then, unless it changed meanwhile."""
+    status = schedule.statuses[name]
+    for_s = status.spec.for_s
+    if status.state != "active" or for_s is None or status.spec.instant:
+        return
+    injected_at = status.injected_at
+
+    def revert_if_same() -> None:
+        current = schedule.statuses[name]
+        if current.state == "active" and current.injected_at == injected_at:
+            schedule.revert(name, reason="manual")
+
+    gevent.spawn_later(for_s, revert_if_same)
+
+
 def _page() -> str:
     return (resources.files("loadkit.faults") / "templates" / "faults.html").read_text("utf-8")
 
@@ -77,6 +102,13 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
 
     def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
         return cast(_View, web_ui.auth_required_if_enabled(view))
+
+    login = bool(getattr(web_ui, "web_login", False))
+
+    @blueprint.before_request
+    def loopback_only() -> None:
+        if not login and not is_loopback(request.remote_addr or ""):
+            abort(403, "the fault routes answer loopback clients only (or use --web-login)")
 
     @blueprint.route("/faults")
     @guard
@@ -97,6 +129,7 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
             return jsonify({"error": f"no fault named {name!r}", "field": "name"}), 404
         if action == "inject":
             status = schedule.inject(name)
+            _revert_after_for(schedule, name)
         elif action == "revert":
             status = schedule.revert(name, reason="manual")
         else:
