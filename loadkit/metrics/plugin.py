@@ -31,6 +31,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from loadkit.errors import ConfigError
+from loadkit.metrics import live_plugin as _live
 from loadkit.metrics import settings as _settings
 from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
 from loadkit.metrics.recorder import RunInfo, RunRecorder
@@ -52,6 +53,7 @@ WORKER_GRACE_S = 4.0
 def add_arguments(parser: Any) -> None:
     """Add this part's --loadkit-* arguments to Locust's parser."""
     _settings.add_arguments(parser)
+    _live.add_arguments(parser)
 
 
 def recorder_of(environment: Environment) -> RunRecorder | None:
@@ -83,6 +85,10 @@ def attach(environment: Environment, recorder: Any = None) -> RunRecorder | None
     pipeline = _RunPipeline(environment, counter, settings)
     pipeline.install()
     setattr(environment, RECORDER_ATTRIBUTE, pipeline.recorder)
+    try:  # after install: the live view's test_start runs after the recorder's
+        _live.attach(environment, pipeline.recorder)
+    except ConfigError as exc:
+        _exit_bad_input(exc, environment)
     return pipeline.recorder
 
 
