@@ -10,7 +10,8 @@ recorder writes, and shows it
 - to people: the web UI's "loadkit" tab and ``/loadkit`` page (``live_webui``).
 
 Workers only count (the metrics part ships their intervals to the master).
-The probes part will call ``live_figures(environment).add_probe_source(...)``.
+The probes part will call ``live_figures(environment).add_probe_source(...)``;
+a console progress line can read ``live_snapshot(environment)``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadkit.errors import ConfigError
 from loadkit.metrics.live import FaultRow, LiveFigures, Snapshot
-from loadkit.metrics.prometheus import registry_for, serve
 from loadkit.metrics.recorder import Run, RunRecorder
 
-__all__ = ["LiveView", "add_arguments", "attach", "live_figures", "parse_port"]
+__all__ = ["LiveView", "add_arguments", "attach", "live_figures", "live_snapshot", "parse_port"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,12 @@ def live_figures(environment: Environment) -> LiveFigures | None:
     """The live figures attached to ``environment`` (None on workers or before attach)."""
     view = getattr(environment, ATTRIBUTE, None)
     return view.figures if isinstance(view, LiveView) else None
+
+
+def live_snapshot(environment: Environment) -> Snapshot | None:
+    """What ``/metrics`` and ``/loadkit`` would show now (e.g. for a progress line)."""
+    view = getattr(environment, ATTRIBUTE, None)
+    return view.snapshot() if isinstance(view, LiveView) else None
 
 
 class LiveView:
@@ -144,6 +150,17 @@ def attach(environment: Environment, recorder: RunRecorder | None) -> LiveView |
     events: Any = environment.events  # Locust's EventHook is untyped
     events.test_start.add_listener(view.on_test_start)
     events.test_stop.add_listener(view.on_test_stop)
+    if port is not None or environment.web_ui is not None:
+        _serve(environment, view, port)
+    setattr(environment, ATTRIBUTE, view)
+    return view
+
+
+def _serve(environment: Environment, view: LiveView, port: int | None) -> None:
+    """The loopback listener and the web UI's routes (prometheus-client is imported here
+    only: a headless run without ``--loadkit-metrics-port`` never loads it)."""
+    from loadkit.metrics.prometheus import registry_for, serve
+
     registry = registry_for(view.snapshot)
     if port is not None:
         server = serve(registry, port, LOOPBACK)
@@ -152,10 +169,9 @@ def attach(environment: Environment, recorder: RunRecorder | None) -> LiveView |
         def stop_server(**_kwargs: Any) -> None:
             server.stop(timeout=1)
 
+        events: Any = environment.events  # Locust's EventHook is untyped
         events.quit.add_listener(stop_server)
     if environment.web_ui is not None:
         from loadkit.metrics import live_webui
 
         live_webui.install(environment.web_ui, view.snapshot, registry)
-    setattr(environment, ATTRIBUTE, view)
-    return view

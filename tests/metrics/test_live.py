@@ -208,3 +208,41 @@ def test_bad_metrics_port_names_the_flag(value: str) -> None:
 def test_metrics_port_off_by_default() -> None:
     assert parse_port("") is None and parse_port(None) is None and parse_port("0") is None
     assert parse_port(" 9646 ") == 9646
+
+
+def test_live_view_follows_each_run_of_the_recorder(tmp_path) -> None:
+    """In process: a real Locust Environment and RunRecorder; no web UI, no listener."""
+    import argparse
+    import time
+
+    from locust.env import Environment
+
+    from loadkit.metrics.live_plugin import attach, live_figures, live_snapshot
+    from loadkit.metrics.recorder import RunInfo, RunRecorder
+
+    env = Environment(parsed_options=argparse.Namespace(loadkit_metrics_port=""))
+    env.create_local_runner()
+    recorder = RunRecorder()
+    view = attach(env, recorder)
+    assert view is not None and live_figures(env) is view.figures
+    before = live_snapshot(env)
+    assert before is not None and before.run_id is None and not before.running
+    info = RunInfo("demo", None, None, None, "local", 0, [], None, {}, [], {}, None)
+    for attempt in range(2):  # a second test start gets fresh figures
+        run = recorder.start(tmp_path, info, 1.0, [])
+        env.events.test_start.fire(environment=env)
+        index = int(time.time()) - 5
+        run.merger.add(index, {("GET", "/x", True): {counts_index(12_500): 50 + attempt}})
+        run.merger.write_due(time.time())
+        snap = live_snapshot(env)
+        assert snap is not None and snap.running and snap.run_id == run.run_id
+        [row] = snap.endpoints
+        assert row.run.requests == 50 + attempt and row.run.p95_us == percentile_us(
+            {counts_index(12_500): 1}, 95
+        )
+        recorder.stop()
+        env.events.test_stop.fire(environment=env)
+        recorder.finish(0, False, None)
+        after = live_snapshot(env)
+        assert after is not None and not after.running and after.elapsed_s is not None
+    recorder.close()
