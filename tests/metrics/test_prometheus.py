@@ -131,13 +131,13 @@ def test_prometheus_scrapes_live_figures_that_match_the_run(
     sleeper = subprocess.Popen(["sleep", "120"])
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        f"faults:\n  - {{name: hold, at: 1s, for: 3s, kind: pause, pid: {sleeper.pid}}}\n"
+        f"faults:\n  - {{name: hold, at: 1s, for: 5s, kind: pause, pid: {sleeper.pid}}}\n"
     )
     prometheus = prometheus_for(metrics_port)
     web = f"http://127.0.0.1:{web_port}"
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--autostart", "--autoquit", "120", "-t", "6s",
+            "-f", str(LOCUSTFILES / "basic.py"), "--autostart", "--autoquit", "120", "-t", "8s",
             "--web-host", "127.0.0.1", "--web-port", str(web_port), "-u", "3", "-r", "3",
             "-H", url, "--loadkit-out", str(out), "--loadkit-metrics-port", str(metrics_port),
             "--loadkit-faults", str(plan), "--loadkit-faults-index", str(tmp_path / "index"),
@@ -166,6 +166,7 @@ def test_prometheus_scrapes_live_figures_that_match_the_run(
         starts = prometheus.query("loadkit_last_interval_start_timestamp_seconds[5m]")
         fault = prometheus.query('loadkit_fault_active{fault="hold"}[5m]')
         run_info = prometheus.query("loadkit_run_info")
+        scrapes = prometheus.query('up{job="loadkit"}[5m]')  # for the messages below
         users_max = prometheus.scalar_by("max_over_time(loadkit_users[5m])")
         dashboard = {expr: prometheus.query(expr) for expr in _dashboard_queries()}
     finally:
@@ -206,16 +207,16 @@ def test_prometheus_scrapes_live_figures_that_match_the_run(
             compared += 1
     assert compared >= 9  # three endpoints, several scrapes each
 
+    # the fault: active (1) in some scrape while it was in effect, 0 at the end
+    [series] = fault
+    values = [float(v) for _, v in series["values"]]
+    assert 1.0 in values and values[-1] == 0.0, (values, scrapes)
+    assert series["metric"]["kind"] == "pause" and series["metric"]["via"] == "process"
+
     # the Grafana dashboard: every query answers; empty only without probes / workers
     assert len(dashboard) >= 15
     for expr, result in dashboard.items():
         assert bool(result) != expr.startswith(("loadkit_probe", "loadkit_workers")), expr
-
-    # the fault: active (1) in some scrape while it was in effect, 0 at the end
-    [series] = fault
-    values = [float(v) for _, v in series["values"]]
-    assert 1.0 in values and values[-1] == 0.0, values
-    assert series["metric"]["kind"] == "pause" and series["metric"]["via"] == "process"
 
 
 def _dashboard_queries() -> list[str]:
