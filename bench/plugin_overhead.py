@@ -116,8 +116,9 @@ def stop_process(proc: subprocess.Popen[Any]) -> None:
 METRICS_ONLY = """
 from locust import events
 from loadkit.metrics import plugin as _metrics
+from loadkit.plugin.context import plugin_context
 events.init_command_line_parser.add_listener(_metrics.add_arguments)
-events.init.add_listener(lambda environment, **_kw: _metrics.attach(environment))
+events.init.add_listener(lambda environment, **_kw: _metrics.attach(plugin_context(environment)))
 """
 
 

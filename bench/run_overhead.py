@@ -64,12 +64,12 @@ def one_round(duration: float) -> dict[str, float]:
 
 
 def validate_ms(samples: int = 50) -> float:
-    from loadkit.scenario.model import load_scenario
+    from loadkit.scenario.load import load_scenario
 
     times = []
     for _ in range(samples):
         t0 = time.perf_counter()
-        load_scenario(ROOT / "scenarios" / "quickstart.yaml", build_shape=False)
+        load_scenario(ROOT / "scenarios" / "quickstart.yaml")
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 

@@ -20,6 +20,9 @@ the fix, and the CLI prints it without a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_CHECKS_FAILED",
@@ -36,6 +39,7 @@ __all__ = [
     "RunDirError",
     "ScenarioError",
     "TargetError",
+    "did_you_mean",
 ]
 
 EXIT_OK = 0
@@ -85,6 +89,13 @@ class ConfigError(LoadkitError):
         field = f"{self.field}: " if self.field else ""
         fix = f"; {self.fix}" if self.fix else ""
         return f"{where}{field}{self.problem}{fix}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A :attr:`ConfigError.fix` suggestion: the closest choice, else the list of choices."""
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(options)}"
 
 
 class ScenarioError(ConfigError):

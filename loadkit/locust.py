@@ -12,7 +12,11 @@ the parts in order:
 3. faults (``loadkit.faults.plugin``): the fault schedule, its revert
    guarantees and the web UI "Faults" tab.
 
-Each part exposes ``add_arguments(parser)`` and ``attach(environment, recorder)``.
+Each part exposes ``add_arguments(parser)`` and ``attach(context)``: the one
+:class:`~loadkit.plugin.context.PluginContext` of this process (parsed options,
+recorder, scenario, fault schedule, interrupted flag), built here and found
+from an ``Environment`` with :func:`~loadkit.plugin.context.context_of`. Bad
+input ends the process through :func:`~loadkit.plugin.badinput.exit_bad_input`.
 """
 
 from __future__ import annotations
@@ -24,20 +28,24 @@ from locust.env import Environment
 
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
+from loadkit.plugin.context import plugin_context
 from loadkit.scenario import plugin as _scenario
 
 __all__: list[str] = []
 
 
-@events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     _metrics.add_arguments(parser)
     _scenario.add_arguments(parser)
     _faults.add_arguments(parser)
 
 
-@events.init.add_listener
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
-    recorder = _metrics.attach(environment)
-    _scenario.attach(environment, recorder)
-    _faults.attach(environment, recorder)
+    context = plugin_context(environment)
+    _metrics.attach(context)
+    _scenario.attach(context)
+    _faults.attach(context)
+
+
+events.init_command_line_parser.add_listener(_add_arguments)
+events.init.add_listener(_on_init)

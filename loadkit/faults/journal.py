@@ -31,10 +31,11 @@ import psutil
 from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
+from loadkit.rundir.layout import EVENTS_JSONL, FAULTS_JOURNAL, EventType
 
 __all__ = ["FaultJournal", "RecoverResult", "default_index_dir", "recover"]
 
-JOURNAL_NAME = "faults.journal"
+JOURNAL_NAME = FAULTS_JOURNAL
 
 
 def default_index_dir() -> Path:
@@ -147,7 +148,7 @@ def _owner_alive(pid: Any) -> bool:
 def _append_event(run_dir: str | None, event: dict[str, Any]) -> None:
     if not run_dir or not Path(run_dir).is_dir():
         return
-    path = Path(run_dir) / "events.jsonl"
+    path = Path(run_dir) / EVENTS_JSONL
     prefix = ""
     try:
         with open(path, "rb") as fh:
@@ -187,7 +188,7 @@ def _recover_entry(entry: dict[str, Any], force: bool, journal: Path) -> Recover
         entry.get("run_dir"),
         {
             "t": time.time(),
-            "type": "fault_revert",
+            "type": EventType.FAULT_REVERT,
             "name": spec.name,
             "kind": spec.kind,
             "reason": "recover",

@@ -7,10 +7,13 @@ A fault plan is a list of plain dicts (the ``faults:`` list of a scenario file):
 
 :func:`parse_faults` validates the whole plan before a run starts and turns it
 into :class:`FaultSpec` objects whose ``params`` are normalised (seconds,
-bytes, fractions), so backends never parse user text. Every error is a
-one-line :class:`~loadkit.errors.FaultPlanError` naming the fault and field::
+bytes, fractions), so backends never parse user text. A plan is parsed once
+(by the scenario loader, or :func:`load_fault_file` for ``--loadkit-faults``)
+and the specs are handed on; each keeps its file and line (:attr:`FaultSpec.where`).
+Every error is a one-line :class:`~loadkit.errors.FaultPlanError` naming the
+file, line, fault and field::
 
-    scenarios/x.yaml: faults[1] (gw-pause).for: '5 sec' is not a duration; write e.g. '30s'
+    scenarios/x.yaml:7: faults[1] (gw-pause).for: '5 sec' is not a duration; write e.g. '30s'
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ class FaultSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     index: int = 0
     source: str = "<faults>"
+    line: int | None = None  # of the fault in ``source``, when read from a file
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the fault (``file`` when the line is unknown), for messages."""
+        return self.source if self.line is None else f"{self.source}:{self.line}"
 
     @property
     def target(self) -> str:
@@ -77,6 +86,7 @@ class FaultSpec:
             "params": dict(self.params),
             "index": self.index,
             "source": self.source,
+            "line": self.line,
         }
 
     @classmethod
@@ -90,6 +100,7 @@ class FaultSpec:
             params=dict(data.get("params") or {}),
             index=int(data.get("index", 0)),
             source=str(data.get("source", "<faults>")),
+            line=None if data.get("line") is None else int(data["line"]),
         )
 
 
@@ -102,7 +113,7 @@ def _infer_via(kind: str, item: Mapping[str, Any]) -> str | None:
     return "docker" if ("container" in item or "label" in item) else "process"
 
 
-def _parse_one(item: Any, index: int, source: str) -> FaultSpec:
+def _parse_one(item: Any, index: int, source: str, line: int | None) -> FaultSpec:
     label = f"faults[{index}]"
     if not isinstance(item, Mapping):
         raise FaultPlanError(
@@ -194,6 +205,7 @@ def _parse_one(item: Any, index: int, source: str) -> FaultSpec:
         params=params,
         index=index,
         source=source,
+        line=line,
     )
 
 
@@ -225,8 +237,15 @@ def _check_targets(via: str, kind: str, params: Mapping[str, Any], label: str, s
             )
 
 
-def parse_faults(items: Any, source: str = "<faults>") -> list[FaultSpec]:
-    """Validate a ``faults:`` list into specs; raises FaultPlanError on the first problem."""
+def parse_faults(
+    items: Any, source: str = "<faults>", lines: Mapping[int, int] | None = None
+) -> list[FaultSpec]:
+    """Validate a ``faults:`` list into specs; raises FaultPlanError on the first problem.
+
+    ``lines`` maps an item's index to its line in ``source``; each spec keeps it.
+    Errors name the file and field; the caller that knows the lines adds the
+    line (:func:`load_fault_file` here, the scenario loader for ``faults:``).
+    """
     if items is None:
         return []
     if not isinstance(items, Sequence) or isinstance(items, str | bytes):
@@ -239,7 +258,7 @@ def parse_faults(items: Any, source: str = "<faults>") -> list[FaultSpec]:
     specs: list[FaultSpec] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
-        spec = _parse_one(item, index, source)
+        spec = _parse_one(item, index, source, (lines or {}).get(index))
         if spec.name in seen:
             raise FaultPlanError(
                 "is used twice",
@@ -253,25 +272,18 @@ def parse_faults(items: Any, source: str = "<faults>") -> list[FaultSpec]:
 
 
 def load_fault_file(path: str | Path) -> list[FaultSpec]:
-    """The faults of a YAML file with a top-level ``faults:`` list (a scenario file works)."""
-    import yaml
+    """The faults of a YAML file with a top-level ``faults:`` list (a scenario file works).
+
+    Specs and errors name the file and line (``plan.yaml:7: faults[1] (x).at: ...``).
+    """
+    from loadkit.scenario.yamldoc import YamlDoc, parse_field
 
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FaultPlanError(
-            f"cannot read it ({exc.strerror})", source=source, fix="pass an existing YAML file"
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or "is not valid YAML"
-        raise FaultPlanError(
-            str(problem), source=source, line=line, fix="fix the YAML syntax"
-        ) from None
+        doc = YamlDoc(Path(path), source)
+    except ConfigError as exc:  # unreadable, not YAML: the same words, as a fault plan error
+        raise FaultPlanError(exc.problem, source=source, line=exc.line, fix=exc.fix) from None
+    data = doc.data
     if not isinstance(data, dict) or "faults" not in data:
         raise FaultPlanError(
             "has no top-level 'faults:' list",
@@ -279,4 +291,13 @@ def load_fault_file(path: str | Path) -> list[FaultSpec]:
             field="faults",
             fix="add faults: [{name: x, at: 30s, kind: ...}]",
         )
-    return parse_faults(data["faults"], source=source)
+    items = data["faults"]
+    count = len(items) if isinstance(items, list) else 0
+    lines = {i: line for i in range(count) if (line := doc.line(("faults", i))) is not None}
+    try:
+        return parse_faults(items, source=source, lines=lines)
+    except FaultPlanError as exc:
+        where = parse_field(exc.field or "faults")
+        raise FaultPlanError(
+            exc.problem, source=source, line=doc.line(where), field=exc.field, fix=exc.fix
+        ) from None

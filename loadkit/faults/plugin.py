@@ -19,7 +19,6 @@ measure (``if "gw-pause" in active_faults(): ...``).
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ from loadkit.faults.backends.base import DEFAULT_PROXY_API, BackendContext, Back
 from loadkit.faults.journal import FaultJournal, recover
 from loadkit.faults.model import FaultSpec, load_fault_file
 from loadkit.faults.schedule import FaultSchedule
+from loadkit.plugin.badinput import exit_bad_input
+from loadkit.plugin.context import PluginContext
 
 __all__ = ["MESSAGE_TYPE", "active_faults", "add_arguments", "attach"]
 
@@ -91,21 +92,12 @@ def _on_message(environment: Any = None, msg: Any = None, **_kwargs: Any) -> Non
     _set_active(list(data.get("active") or []))
 
 
-def _plan(options: Any) -> list[FaultSpec]:
-    path = getattr(options, "loadkit_faults", None)
+def _plan(context: PluginContext) -> tuple[FaultSpec, ...]:
+    """``--loadkit-faults FILE``, else the faults of the scenario the scenario part loaded."""
+    path = getattr(context.options, "loadkit_faults", None)
     if path:
-        return load_fault_file(path)
-    scenario = getattr(options, "loadkit_scenario", None)
-    if scenario and Path(scenario).exists():
-        import yaml
-
-        try:
-            data = yaml.safe_load(Path(scenario).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            return []  # the scenario part reports its own file's problems
-        if isinstance(data, dict) and data.get("faults"):
-            return load_fault_file(scenario)
-    return []
+        return tuple(load_fault_file(path))
+    return context.scenario.faults if context.scenario is not None else ()
 
 
 def _recover_leftovers(index: Path | None) -> None:
@@ -125,10 +117,13 @@ def _recover_leftovers(index: Path | None) -> None:
             )
 
 
-def attach(environment: Any, recorder: Any = None) -> FaultSchedule | None:
-    """Attach the fault schedule to a Locust Environment; returns it on master/local."""
+def attach(context: PluginContext) -> None:
+    """Attach the fault schedule; sets ``context.schedule`` on master/local when there is a plan.
+
+    Run after the metrics part (its recorder) and the scenario part (its fault plan).
+    """
     try:
-        return _attach(environment, recorder)
+        context.schedule = _attach(context)
     finally:
         _refresh_loop_clock()
 
@@ -146,42 +141,42 @@ def _refresh_loop_clock() -> None:
     gevent.get_hub().loop.update_now()
 
 
-def _attach(environment: Any, recorder: Any) -> FaultSchedule | None:
-    from locust.runners import LocalRunner, WorkerRunner
+def _attach(context: PluginContext) -> FaultSchedule | None:
+    from locust.runners import LocalRunner
 
+    environment, recorder = context.environment, context.recorder
     runner = environment.runner
     if runner is None:
         return None
     if MESSAGE_TYPE not in runner.custom_messages:
         runner.register_message(MESSAGE_TYPE, _on_message)
     _set_active([])
-    if isinstance(runner, WorkerRunner):
+    if context.is_worker:
         return None
-    options = environment.parsed_options
+    options = context.options
     try:
-        specs = _plan(options)
+        specs = list(_plan(context))
     except ConfigError as exc:
-        print(f"loadkit: error: {exc}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+        exit_bad_input(exc, context)
     index_opt = getattr(options, "loadkit_faults_index", None)
     index = Path(index_opt) if index_opt else None
     _recover_leftovers(index)
     if not specs:
         return None
-    context = BackendContext(
+    backend_context = BackendContext(
         host=environment.host or getattr(options, "host", None),
         target_info=getattr(options, "loadkit_target_info", None),
         proxy_api=getattr(options, "loadkit_proxy_api", None) or DEFAULT_PROXY_API,
         proxy_name=getattr(options, "loadkit_proxy_name", None),
     )
-    journal = FaultJournal(_run_dir_of(recorder), context, index)
+    journal = FaultJournal(_run_dir_of(recorder), backend_context, index)
 
     def tell_workers(names: list[str]) -> None:
         _set_active(names)
         if not isinstance(runner, LocalRunner):  # the master tells its workers
             runner.send_message(MESSAGE_TYPE, {"active": names})
 
-    backends = BackendSet(context)
+    backends = BackendSet(backend_context)
     try:
         backends.prepare(specs)
     except Exception as exc:  # e.g. the docker SDK is missing: the fault will fail and say so
@@ -192,7 +187,6 @@ def _attach(environment: Any, recorder: Any) -> FaultSchedule | None:
         from loadkit.faults import webui
 
         webui.install(environment.web_ui, schedule)
-    environment.loadkit_faults = schedule
     return schedule
 
 

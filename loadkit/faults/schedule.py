@@ -30,6 +30,7 @@ from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendSet
 from loadkit.faults.journal import FaultJournal
 from loadkit.faults.model import FaultSpec
+from loadkit.rundir.layout import EventType
 
 __all__ = ["FaultSchedule", "FaultStatus", "Recorder"]
 
@@ -41,7 +42,8 @@ ACTION_JOIN_TIMEOUT_S = 30.0
 class Recorder(Protocol):
     """What the schedule needs of the metrics part's run recorder."""
 
-    run_dir: Path
+    @property
+    def run_dir(self) -> Path: ...
 
     def event(self, type: str, **fields: Any) -> None: ...
 
@@ -155,7 +157,7 @@ class FaultSchedule:
             if self.journal and not spec.instant:
                 self.journal.add(spec)
             self._event(
-                "fault_inject",
+                EventType.FAULT_INJECT,
                 name=name,
                 kind=spec.kind,
                 target=spec.target,
@@ -167,7 +169,7 @@ class FaultSchedule:
             if spec.instant:  # done once it returned: close its window at once
                 status.state, status.reverted_at = "done", time.monotonic()
                 self._event(
-                    "fault_revert",
+                    EventType.FAULT_REVERT,
                     name=name,
                     kind=spec.kind,
                     reason="scheduled" if planned_at_s is not None else "manual",
@@ -200,7 +202,7 @@ class FaultSchedule:
                 late = status.reverted_at - (self._t0_mono + planned_at_s)
                 extra = {"planned_at_s": planned_at_s, "late_ms": round(late * 1000, 3)}
             self._event(
-                "fault_revert",
+                EventType.FAULT_REVERT,
                 name=name,
                 kind=spec.kind,
                 reason=reason,
@@ -223,8 +225,9 @@ class FaultSchedule:
             log.exception("fault %s: %s failed", status.spec.name, action, exc_info=exc)
         status.state = "failed" if action == "inject" else "revert_failed"
         status.error = message
-        self._event("fault_error", name=status.spec.name, action=action, error=message)
-        log.warning("fault %s: %s failed: %s", status.spec.name, action, message)
+        self._event(EventType.FAULT_ERROR, name=status.spec.name, action=action, error=message)
+        spec = status.spec
+        log.warning("fault %s (%s): %s failed: %s", spec.name, spec.where, action, message)
 
     def _event(self, type_: str, **fields: Any) -> None:
         if self.recorder is not None:

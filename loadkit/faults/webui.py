@@ -13,12 +13,16 @@ All routes honour Locust's web UI authentication when it is enabled.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Blueprint, Response, jsonify, request
 
 from loadkit.faults.schedule import FaultSchedule
+
+if TYPE_CHECKING:
+    from locust.web import WebUI
 
 __all__ = ["TAB_KEY", "install"]
 
@@ -61,10 +65,18 @@ def _page() -> str:
     return (resources.files("loadkit.faults") / "templates" / "faults.html").read_text("utf-8")
 
 
-def install(web_ui: Any, schedule: FaultSchedule) -> None:
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
+    app = web_ui.app
+    if app is None:  # Locust creates it with the WebUI: never None once init fires
+        return
     blueprint = Blueprint("loadkit_faults", __name__)
-    guard = web_ui.auth_required_if_enabled
+
+    def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
+        return cast(_View, web_ui.auth_required_if_enabled(view))
 
     @blueprint.route("/faults")
     @guard
@@ -93,7 +105,7 @@ def install(web_ui: Any, schedule: FaultSchedule) -> None:
         code = 200 if status.state not in ("failed", "revert_failed") else 502
         return jsonify(row), code
 
-    web_ui.app.register_blueprint(blueprint)
+    app.register_blueprint(blueprint)
 
     args = web_ui.template_args
     args["extended_tabs"] = [*args.get("extended_tabs", []), {"title": "Faults", "key": TAB_KEY}]
@@ -102,7 +114,7 @@ def install(web_ui: Any, schedule: FaultSchedule) -> None:
         {"key": TAB_KEY, "structure": TABLE_STRUCTURE},
     ]
 
-    @web_ui.app.after_request
+    @app.after_request
     def add_fault_rows(response: Response) -> Response:
         if request.path != "/stats/requests" or response.status_code != 200:
             return response

@@ -1,5 +1,7 @@
 """How load changes over time.
 
-``shape`` (stages, ramp, steps, spike and soak as Locust ``LoadTestShape``
-classes) and ``arrival`` (the open model: a fixed arrival rate of iterations).
+``stages`` (the closed model as plain data: the Stage type, the shape kinds,
+their validation and arithmetic; imports no Locust), ``shape`` (the Locust
+``LoadTestShape`` adapters over it: stages, ramp, steps, spike and soak) and
+``arrival`` (the open model: a fixed arrival rate of iterations).
 """

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 import gevent.pool
 from locust import User, task
 
-from loadkit.load.shape import FieldChecks
+from loadkit.load.stages import FieldChecks
 
 __all__ = ["ArrivalRate", "IterationDropped", "OpenModelUser"]
 

@@ -17,21 +17,23 @@ a console progress line can read ``live_snapshot(environment)``.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import MasterRunner
 
 from loadkit.errors import ConfigError
 from loadkit.metrics.live import FaultRow, LiveFigures, Snapshot
 from loadkit.metrics.recorder import Run, RunRecorder
+from loadkit.plugin.context import PluginContext
 
 __all__ = ["LiveView", "add_arguments", "attach", "live_figures", "live_snapshot", "parse_port"]
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTE = "loadkit_live"
 LOOPBACK = "127.0.0.1"
+_views: weakref.WeakKeyDictionary[Environment, LiveView] = weakref.WeakKeyDictionary()
 
 
 def add_arguments(parser: Any) -> None:
@@ -63,21 +65,22 @@ def parse_port(value: object) -> int | None:
 
 def live_figures(environment: Environment) -> LiveFigures | None:
     """The live figures attached to ``environment`` (None on workers or before attach)."""
-    view = getattr(environment, ATTRIBUTE, None)
-    return view.figures if isinstance(view, LiveView) else None
+    view = _views.get(environment)
+    return view.figures if view is not None else None
 
 
 def live_snapshot(environment: Environment) -> Snapshot | None:
     """What ``/metrics`` and ``/loadkit`` would show now (e.g. for a progress line)."""
-    view = getattr(environment, ATTRIBUTE, None)
-    return view.snapshot() if isinstance(view, LiveView) else None
+    view = _views.get(environment)
+    return view.snapshot() if view is not None else None
 
 
 class LiveView:
     """Binds the figures to each run and assembles snapshots from loadkit's state."""
 
-    def __init__(self, environment: Environment, recorder: RunRecorder) -> None:
-        self.environment = environment
+    def __init__(self, context: PluginContext, recorder: RunRecorder) -> None:
+        self.context = context
+        self.environment = context.environment
         self.recorder = recorder
         self.figures = LiveFigures()
         self._bound: Run | None = None
@@ -109,7 +112,7 @@ class LiveView:
         )
 
     def _faults(self) -> list[FaultRow]:
-        schedule = getattr(self.environment, "loadkit_faults", None)
+        schedule = self.context.schedule  # set by the faults part, after this one attached
         if schedule is None:
             return []
         try:
@@ -134,25 +137,26 @@ class LiveView:
         ]
 
 
-def attach(environment: Environment, recorder: RunRecorder | None) -> LiveView | None:
+def attach(context: PluginContext, recorder: RunRecorder) -> LiveView | None:
     """Wire the live view on the master / local runner; None on workers.
 
     Raises :class:`ConfigError` for a bad ``--loadkit-metrics-port`` (not a
     port, or taken).
     """
-    if recorder is None or isinstance(environment.runner, WorkerRunner):
+    if context.is_worker:
         return None
-    existing = getattr(environment, ATTRIBUTE, None)
-    if isinstance(existing, LiveView):
+    environment = context.environment
+    existing = _views.get(environment)
+    if existing is not None:
         return existing
-    port = parse_port(getattr(environment.parsed_options, "loadkit_metrics_port", None))
-    view = LiveView(environment, recorder)
-    events: Any = environment.events  # Locust's EventHook is untyped
+    port = parse_port(getattr(context.options, "loadkit_metrics_port", None))
+    view = LiveView(context, recorder)
+    events = environment.events
     events.test_start.add_listener(view.on_test_start)
     events.test_stop.add_listener(view.on_test_stop)
     if port is not None or environment.web_ui is not None:
         _serve(environment, view, port)
-    setattr(environment, ATTRIBUTE, view)
+    _views[environment] = view
     return view
 
 
@@ -169,8 +173,7 @@ def _serve(environment: Environment, view: LiveView, port: int | None) -> None:
         def stop_server(**_kwargs: Any) -> None:
             server.stop(timeout=1)
 
-        events: Any = environment.events  # Locust's EventHook is untyped
-        events.quit.add_listener(stop_server)
+        environment.events.quit.add_listener(stop_server)
     if environment.web_ui is not None:
         from loadkit.metrics import live_webui
 

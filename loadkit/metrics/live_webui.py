@@ -17,17 +17,19 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CollectorRegistry
 
 from loadkit.metrics.live import Snapshot, Window
 from loadkit.metrics.prometheus import metrics_response
 
+if TYPE_CHECKING:
+    from locust.web import WebUI
+
 __all__ = ["TAB_KEY", "install", "snapshot_json", "tab_rows"]
 
-View = Callable[..., Response]
 TAB_KEY = "loadkit-live"
 OVERALL = "Aggregated"
 TABLE_STRUCTURE = [
@@ -124,11 +126,18 @@ def _page() -> str:
     return (resources.files("loadkit.metrics") / "templates" / "live.html").read_text("utf-8")
 
 
-def install(web_ui: Any, snapshot: Callable[[], Snapshot], registry: CollectorRegistry) -> None:
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: CollectorRegistry) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
+    app = web_ui.app
+    if app is None:  # Locust creates it with the WebUI: never None once init fires
+        return
     blueprint = Blueprint("loadkit_live", __name__)
-    guard: Callable[[View], View] = web_ui.auth_required_if_enabled
-    app: Flask = web_ui.app
+
+    def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
+        return cast(_View, web_ui.auth_required_if_enabled(view))
 
     @blueprint.route("/loadkit")
     @guard

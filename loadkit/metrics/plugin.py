@@ -16,19 +16,16 @@ with Locust's exit code and final totals.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import gevent
-import psutil
 from locust.env import Environment
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
 
 from loadkit.errors import ConfigError
 from loadkit.metrics import live_plugin as _live
@@ -38,6 +35,8 @@ from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
 from loadkit.metrics.settings import MetricsSettings, read_target_info
 from loadkit.metrics.timeline import TimelineWatcher
+from loadkit.plugin.badinput import exit_bad_input
+from loadkit.plugin.context import PluginContext, context_of
 from loadkit.rundir.layout import git_commit, strip_userinfo, versions
 
 __all__ = ["LATENCY_MESSAGE", "add_arguments", "attach", "recorder_of"]
@@ -45,7 +44,6 @@ __all__ = ["LATENCY_MESSAGE", "add_arguments", "attach", "recorder_of"]
 log = logging.getLogger(__name__)
 
 LATENCY_MESSAGE = "loadkit_latency"
-RECORDER_ATTRIBUTE = "loadkit_recorder"
 # Wait this long after test_stop for the workers' last stats before completing run.json.
 WORKER_GRACE_S = 4.0
 
@@ -58,54 +56,37 @@ def add_arguments(parser: Any) -> None:
 
 def recorder_of(environment: Environment) -> RunRecorder | None:
     """The :class:`RunRecorder` attached to ``environment`` (None on workers)."""
-    recorder = getattr(environment, RECORDER_ATTRIBUTE, None)
+    context = context_of(environment)
+    recorder = context.recorder if context is not None else None
     return recorder if isinstance(recorder, RunRecorder) else None
 
 
-def attach(environment: Environment, recorder: Any = None) -> RunRecorder | None:
-    """Attach metrics to ``environment``; the recorder on master/local, None on workers.
+def attach(context: PluginContext) -> None:
+    """Attach metrics; sets ``context.recorder`` on master/local (it stays None on workers).
 
-    Bad settings end the process with one line on stderr and exit code 2.
+    Bad settings end the process through :func:`~loadkit.plugin.badinput.exit_bad_input`.
     """
-    existing = recorder_of(environment)
-    if existing is not None:
-        return existing
-    is_worker = isinstance(environment.runner, WorkerRunner)
+    if context.recorder is not None:
+        return
+    environment = context.environment
     try:
         settings = MetricsSettings.from_options(
-            environment.parsed_options, check_out_dir=not is_worker
+            context.options, check_out_dir=not context.is_worker
         )
     except ConfigError as exc:
-        _exit_bad_input(exc, environment)
+        exit_bad_input(exc, context)
     counter = IntervalCounter()
     environment.events.request.add_listener(counter.on_request)
-    if is_worker:
+    if context.is_worker:
         _WorkerShipper(environment, counter).install()
-        return None
-    pipeline = _RunPipeline(environment, counter, settings)
+        return
+    pipeline = _RunPipeline(context, counter, settings)
     pipeline.install()
-    setattr(environment, RECORDER_ATTRIBUTE, pipeline.recorder)
+    context.recorder = pipeline.recorder
     try:  # after install: the live view's test_start runs after the recorder's
-        _live.attach(environment, pipeline.recorder)
+        _live.attach(context, pipeline.recorder)
     except ConfigError as exc:
-        _exit_bad_input(exc, environment)
-    return pipeline.recorder
-
-
-def _exit_bad_input(exc: ConfigError, environment: Environment) -> NoReturn:
-    print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
-    options = environment.parsed_options
-    if getattr(options, "processes", None) and not isinstance(environment.runner, WorkerRunner):
-        _end_forked_workers()
-    raise SystemExit(exc.exit_code)
-
-
-def _end_forked_workers() -> None:
-    """With ``--processes`` the workers are our forked children, and Locust's exit path
-    would leave them running; ask them to stop (Locust's atexit hook reaps them)."""
-    for child in psutil.Process().children():
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
+        exit_bad_input(exc, context)
 
 
 class _IntervalTicker:
@@ -180,9 +161,10 @@ class _RunPipeline:
     """Master / local side: one run directory per test start."""
 
     def __init__(
-        self, environment: Environment, counter: IntervalCounter, settings: MetricsSettings
+        self, context: PluginContext, counter: IntervalCounter, settings: MetricsSettings
     ) -> None:
-        self.environment = environment
+        self.context = context
+        environment = self.environment = context.environment
         self.counter = counter
         self.settings = settings
         self.recorder = RunRecorder()
@@ -230,9 +212,8 @@ class _RunPipeline:
         """``--loadkit-interval``, or the scenario's ``interval`` when the flag was not given."""
         options = self.environment.parsed_options
         flag = str(getattr(options, "loadkit_interval", _settings.DEFAULT_INTERVAL))
-        scenario_interval = getattr(
-            getattr(self.environment, "loadkit_scenario", None), "interval_s", None
-        )
+        scenario = self.context.scenario
+        scenario_interval = scenario.interval_s if scenario is not None else None
         if flag == _settings.DEFAULT_INTERVAL and scenario_interval:
             try:
                 return _settings.parse_interval(scenario_interval)
@@ -243,23 +224,23 @@ class _RunPipeline:
     def _run_info(self) -> RunInfo:
         env = self.environment
         options = env.parsed_options
-        scenario = getattr(env, "loadkit_scenario", None)
+        scenario = self.context.scenario
         locustfiles = env.parsed_locustfiles or []
         locustfile = locustfiles[0] if locustfiles else getattr(options, "locustfile", None)
-        scenario_file = getattr(options, "loadkit_scenario", None) or getattr(
-            scenario, "path", None
+        scenario_file = getattr(options, "loadkit_scenario", None) or (
+            scenario.path if scenario is not None else None
         )
         name = (
             self.settings.run_name
-            or getattr(scenario, "name", None)
+            or (scenario.name if scenario is not None else None)
             or (Path(str(scenario_file)).stem if scenario_file else None)
             or (Path(str(locustfile)).stem if locustfile else None)
             or "run"
         )
         runner = env.runner
         workers = len(getattr(runner, "clients", {}) or {}) if self.is_master else 0
-        checks = getattr(scenario, "checks", None) or []
-        baseline = getattr(scenario, "baseline", None)
+        checks = scenario.checks if scenario is not None else ()
+        baseline = scenario.baseline if scenario is not None else None
         return RunInfo(
             name=str(name),
             host=strip_userinfo(env.host),
@@ -344,7 +325,7 @@ class _RunPipeline:
         code = self._expected_exit_code() if exit_code is None else exit_code
         stats = self.environment.stats
         totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
-        interrupted = self._interrupted or bool(getattr(self.environment, "loadkit_interrupted", 0))
+        interrupted = self._interrupted or self.context.interrupted
         self.recorder.finish(code, interrupted, totals)
 
     def _expected_exit_code(self) -> int:

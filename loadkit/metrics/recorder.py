@@ -22,7 +22,16 @@ from loadkit.metrics.intervals import IntervalMerger
 from loadkit.metrics.resources import Collector, ResourceSampler
 from loadkit.rundir.events import EventLog
 from loadkit.rundir.hlog import HlogWriter
-from loadkit.rundir.layout import RUN_SCHEMA, create_run_dir, write_json_atomic
+from loadkit.rundir.layout import (
+    EVENTS_JSONL,
+    LATENCY_HLOG,
+    RESOURCES_CSV,
+    RUN_JSON,
+    RUN_SCHEMA,
+    EventType,
+    create_run_dir,
+    write_json_atomic,
+)
 
 __all__ = ["NoRunYet", "Run", "RunInfo", "RunRecorder", "exit_status_for"]
 
@@ -97,18 +106,18 @@ class Run:
             "baseline": info.baseline,
             "target": {"processes": info.target_pids, "containers": info.containers},
         }
-        write_json_atomic(self.dir / "run.json", self.document)
-        self.events = EventLog(self.dir / "events.jsonl")
+        write_json_atomic(self.dir / RUN_JSON, self.document)
+        self.events = EventLog(self.dir / EVENTS_JSONL)
         self.merger = IntervalMerger(
-            HlogWriter(self.dir / "latency.hlog", started_at), interval_s, started_at
+            HlogWriter(self.dir / LATENCY_HLOG, started_at), interval_s, started_at
         )
-        self.sampler = ResourceSampler(self.dir / "resources.csv", collectors)
+        self.sampler = ResourceSampler(self.dir / RESOURCES_CSV, collectors)
         self.stopped_at: float | None = None
         self.finished = False
 
     def write_run_json(self, **updates: Any) -> None:
         self.document.update(updates)
-        write_json_atomic(self.dir / "run.json", self.document)
+        write_json_atomic(self.dir / RUN_JSON, self.document)
 
 
 class RunRecorder:
@@ -163,7 +172,9 @@ class RunRecorder:
         started_at = time.time()
         run = Run(out_dir, info, interval_s, collectors, started_at)
         self._run = run
-        run.events.append("run_start", {"run_id": run.run_id, "host": info.host, "mode": info.mode})
+        run.events.append(
+            EventType.RUN_START, {"run_id": run.run_id, "host": info.host, "mode": info.mode}
+        )
         while self._early_events:
             t, type_, fields = self._early_events.popleft()
             run.events.append(type_, fields, t=t)
@@ -201,12 +212,12 @@ class RunRecorder:
         if totals is not None:
             updates["totals"] = totals
         if not run.finished:
-            run.events.append("run_stop", {"exit_status": status})
+            run.events.append(EventType.RUN_STOP, {"exit_status": status})
             run.finished = True
         try:
             run.write_run_json(**updates)
         except OSError as exc:
-            log.error("loadkit: could not complete %s: %s", run.dir / "run.json", exc)
+            log.error("loadkit: could not complete %s: %s", run.dir / RUN_JSON, exc)
 
     def close(self) -> None:
         run = self._run

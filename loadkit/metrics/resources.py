@@ -21,6 +21,8 @@ from typing import IO, Any, Protocol
 import gevent
 import psutil
 
+from loadkit.rundir.layout import RESOURCE_COLUMNS
+
 __all__ = [
     "CSV_HEADER",
     "Collector",
@@ -33,7 +35,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CSV_HEADER = ("t", "source", "kind", "name", "cpu_percent", "rss_bytes", "num_fds", "connections")
+CSV_HEADER = RESOURCE_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from loadkit.rundir.layout import EventType
+
 __all__ = ["TimelineWatcher", "stage_fields"]
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class TimelineWatcher:
         now = (sum(classes.values()), classes)
         if now != self._users:
             self._users = now
-            self.emit("users", count=now[0], classes=now[1])
+            self.emit(EventType.USERS, count=now[0], classes=now[1])
 
     def poll_stage(self) -> None:
         shape = self.environment.shape_class
@@ -76,7 +78,7 @@ class TimelineWatcher:
             return
         if fields is not None and fields != self._stage:
             self._stage = fields
-            self.emit("stage", **fields)
+            self.emit(EventType.STAGE, **fields)
 
     def poll_workers(self) -> None:
         clients = getattr(self.environment.runner, "clients", None)
@@ -86,15 +88,15 @@ class TimelineWatcher:
         for worker, state in present.items():
             if state == "missing" and worker not in self._missing:
                 self._missing.add(worker)
-                self.emit("worker_missing", worker=worker)
+                self.emit(EventType.WORKER_MISSING, worker=worker)
             elif state != "missing":
                 self._missing.discard(worker)
         for worker in self._workers - present.keys():
             if worker not in self._missing:
-                self.emit("worker_quit", worker=worker)
+                self.emit(EventType.WORKER_QUIT, worker=worker)
             self._missing.discard(worker)
         self._workers = set(present)
 
     def worker_joined(self, worker: str) -> None:
         self._workers.add(worker)
-        self.emit("worker_join", worker=worker)
+        self.emit(EventType.WORKER_JOIN, worker=worker)

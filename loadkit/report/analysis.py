@@ -15,9 +15,11 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles, layout_for, series_percentiles
+from loadkit.report.hdr import grouped_percentiles, series_percentiles
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
+from loadkit.rundir.hdr_codec import layout_for
 from loadkit.rundir.hlog_reader import LatencyLog
+from loadkit.rundir.layout import EventType
 from loadkit.rundir.reader import RunData
 
 __all__ = [
@@ -178,7 +180,7 @@ def _users(run: RunData) -> pd.DataFrame:
     points = [
         (float(e["s"]), float(e["count"]))
         for e in run.events
-        if e["type"] == "users" and isinstance(e.get("count"), int | float)
+        if e["type"] == EventType.USERS and isinstance(e.get("count"), int | float)
     ]
     return pd.DataFrame(points, columns=["s", "users"])
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from loadkit.errors import EXIT_CHECKS_FAILED, EXIT_OK, RunDirError
+from loadkit.rundir.layout import COMPARE_HTML
 
 __all__ = ["register"]
 
@@ -85,7 +86,7 @@ def _compare(args: argparse.Namespace) -> int:
             f"  {diff.status:<11} {diff.endpoint} {diff.metric}: "
             f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
         )
-    out: Path = args.out or (args.run_b / "compare.html")
+    out: Path = args.out or (args.run_b / COMPARE_HTML)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
     print(f"wrote {out}")

@@ -19,6 +19,7 @@ from loadkit.report.analysis import OVERALL, Analysis
 from loadkit.report.baseline import BaselineDiff
 from loadkit.report.plots import comparison_plot, report_plots
 from loadkit.report.report import Report
+from loadkit.rundir.layout import REPORT_HTML
 
 __all__ = ["render_comparison", "render_report", "write_html"]
 
@@ -117,7 +118,7 @@ def render_report(report: Report) -> str:
 
 
 def write_html(report: Report, out: Path) -> Path:
-    path = out / "report.html"
+    path = out / REPORT_HTML
     path.write_text(render_report(report), encoding="utf-8")
     return path
 

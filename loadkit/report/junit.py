@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from loadkit.report.report import Report
+from loadkit.rundir.layout import JUNIT_XML
 
 __all__ = ["junit_xml", "write_junit"]
 
@@ -68,6 +69,6 @@ def junit_xml(report: Report) -> str:
 
 
 def write_junit(report: Report, out: Path) -> Path:
-    path = out / "junit.xml"
+    path = out / JUNIT_XML
     path.write_text(junit_xml(report) + "\n", encoding="utf-8")
     return path

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loadkit.rundir.layout import EventType
+
 __all__ = ["FaultWindow", "Phase", "derive_phases", "fault_windows"]
 
 
@@ -52,9 +54,9 @@ def fault_windows(events: list[dict[str, Any]], end_s: float) -> list[FaultWindo
     open_faults: dict[str, dict[str, Any]] = {}
     for event in events:
         name = str(event.get("name", ""))
-        if event["type"] == "fault_inject":
+        if event["type"] == EventType.FAULT_INJECT:
             open_faults[name] = event
-        elif event["type"] == "fault_revert" and name in open_faults:
+        elif event["type"] == EventType.FAULT_REVERT and name in open_faults:
             inject = open_faults.pop(name)
             windows.append(_window(inject, float(event["s"]), reverted=True))
     windows += [_window(inject, end_s, reverted=False) for inject in open_faults.values()]
@@ -94,7 +96,7 @@ def derive_phases(events: list[dict[str, Any]], end_s: float) -> list[Phase]:
             if phase.name not in seen:  # a fault injected twice: its first window names it
                 seen.add(phase.name)
                 phases.append(phase)
-    stages = [event for event in events if event["type"] == "stage"]
+    stages = [event for event in events if event["type"] == EventType.STAGE]
     for position, event in enumerate(stages):
         next_start = float(stages[position + 1]["s"]) if position + 1 < len(stages) else end_s
         name = f"stage:{stage_name(event)}"

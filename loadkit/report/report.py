@@ -23,6 +23,7 @@ from loadkit.report.baseline import (
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.verdicts import Verdict, evaluate_checks
+from loadkit.rundir.layout import SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
@@ -137,7 +138,7 @@ def summary_json(report: Report) -> dict[str, Any]:
 
 
 def write_summary(report: Report, out: Path) -> Path:
-    path = out / "summary.json"
+    path = out / SUMMARY_JSON
     text = json.dumps(report.summary, indent=2, default=_clean, allow_nan=False)
     path.write_text(text + "\n", encoding="utf-8")
     return path

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import subprocess
 import sys
@@ -41,7 +40,9 @@ from loadkit.errors import (
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dir
 from loadkit.run.proxy import needs_proxy, start_proxy
-from loadkit.scenario.model import Scenario, default_scenario_path, load_scenario
+from loadkit.rundir.layout import REPORT_HTML
+from loadkit.scenario.load import load_scenario
+from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
 
 __all__ = ["RunPlan", "make_plan", "register", "run_command"]
@@ -110,21 +111,6 @@ class RunPlan:
     proxy: bool = False  # start the fault proxy in front of the built-in target
 
 
-def _shape_plan(path: Path) -> dict[str, Any]:
-    """Check a ``shape:`` scenario in a child process (building a shape imports Locust)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadkit.scenario.plugin", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        raise ScenarioError(lines[-1] if lines else f"scenario check failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
-
-
 def _flag_error(flag: str, problem: str, fix: str) -> ConfigError:
     return ConfigError(problem, field=flag, fix=fix)
 
@@ -138,19 +124,10 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
             source=str(path),
             fix="give a scenario file: loadkit run scenarios/NAME.yaml",
         )
-    scenario = load_scenario(args.scenario or path, build_shape=False)
-    planned = scenario.duration_s
-    peak, first_rate = (
-        scenario.peak_users,
-        (scenario.stages[0].spawn_rate if scenario.stages else None),
-    )
-    if scenario.shape is not None:
-        shape = _shape_plan(path)
-        planned, peak, first_rate = (
-            shape["duration_s"],
-            shape["peak_users"],
-            shape["first_spawn_rate"],
-        )
+    scenario = load_scenario(args.scenario or path)
+    load = scenario.plan  # stages or shape, expanded in this process (no Locust imported)
+    planned: float | None = load.total_duration_s
+    peak, first_rate = load.peak_users, load.first_spawn_rate
     if args.users is not None and args.users < 1:
         raise _flag_error(
             "--users", f"{args.users} is not >= 1", "give a number of users, e.g. --users 10"
@@ -189,7 +166,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         web=args.web,
         web_port=args.web_port,
         workers=args.workers,
-        proxy=needs_proxy(scenario.faults, str(scenario.source)),
+        proxy=needs_proxy(scenario.faults),
     )
 
 
@@ -377,7 +354,7 @@ def execute(plan: RunPlan) -> int:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
     report_code = _report(run_dir, plan.baseline)
-    report = run_dir / "report.html"
+    report = run_dir / REPORT_HTML
     if report.exists():
         _say(f"report: {report}")
     if outcome in ("interrupted", "killed"):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadkit.rundir.layout import EVENTS_JSONL, RUN_JSON, EventType
+
 __all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir"]
 
 
@@ -28,7 +30,7 @@ def find_new_run_dir(out_dir: Path, before: set[str], name: str) -> Path | None:
         if p.is_dir()
         and p.name not in before
         and p.name.endswith(f"-{name}")
-        and (p / "run.json").exists()
+        and (p / RUN_JSON).exists()
     ]
     return max(fresh, key=lambda p: p.name, default=None)
 
@@ -42,24 +44,24 @@ def describe_event(event: dict[str, Any], start: float | None) -> str | None:
     kind = event.get("type")
     t = event.get("t")
     when = f"[{t - start:6.1f}s] " if isinstance(t, int | float) and start is not None else ""
-    if kind == "stage":
+    if kind == EventType.STAGE:
         label = f" '{event['name']}'" if event.get("name") else ""
         return (
             f"{when}stage {int(event.get('index', 0)) + 1}{label}: {event.get('users')} users "
             f"(spawn {event.get('spawn_rate')}/s) for {_seconds(event.get('duration_s'))}"
         )
-    if kind == "fault_inject":
+    if kind == EventType.FAULT_INJECT:
         late = event.get("late_ms")
         late_text = f", {late:.0f} ms late" if isinstance(late, int | float) and late >= 100 else ""
         return f"{when}fault '{event.get('name')}' ({event.get('kind')}) injected{late_text}"
-    if kind == "fault_revert":
+    if kind == EventType.FAULT_REVERT:
         ok = "" if event.get("ok", True) else f" FAILED: {event.get('error')}"
         return f"{when}fault '{event.get('name')}' reverted ({event.get('reason')}){ok}"
-    if kind == "fault_error":
+    if kind == EventType.FAULT_ERROR:
         return (
             f"{when}fault '{event.get('name')}' {event.get('action')} error: {event.get('error')}"
         )
-    if kind in ("worker_missing", "worker_quit"):
+    if kind in (EventType.WORKER_MISSING, EventType.WORKER_QUIT):
         return f"{when}{kind.replace('_', ' ')}: {event.get('worker')}"
     return None
 
@@ -98,7 +100,7 @@ class ProgressPrinter(threading.Thread):
             if self.run_dir is None:
                 return
             print(f"loadkit: run directory {self.run_dir}", file=self._stream, flush=True)
-        path = self.run_dir / "events.jsonl"
+        path = self.run_dir / EVENTS_JSONL
         try:
             with path.open("rb") as handle:
                 handle.seek(self._offset)
@@ -112,7 +114,7 @@ class ProgressPrinter(threading.Thread):
                 event = json.loads(raw)
             except ValueError:
                 continue
-            if event.get("type") == "run_start" and isinstance(event.get("t"), int | float):
+            if event.get("type") == EventType.RUN_START and isinstance(event.get("t"), int | float):
                 self._start = float(event["t"])
             line = describe_event(event, self._start)
             if line:

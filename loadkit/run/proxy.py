@@ -13,14 +13,17 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from loadkit.errors import TargetError
 from loadkit.run.locust import free_port
+
+if TYPE_CHECKING:
+    from loadkit.faults.model import FaultSpec
 
 __all__ = ["PROXY_NAME", "RunningProxy", "needs_proxy", "start_proxy"]
 
@@ -28,11 +31,9 @@ PROXY_NAME = "gateway"
 START_TIMEOUT_S = 60.0
 
 
-def needs_proxy(faults: list[Any], source: str) -> bool:
-    """True when any fault of the (already validated) plan goes through the proxy."""
-    from loadkit.faults.model import parse_faults
-
-    return any(spec.via == "proxy" for spec in parse_faults(faults, source=source))
+def needs_proxy(faults: Iterable[FaultSpec]) -> bool:
+    """True when any fault of the (parsed) plan goes through the proxy."""
+    return any(spec.via == "proxy" for spec in faults)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Final, Literal, NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
@@ -24,10 +24,12 @@ __all__ = [
     "HIGHEST_US",
     "LOWEST_US",
     "MAX_INDEX",
+    "OUTCOMES",
     "SIGNIFICANT_DIGITS",
     "CountsEncoder",
     "HlogWriter",
     "IntervalHistogram",
+    "Outcome",
     "counts_index",
     "decode_tag",
     "encode_tag",
@@ -40,7 +42,8 @@ __all__ = [
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
-OUTCOMES = ("ok", "fail")
+Outcome = Literal["ok", "fail"]
+OUTCOMES: Final[tuple[Outcome, ...]] = ("ok", "fail")
 
 # HDR layout for (1, 1 h, 3 digits): 2048 sub-buckets, half count 1024, unit magnitude 0.
 _SUB_BUCKET_MASK = 2047
@@ -51,19 +54,38 @@ MAX_INDEX = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).counts_len -
 LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"'
 
 
-def encode_tag(outcome: str, endpoint: str) -> str:
-    """``ok`` / ``fail`` and ``"<request_type> <name>"`` → an hlog tag (no spaces/commas)."""
+def encode_tag(outcome: Outcome, endpoint: str) -> str:
+    """``ok`` / ``fail`` and ``"<request_type> <name>"`` → an hlog tag (no spaces/commas).
+
+    Any ``str`` can be encoded (a lone surrogate too): a tag never fails the
+    interval flush that writes it.
+    """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
-    return f"{outcome}:{urllib.parse.quote(endpoint, safe='/:')}"
+    return f"{outcome}:{_quote(endpoint)}"
 
 
-def decode_tag(tag: str) -> tuple[str, str]:
-    """An hlog tag → ``(outcome, endpoint)``; inverse of :func:`encode_tag`."""
+def decode_tag(tag: str) -> tuple[Outcome, str]:
+    """An hlog tag → ``(outcome, endpoint)``; the exact inverse of :func:`encode_tag`.
+
+    Raises ``ValueError`` for every tag :func:`encode_tag` cannot produce (no
+    outcome, another outcome, bad percent-encoding, or a spelling that is not
+    the canonical one), so two different tags never name the same endpoint.
+    """
     outcome, sep, quoted = tag.partition(":")
     if not sep or outcome not in OUTCOMES:
-        raise ValueError(f"not a loadkit latency tag: {tag!r}")
-    return outcome, urllib.parse.unquote(quoted)
+        raise ValueError(f"not a loadkit latency tag (no ok:/fail: outcome): {tag!r}")
+    try:
+        endpoint = urllib.parse.unquote(quoted, errors="surrogatepass")
+    except UnicodeDecodeError:
+        raise ValueError(f"not a loadkit latency tag (bad percent-encoding): {tag!r}") from None
+    if _quote(endpoint) != quoted:
+        raise ValueError(f"not a loadkit latency tag (not encoded as loadkit does): {tag!r}")
+    return ("ok" if outcome == "ok" else "fail"), endpoint
+
+
+def _quote(endpoint: str) -> str:
+    return urllib.parse.quote(endpoint, safe="/:", errors="surrogatepass")
 
 
 def counts_index(value_us: int) -> int:

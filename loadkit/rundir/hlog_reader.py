@@ -3,8 +3,11 @@
 One row per tagged interval histogram (endpoint, outcome, start, length,
 count), and the non-empty buckets of all of them in three flat parallel arrays
 (row, bucket index, count), ready for vectorised merging and percentiles in
-:mod:`loadkit.report.hdr`. Torn or malformed lines (a killed run) are skipped
-and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``).
+the reporter (:mod:`loadkit.report.hdr`). Torn or malformed lines (a killed run) are skipped
+and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``,
+decoded by :func:`loadkit.rundir.hlog.decode_tag`); a line whose tag loadkit
+cannot have written is skipped and its tag kept in ``unknown_tags`` (never
+counted as some endpoint); an untagged line is the unnamed endpoint ``""``.
 """
 
 from __future__ import annotations
@@ -13,27 +16,18 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import IntArray, Layout
-from loadkit.report.hdr_batch import HEADER_SIZE, check_headers, decode_payloads, inflate
+from loadkit.rundir.hdr_batch import check_headers, decode_payloads
+from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, Layout, inflate
+from loadkit.rundir.hlog import Outcome, decode_tag
 
-__all__ = ["LatencyLog", "decode_tag", "read_latency_log"]
+__all__ = ["LatencyLog", "read_latency_log"]
 
 _START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
 _BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
-_OUTCOMES = ("ok", "fail")
-
-
-def decode_tag(tag: str) -> tuple[str, str]:
-    """``"ok:POST%20/execute"`` -> ``("ok", "POST /execute")``; a foreign tag counts as ok."""
-    outcome, sep, endpoint = tag.partition(":")
-    if not sep or outcome not in _OUTCOMES:
-        return "ok", unquote(tag)
-    return outcome, unquote(endpoint)
 
 
 @dataclass
@@ -46,7 +40,8 @@ class LatencyLog:
     entry_count: IntArray
     layout: Layout = field(default_factory=Layout)
     start_time: float | None = None
-    skipped_lines: int = 0
+    skipped_lines: int = 0  # torn or malformed
+    unknown_tags: dict[str, int] = field(default_factory=dict)  # tag -> lines skipped
 
     def entry_slice(self, first_row: int, end_row: int) -> slice:
         """The entries of rows ``first_row`` to ``end_row`` (exclusive); rows are sorted."""
@@ -126,27 +121,34 @@ def read_latency_log(path: Path) -> LatencyLog:
         else None
     )
     lines.externals.clear()
-    if headers is None or not headers.valid.any():
+    tag_names = sorted(set(lines.tags))
+    tag_of = {tag: k for k, tag in enumerate(tag_names)}
+    tag_codes = np.fromiter((tag_of[tag] for tag in lines.tags), np.int32, len(lines.tags))
+    decoded = [_decode(tag) for tag in tag_names]
+    known = np.array([d is not None for d in decoded], dtype=bool)[tag_codes]
+    unknown_codes, unknown_lines = np.unique(tag_codes[~known], return_counts=True)
+    unknown_tags = {
+        tag_names[c]: n for c, n in zip(unknown_codes.tolist(), unknown_lines.tolist(), strict=True)
+    }
+    usable = known if headers is None else headers.valid & known
+    if headers is None or not usable.any():
         log = _empty_log(empty)
-        log.start_time, log.skipped_lines = lines.start_time, lines.skipped + len(lines.payloads)
+        log.start_time, log.unknown_tags = lines.start_time, unknown_tags
+        log.skipped_lines = lines.skipped + int(known.sum())
         return log
     # the first good histogram sets the precision; others of another precision cannot be merged
-    first = int(np.argmax(headers.valid))
+    first = int(np.argmax(usable))
     kept = (
-        headers.valid
+        usable
         & (headers.lowest == headers.lowest[first])
         & (headers.significant_figures == headers.significant_figures[first])
     )
     layout = headers.layout(int(np.argmax(np.where(kept, headers.highest, -1))))  # widest
-    skipped = lines.skipped + int(len(kept) - kept.sum())
-    decoded = {tag: decode_tag(tag) for tag in set(lines.tags)}
-    endpoint_names = sorted({endpoint for _, endpoint in decoded.values()})
+    skipped = lines.skipped + int(known.sum() - kept.sum())
+    endpoint_names = sorted({d[1] for d in decoded if d is not None})
     code_of = {name: code for code, name in enumerate(endpoint_names)}
-    tag_names = list(decoded)
-    tag_of = {tag: k for k, tag in enumerate(tag_names)}
-    tag_codes = np.fromiter((tag_of[tag] for tag in lines.tags), np.int32, len(lines.tags))
-    tag_endpoint = np.array([code_of[decoded[tag][1]] for tag in tag_names], dtype=np.int32)
-    tag_failed = np.array([decoded[tag][0] == "fail" for tag in tag_names], dtype=bool)
+    tag_endpoint = np.array([code_of[d[1]] if d else -1 for d in decoded], dtype=np.int32)
+    tag_failed = np.array([d is not None and d[0] == "fail" for d in decoded], dtype=bool)
     rows_kept = np.flatnonzero(kept)
     codes, failed = tag_endpoint[tag_codes[rows_kept]], tag_failed[tag_codes[rows_kept]]
     times = np.asarray(lines.times, dtype=np.float64)[rows_kept]
@@ -173,7 +175,18 @@ def read_latency_log(path: Path) -> LatencyLog:
         layout,
         lines.start_time,
         skipped,
+        unknown_tags,
     )
+
+
+def _decode(tag: str) -> tuple[Outcome, str] | None:
+    """``(outcome, endpoint)`` of a tag; ``None`` for a tag loadkit cannot have written."""
+    if not tag:
+        return "ok", ""  # an untagged log (not loadkit's): one unnamed endpoint
+    try:
+        return decode_tag(tag)
+    except ValueError:
+        return None
 
 
 def _empty_log(empty: IntArray) -> LatencyLog:

@@ -1,4 +1,8 @@
-"""The run directory: its name, ``run.json`` (atomic rewrites) and what goes in it."""
+"""The run directory: its file names, event types, name, and ``run.json`` (atomic rewrites).
+
+Every module that writes or reads a run directory takes the names from here
+(docs/run-dir.md is the contract they describe).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,24 @@ import re
 import subprocess
 import time
 import urllib.parse
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "COMPARE_HTML",
+    "EVENTS_JSONL",
+    "FAULTS_JOURNAL",
+    "JUNIT_XML",
+    "LATENCY_HLOG",
+    "REPORT_HTML",
+    "RESOURCES_CSV",
+    "RESOURCE_COLUMNS",
+    "RUN_JSON",
     "RUN_SCHEMA",
+    "SUMMARY_JSON",
+    "EventType",
     "create_run_dir",
     "git_commit",
     "run_name_slug",
@@ -24,6 +40,45 @@ __all__ = [
 ]
 
 RUN_SCHEMA = 1
+
+# Written while the run goes (docs/run-dir.md names the writer of each).
+RUN_JSON: Final = "run.json"
+LATENCY_HLOG: Final = "latency.hlog"
+EVENTS_JSONL: Final = "events.jsonl"
+RESOURCES_CSV: Final = "resources.csv"
+FAULTS_JOURNAL: Final = "faults.journal"
+# Derived by the reporter (can always be rebuilt from the files above).
+SUMMARY_JSON: Final = "summary.json"
+REPORT_HTML: Final = "report.html"
+JUNIT_XML: Final = "junit.xml"
+COMPARE_HTML: Final = "compare.html"  # default output of ``loadkit compare`` (in RUN_B)
+
+RESOURCE_COLUMNS: Final = (
+    "t",
+    "source",
+    "kind",
+    "name",
+    "cpu_percent",
+    "rss_bytes",
+    "num_fds",
+    "connections",
+)
+
+
+class EventType(StrEnum):
+    """The ``type`` of an ``events.jsonl`` line (a ``str``: compares and serialises as one)."""
+
+    RUN_START = "run_start"
+    RUN_STOP = "run_stop"
+    STAGE = "stage"
+    USERS = "users"
+    WORKER_JOIN = "worker_join"
+    WORKER_MISSING = "worker_missing"
+    WORKER_QUIT = "worker_quit"
+    FAULT_INJECT = "fault_inject"
+    FAULT_REVERT = "fault_revert"
+    FAULT_ERROR = "fault_error"
+    NOTE = "note"
 
 
 def run_name_slug(name: str) -> str:

@@ -17,19 +17,15 @@ import pandas as pd
 
 from loadkit.errors import RunDirError
 from loadkit.rundir.hlog_reader import LatencyLog, read_latency_log
+from loadkit.rundir.layout import (
+    EVENTS_JSONL,
+    LATENCY_HLOG,
+    RESOURCE_COLUMNS,
+    RESOURCES_CSV,
+    RUN_JSON,
+)
 
 __all__ = ["RunData", "load_run_dir"]
-
-RESOURCE_COLUMNS = [
-    "t",
-    "source",
-    "kind",
-    "name",
-    "cpu_percent",
-    "rss_bytes",
-    "num_fds",
-    "connections",
-]
 
 
 @dataclass
@@ -56,7 +52,7 @@ class RunData:
 
 
 def _read_meta(path: Path, warnings: list[str]) -> dict[str, Any]:
-    file = path / "run.json"
+    file = path / RUN_JSON
     if not file.exists():
         warnings.append("run.json is missing: run details are unknown")
         return {}
@@ -72,7 +68,7 @@ def _read_meta(path: Path, warnings: list[str]) -> dict[str, Any]:
 
 
 def _read_events(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    file = path / "events.jsonl"
+    file = path / EVENTS_JSONL
     if not file.exists():
         return []
     events: list[dict[str, Any]] = []
@@ -96,7 +92,7 @@ def _read_events(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
 
 
 def _read_resources(path: Path, warnings: list[str]) -> pd.DataFrame:
-    file = path / "resources.csv"
+    file = path / RESOURCES_CSV
     empty = pd.DataFrame({column: pd.Series(dtype="object") for column in RESOURCE_COLUMNS})
     if not file.exists():
         return empty
@@ -126,7 +122,7 @@ def load_run_dir(path: Path) -> RunData:
             source=str(path),
             fix="pass a run directory such as reports/<run-id>",
         )
-    if not (path / "run.json").exists() and not (path / "latency.hlog").exists():
+    if not (path / RUN_JSON).exists() and not (path / LATENCY_HLOG).exists():
         raise RunDirError(
             "has neither run.json nor latency.hlog",
             source=str(path),
@@ -134,9 +130,17 @@ def load_run_dir(path: Path) -> RunData:
         )
     warnings: list[str] = []
     meta = _read_meta(path, warnings)
-    latency = read_latency_log(path / "latency.hlog")
+    latency = read_latency_log(path / LATENCY_HLOG)
     if latency.skipped_lines:
         warnings.append(f"latency.hlog: skipped {latency.skipped_lines} torn or malformed line(s)")
+    if latency.unknown_tags:
+        tags = ", ".join(repr(tag) for tag in sorted(latency.unknown_tags)[:3])
+        more = " …" if len(latency.unknown_tags) > 3 else ""
+        warnings.append(
+            f"latency.hlog: skipped {sum(latency.unknown_tags.values())} line(s) whose tag loadkit "
+            f"does not write ({tags}{more}; a tag is ok:<endpoint> or fail:<endpoint>, "
+            "percent-encoded): they count in no endpoint"
+        )
     events = _read_events(path, warnings)
     resources = _read_resources(path, warnings)
     start = meta.get("started_at")

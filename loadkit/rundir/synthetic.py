@@ -15,11 +15,20 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
-from loadkit.report.hdr import Layout, encode_counts
+from loadkit.rundir.hdr_codec import Layout, encode_counts
+from loadkit.rundir.hlog import OUTCOMES, encode_tag
+from loadkit.rundir.layout import (
+    EVENTS_JSONL,
+    LATENCY_HLOG,
+    RESOURCE_COLUMNS,
+    RESOURCES_CSV,
+    RUN_JSON,
+    RUN_SCHEMA,
+    EventType,
+)
 
 __all__ = ["LatencyStep", "SyntheticFault", "SyntheticRun", "write_run_dir"]
 
@@ -68,10 +77,6 @@ class SyntheticRun:
     interval_s: float = 1.0
     torn: bool = False  # leave a torn last line everywhere and no stop (a killed run)
     seed: int = 1
-
-
-def encode_tag(outcome: str, endpoint: str) -> str:
-    return f"{outcome}:{quote(endpoint, safe='/:')}"
 
 
 def _effect(run: SyntheticRun, endpoint: str, t: float) -> tuple[float, float]:
@@ -125,7 +130,8 @@ def _write_latency(run: SyntheticRun, path: Path, rng: np.random.Generator) -> N
                 median_us = run.median_ms.get(endpoint, 20.0) * 1000.0 * factor
                 values = rng.lognormal(math.log(median_us), 0.35, n)
                 failed = rng.random(n) < min(run.error_rate + extra_errors, 1.0)
-                for outcome, chosen in (("ok", values[~failed]), ("fail", values[failed])):
+                for outcome in OUTCOMES:
+                    chosen = values[failed] if outcome == "fail" else values[~failed]
                     if len(chosen) == 0:
                         continue
                     index, counts = np.unique(layout.index_of(chosen), return_counts=True)
@@ -139,13 +145,18 @@ def _write_latency(run: SyntheticRun, path: Path, rng: np.random.Generator) -> N
 
 def _events(run: SyntheticRun) -> list[dict[str, object]]:
     events: list[dict[str, object]] = [
-        {"t": START_TIME, "type": "run_start", "run_id": run.name, "host": "http://127.0.0.1:1"}
+        {
+            "t": START_TIME,
+            "type": EventType.RUN_START,
+            "run_id": run.name,
+            "host": "http://127.0.0.1:1",
+        }
     ]
     for index, (start_s, users, name) in enumerate(run.stages):
         events.append(
             {
                 "t": START_TIME + start_s,
-                "type": "stage",
+                "type": EventType.STAGE,
                 "index": index,
                 "name": name,
                 "users": users,
@@ -153,12 +164,12 @@ def _events(run: SyntheticRun) -> list[dict[str, object]]:
                 "duration_s": None,
             }
         )
-        events.append({"t": START_TIME + start_s + 0.5, "type": "users", "count": users})
+        events.append({"t": START_TIME + start_s + 0.5, "type": EventType.USERS, "count": users})
     for fault in run.faults:
         events.append(
             {
                 "t": START_TIME + fault.at_s,
-                "type": "fault_inject",
+                "type": EventType.FAULT_INJECT,
                 "name": fault.name,
                 "kind": fault.kind,
                 "target": "gateway",
@@ -171,7 +182,7 @@ def _events(run: SyntheticRun) -> list[dict[str, object]]:
             events.append(
                 {
                     "t": START_TIME + fault.at_s + fault.for_s,
-                    "type": "fault_revert",
+                    "type": EventType.FAULT_REVERT,
                     "name": fault.name,
                     "kind": fault.kind,
                     "reason": "scheduled",
@@ -181,13 +192,15 @@ def _events(run: SyntheticRun) -> list[dict[str, object]]:
             )
     events.sort(key=lambda event: float(event["t"]))  # type: ignore[arg-type]
     if not run.torn:
-        events.append({"t": START_TIME + run.duration_s, "type": "run_stop", "exit_status": "ok"})
+        events.append(
+            {"t": START_TIME + run.duration_s, "type": EventType.RUN_STOP, "exit_status": "ok"}
+        )
     return events
 
 
 def _write_resources(run: SyntheticRun, path: Path, rng: np.random.Generator) -> None:
     seconds = np.arange(0.0, run.duration_s, 1.0)
-    lines = ["t,source,kind,name,cpu_percent,rss_bytes,num_fds,connections"]
+    lines = [",".join(RESOURCE_COLUMNS)]
     for source, base_mb in (("gateway", 80.0), ("agent", 40.0)):
         trend = base_mb + run.memory_mb_per_hour * seconds / 3600.0
         rss = (trend + rng.normal(0, 0.5, len(seconds))) * 1024 * 1024
@@ -205,7 +218,7 @@ def write_run_dir(run: SyntheticRun, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(run.seed)
     meta = {
-        "schema": 1,
+        "schema": RUN_SCHEMA,
         "run_id": f"synthetic-{run.name}",
         "name": run.name,
         "scenario_file": None,
@@ -224,11 +237,11 @@ def write_run_dir(run: SyntheticRun, directory: Path) -> Path:
         "baseline": None,
         "target": {"processes": {}, "containers": []},
     }
-    (directory / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    _write_latency(run, directory / "latency.hlog", rng)
+    (directory / RUN_JSON).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    _write_latency(run, directory / LATENCY_HLOG, rng)
     events = "".join(json.dumps(event) + "\n" for event in _events(run))
     if run.torn:
         events += '{"t": 1795000001.0, "type": "no'
-    (directory / "events.jsonl").write_text(events, encoding="utf-8")
-    _write_resources(run, directory / "resources.csv", rng)
+    (directory / EVENTS_JSONL).write_text(events, encoding="utf-8")
+    _write_resources(run, directory / RESOURCES_CSV, rng)
     return directory

@@ -1,4 +1,4 @@
-"""Scenario files: one YAML file per named run, loaded and validated here.
+"""Scenario files: one YAML file per named run; :class:`Scenario` is one, validated.
 
 A scenario says who the users are, how load changes over time, which faults to
 inject and what "good" means::
@@ -23,80 +23,25 @@ Every error names the file, the line, the field and the fix, in one line::
 Relative paths (``locustfile``, ``baseline``) are looked up in the current
 folder, then the scenario's folder, then the project folder.
 
-The Locust side (``--loadkit-scenario FILE``) is :mod:`loadkit.scenario.plugin`.
-This module imports Locust and :mod:`loadkit.load.shape` only when it needs them,
-so ``loadkit run`` validates a scenario without gevent's monkey-patching.
+:func:`loadkit.scenario.load.load_scenario` reads and validates a file into a
+:class:`Scenario`. Stages and shapes are validated by :mod:`loadkit.load.stages`
+(the one table of shape kinds, no Locust), so ``loadkit run`` checks a scenario completely, and
+learns its planned length, without gevent's monkey-patching. The Locust side
+(``--loadkit-scenario FILE``) is :mod:`loadkit.scenario.plugin`.
 """
 
 from __future__ import annotations
 
-import ast
-import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-from loadkit.errors import ConfigError
-from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
+from loadkit.load.stages import Stage, StagePlan, expand
 
-__all__ = [
-    "DEFAULT_LOCUSTFILES",
-    "SHAPE_KINDS",
-    "Scenario",
-    "StageSpec",
-    "build_from_spec",
-    "default_scenario_path",
-    "load_scenario",
-    "locustfile_classes",
-    "project_root",
-]
+if TYPE_CHECKING:
+    from loadkit.faults.model import FaultSpec
 
-logger = logging.getLogger(__name__)
-
-# Which shipped locustfile holds which user class; users from several files use mixed.py.
-DEFAULT_LOCUSTFILES: dict[str, str] = {
-    "WorkspaceUser": "workspace.py",
-    "SessionBurstUser": "sessions.py",
-    "SyncClientUser": "sync.py",
-}
-MIXED_LOCUSTFILE = "mixed.py"
-SHAPE_KINDS = ("ramp", "steps", "spike", "soak")
-TOP_KEYS = tuple(
-    "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval".split()
-)
-STAGE_KEYS = ("duration", "users", "spawn_rate", "name")
-# Locust arguments `loadkit run` sets itself; a scenario's options may not.
-RESERVED_OPTIONS = frozenset(
-    "f locustfile H host headless autostart u users r spawn-rate t run-time master worker "  # noqa: SIM905
-    "master-host master-port master-bind-host master-bind-port expect-workers web-host web-port "
-    "loadkit-scenario loadkit-faults loadkit-out loadkit-target-info loadkit-run-name "
-    "loadkit-interval".split()
-)
-_OPTION_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """One ``stages:`` entry: hold ``users`` for ``duration_s``, ramping at ``spawn_rate``/s."""
-
-    duration_s: float
-    users: int
-    spawn_rate: float
-    name: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "duration": self.duration_s,
-            "users": self.users,
-            "spawn_rate": self.spawn_rate,
-        }
-        if self.name is not None:
-            out["name"] = self.name
-        return out
+__all__ = ["Scenario", "default_scenario_path", "project_root"]
 
 
 @dataclass(frozen=True)
@@ -108,9 +53,9 @@ class Scenario:
     target: str  # "builtin" or a URL
     locustfile: Path
     users: dict[str, int]
-    stages: tuple[StageSpec, ...] = ()
+    stages: tuple[Stage, ...] = ()
     shape: dict[str, Any] | None = None  # {"kind": ..., **params} when there are no stages
-    faults: list[Any] = field(default_factory=list)
+    faults: tuple[FaultSpec, ...] = ()  # parsed once at load, with file:line; handed on as is
     checks: tuple[str, ...] = ()
     baseline: str | None = None
     options: dict[str, str | int | float | bool] = field(default_factory=dict)
@@ -126,13 +71,25 @@ class Scenario:
         return self.target == "builtin"
 
     @property
-    def duration_s(self) -> float | None:
-        """Planned length of the run from its stages (None for a ``shape:``)."""
-        return sum(s.duration_s for s in self.stages) if self.stages else None
+    def shape_params(self) -> dict[str, Any]:
+        """The ``shape:`` parameters without its ``kind`` (empty for ``stages:``)."""
+        return {k: v for k, v in (self.shape or {}).items() if k != "kind"}
 
     @property
-    def peak_users(self) -> int | None:
-        return max(s.users for s in self.stages) if self.stages else None
+    def plan(self) -> StagePlan:
+        """The stages the run follows: ``stages:`` as written, or a ``shape:`` expanded."""
+        if self.shape is None:
+            return StagePlan(self.stages)
+        return StagePlan(expand(self.shape["kind"], self.shape_params, source=str(self.source)))
+
+    @property
+    def duration_s(self) -> float:
+        """Planned length of the run, in seconds (of its stages or its shape)."""
+        return self.plan.total_duration_s
+
+    @property
+    def peak_users(self) -> int:
+        return self.plan.peak_users
 
     def locust_option_args(self) -> list[str]:
         """The ``options:`` mapping as Locust command-line arguments."""
@@ -153,274 +110,3 @@ def project_root() -> Path:
 
 def default_scenario_path() -> Path:
     return project_root() / "scenarios" / "quickstart.yaml"
-
-
-def locustfile_classes(path: Path) -> set[str]:
-    """Names a locustfile defines or imports (read statically: the file is not run)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.ImportFrom):
-            names.update(alias.asname or alias.name for alias in node.names)
-    return names
-
-
-def _resolve(raw: str, scenario_dir: Path) -> Path:
-    path = Path(raw).expanduser()
-    if path.is_absolute():
-        return path
-    for base in (Path.cwd(), scenario_dir, project_root()):
-        if (base / path).exists():
-            return (base / path).resolve()
-    return (Path.cwd() / path).resolve()
-
-
-# -- one validator per section -------------------------------------------------
-
-
-def _whole(doc: YamlDoc, value: Any, path: FieldPath, minimum: int, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise doc.error(
-            path, f"{value!r} is not a whole number >= {minimum}", f"write e.g. '{example}'"
-        )
-    return value
-
-
-def _users(doc: YamlDoc, raw: Any) -> dict[str, int]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not raw:
-        raise doc.error(
-            ("users",),
-            "must be a mapping of user class to weight",
-            "write e.g. 'users: {WorkspaceUser: 3, SyncClientUser: 1}'",
-        )
-    return {
-        str(name): _whole(doc, weight, ("users", str(name)), 1, f"{name}: 3")
-        for name, weight in raw.items()
-    }
-
-
-def _locustfile(doc: YamlDoc, raw: Any, users: dict[str, int], scenario_dir: Path) -> Path:
-    if raw is None:
-        files = {DEFAULT_LOCUSTFILES.get(name, MIXED_LOCUSTFILE) for name in users}
-        chosen = files.pop() if len(files) == 1 else MIXED_LOCUSTFILE
-        path = project_root() / "locustfiles" / chosen
-    elif isinstance(raw, str) and raw.strip():
-        path = _resolve(raw, scenario_dir)
-    else:
-        raise doc.error(("locustfile",), "must be a path", "write e.g. 'locustfiles/mixed.py'")
-    if not path.is_file():
-        if raw is None:
-            raise doc.error(
-                ("users",),
-                f"the default locustfile {str(path)!r} does not exist",
-                "set 'locustfile:' to the file that defines these users",
-            )
-        raise doc.error(
-            ("locustfile",),
-            f"{str(path)!r} does not exist",
-            "give the path of a locustfile, e.g. 'locustfiles/mixed.py'",
-        )
-    try:
-        known = locustfile_classes(path)
-    except SyntaxError as exc:
-        raise doc.error(("locustfile",), f"{path.name} has a syntax error: {exc.msg}") from None
-    for name in users:
-        if name not in known:
-            candidates = sorted(n for n in known if n.endswith("User")) or sorted(known)
-            raise doc.error(
-                ("users", name),
-                f"no user class {name!r} in {path.name}",
-                did_you_mean(name, candidates),
-            )
-    return path
-
-
-def _stages(doc: YamlDoc, raw: Any) -> tuple[StageSpec, ...]:
-    example = "write e.g. '- {duration: 30s, users: 10, spawn_rate: 5}'"
-    if not isinstance(raw, list) or not raw:
-        raise doc.error(("stages",), "must be a non-empty list of stages", example)
-    stages: list[StageSpec] = []
-    rate: float | None = None
-    for index, item in enumerate(raw):
-        path: FieldPath = ("stages", index)
-        if not isinstance(item, dict):
-            raise doc.error(path, "a stage must be a mapping", example)
-        doc.check_keys(item, STAGE_KEYS, path)
-        for required in ("duration", "users"):
-            if required not in item:
-                raise doc.error(path, f"missing '{required}'", example)
-        duration = doc.duration(item["duration"], (*path, "duration"))
-        if duration <= 0:
-            raise doc.error((*path, "duration"), "must be longer than 0s", "write e.g. '30s'")
-        users = _whole(doc, item["users"], (*path, "users"), 0, "users: 10")
-        raw_rate = item.get("spawn_rate", rate if rate is not None else max(users, 1))
-        if isinstance(raw_rate, bool) or not isinstance(raw_rate, int | float) or raw_rate <= 0:
-            raise doc.error(
-                (*path, "spawn_rate"),
-                f"{raw_rate!r} is not a number > 0",
-                "write users started per second, e.g. 'spawn_rate: 5'",
-            )
-        rate = float(raw_rate)
-        name = item.get("name")
-        stages.append(StageSpec(duration, users, rate, None if name is None else str(name)))
-    return tuple(stages)
-
-
-def _shape(doc: YamlDoc, raw: Any, *, build: bool) -> dict[str, Any]:
-    if not isinstance(raw, dict) or "kind" not in raw:
-        raise doc.error(
-            ("shape",),
-            "must be a mapping with a 'kind'",
-            f"write e.g. 'shape: {{kind: soak, users: 20, duration_s: 10m}}' "
-            f"with kind one of {', '.join(SHAPE_KINDS)}",
-        )
-    kind = raw["kind"]
-    if kind not in SHAPE_KINDS:
-        raise doc.error(
-            ("shape", "kind"), f"unknown shape {kind!r}", did_you_mean(str(kind), SHAPE_KINDS)
-        )
-    shape: dict[str, Any] = {"kind": kind}
-    for key, value in raw.items():
-        if key != "kind":  # durations may be written '30s' / '2m'
-            is_duration = str(key).endswith("_s") and value is not None
-            shape[str(key)] = doc.duration(value, ("shape", str(key))) if is_duration else value
-    if build:
-        try:
-            build_from_spec(shape, doc.display)
-        except ConfigError as exc:
-            raise doc.relocate(exc, "shape") from None
-    return shape
-
-
-def _options(doc: YamlDoc, raw: Any) -> dict[str, str | int | float | bool]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise doc.error(
-            ("options",),
-            "must be a mapping of Locust argument to value",
-            "write e.g. 'options: {poll-interval: 0.5}'",
-        )
-    options: dict[str, str | int | float | bool] = {}
-    for key, value in raw.items():
-        name = str(key).removeprefix("--").replace("_", "-")
-        path: FieldPath = ("options", str(key))
-        if not _OPTION_RE.match(name):
-            raise doc.error(path, f"{key!r} is not an argument name", "write e.g. 'poll-interval'")
-        if name in RESERVED_OPTIONS:
-            raise doc.error(
-                path,
-                f"'--{name}' is set by loadkit run",
-                "use the scenario's keys (target, users, stages) or loadkit run's flags",
-            )
-        if not isinstance(value, str | int | float | bool):
-            raise doc.error(path, f"{value!r} is not a single value", "write a string or a number")
-        options[name] = value
-    return options
-
-
-def _faults(doc: YamlDoc, raw: Any) -> list[Any]:
-    if raw is None:
-        return []
-    from loadkit.faults.model import parse_faults  # the faults part owns the fault grammar
-
-    try:
-        parse_faults(raw, source=doc.display)
-    except ConfigError as exc:
-        raise doc.relocate(exc, "faults") from None
-    return list(raw)
-
-
-def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
-        raise doc.error(
-            ("checks",),
-            "must be a list of check expressions",
-            "write e.g. '- p95(POST /execute) < 250ms'",
-        )
-    from loadkit.report.checks import parse_check  # the reporter owns the check grammar
-
-    for index, expression in enumerate(raw):
-        try:
-            parse_check(expression)
-        except ConfigError as exc:
-            raise doc.error(("checks", index), exc.problem, exc.fix) from None
-    return tuple(raw)
-
-
-def _target(doc: YamlDoc, raw: Any) -> str:
-    if raw is None or raw == "builtin":
-        return "builtin"
-    fix = "write 'builtin' or a URL such as 'http://127.0.0.1:8080'"
-    parts = urlsplit(raw) if isinstance(raw, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise doc.error(("target",), f"{raw!r} is not 'builtin' or an http(s) URL", fix)
-    return str(raw).rstrip("/")
-
-
-def load_scenario(path: str | Path, *, build_shape: bool = True) -> Scenario:
-    """Read and validate a scenario file; raises ScenarioError (one line, file:line).
-
-    ``build_shape=False`` skips building a ``shape:`` (which imports Locust);
-    ``python -m loadkit.scenario.model FILE`` does the full check in a child process.
-    """
-    source = Path(path)
-    doc = YamlDoc(source, str(path))
-    data = doc.data
-    if not isinstance(data, dict):
-        raise doc.error((), "a scenario must be a YAML mapping", "start with 'name: my-run'")
-    doc.check_keys(data, TOP_KEYS, ())
-    name = data.get("name", source.stem)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise doc.error(
-            ("name",),
-            f"{name!r} is not a run name",
-            "use letters, digits, '-', '_' or '.', e.g. 'workspace-gateway'",
-        )
-    if "stages" in data and "shape" in data:
-        raise doc.error(("shape",), "'stages' and 'shape' both given", "keep one of them")
-    if "stages" not in data and "shape" not in data:
-        raise doc.error((), "no load given", "add 'stages:' (a list) or 'shape: {kind: ramp, ...}'")
-    users = _users(doc, data.get("users"))
-    interval = None
-    if data.get("interval") is not None:
-        interval = doc.duration(data["interval"], ("interval",))
-        if interval <= 0:
-            raise doc.error(("interval",), "must be longer than 0s", "write e.g. '1s'")
-    baseline = data.get("baseline")
-    if baseline is not None and not isinstance(baseline, str):
-        raise doc.error(
-            ("baseline",),
-            f"{baseline!r} is not a path",
-            "write e.g. 'reports/baselines/quickstart.json'",
-        )
-    return Scenario(
-        name=name,
-        source=source.resolve(),
-        target=_target(doc, data.get("target")),
-        locustfile=_locustfile(doc, data.get("locustfile"), users, source.resolve().parent),
-        users=users,
-        stages=_stages(doc, data["stages"]) if "stages" in data else (),
-        shape=_shape(doc, data["shape"], build=build_shape) if "shape" in data else None,
-        faults=_faults(doc, data.get("faults")),
-        checks=_checks(doc, data.get("checks")),
-        baseline=baseline,
-        options=_options(doc, data.get("options")),
-        interval_s=interval,
-        description=str(data.get("description") or ""),
-    )
-
-
-def build_from_spec(shape: dict[str, Any], source: str) -> Any:
-    from loadkit.load import (
-        shape as shapes,  # imports Locust (gevent): only inside Locust or a check
-    )
-
-    params = {k: v for k, v in shape.items() if k != "kind"}
-    return shapes.build_shape(shape["kind"], params, source=source)

@@ -5,23 +5,21 @@ sets the scenario's load shape (a :class:`loadkit.load.shape.StagedShape`) as
 ``environment.shape_class`` during Locust's ``init`` event, which Locust fires
 after creating the runner and the web UI but before a headless run starts or
 the web UI's "Start" button can be pressed: both modes then run the shape.
-
-``python -m loadkit.scenario.plugin FILE`` checks a scenario completely
-(including building its shape, which imports Locust) and prints its plan as
-JSON; ``loadkit run`` uses it for ``shape:`` scenarios so that its own process
-never imports gevent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
-from loadkit.scenario.model import Scenario, StageSpec, build_from_spec, load_scenario
+from loadkit.load.stages import Stage
+from loadkit.plugin.badinput import exit_bad_input
+from loadkit.plugin.context import PluginContext
+from loadkit.rundir.layout import EventType
+from loadkit.scenario.load import load_scenario
+from loadkit.scenario.model import Scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
 __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
@@ -29,7 +27,7 @@ __all__ = ["add_arguments", "attach", "build_locust_shape", "quit_on_sigterm"]
 logger = logging.getLogger("loadkit.scenario.model")
 
 
-def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) -> Any:
+def build_locust_shape(scenario: Scenario, override: Stage | None = None) -> Any:
     """The scenario's load as a :class:`loadkit.load.shape.StagedShape` instance.
 
     ``override`` (from ``-u/-r/-t``) replaces the scenario's load with one stage.
@@ -37,13 +35,14 @@ def build_locust_shape(scenario: Scenario, override: StageSpec | None = None) ->
     from loadkit.load import shape as shapes
 
     if override is not None:
-        return shapes.StagesShape([override.as_dict()], source=str(scenario.source))
+        return shapes.StagesShape([override], source=str(scenario.source))
     if scenario.shape is not None:
-        return build_from_spec(scenario.shape, str(scenario.source))
-    return shapes.StagesShape([s.as_dict() for s in scenario.stages], source=str(scenario.source))
+        kind, params = scenario.shape["kind"], scenario.shape_params
+        return shapes.build_shape(kind, params, source=str(scenario.source))
+    return shapes.StagesShape(scenario.stages, source=str(scenario.source))
 
 
-def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageSpec | None:
+def _override(options: Any, scenario: Scenario, total_s: float | None) -> Stage | None:
     users = getattr(options, "num_users", None)
     if users is None:
         return None
@@ -55,7 +54,7 @@ def _override(options: Any, scenario: Scenario, total_s: float | None) -> StageS
             source=str(scenario.source),
             fix="also give --duration (loadkit run) or -t (locust)",
         )
-    return StageSpec(float(duration), int(users), float(rate), "override")
+    return Stage(0, "override", int(users), float(rate), float(duration))
 
 
 def add_arguments(parser: Any) -> None:
@@ -87,7 +86,7 @@ def _select_users(environment: Any, scenario: Scenario) -> None:
     environment.user_classes[:] = chosen
 
 
-def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
+def quit_on_sigterm(context: PluginContext) -> None:
     """Make SIGTERM end a headless shape run gracefully.
 
     Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
@@ -96,94 +95,67 @@ def quit_on_sigterm(environment: Any, recorder: Any = None) -> None:
     no final run.json). This handler quits the runner instead; Locust then
     shuts down as after any run (``quitting``, ``quit``), and the handler
     removes itself so Locust's own handler takes over. It leaves a ``note``
-    event and sets ``environment.loadkit_interrupted``.
+    event and sets ``context.interrupted``.
     """
     import gevent
+
+    environment, recorder = context.environment, context.recorder
 
     def quit_runner() -> None:
         watcher.cancel()
         logger.info("loadkit: SIGTERM: stopping the run")
-        environment.loadkit_interrupted = True  # for run.json's exit_status
-        if recorder is not None and getattr(recorder, "running", False):
-            recorder.event("note", message="SIGTERM: run stopped before the end of its shape")
-        environment.runner.quit()
+        context.interrupted = True  # for run.json's exit_status
+        if recorder is not None and recorder.running:
+            recorder.event(
+                EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
+            )
+        if environment.runner is not None:
+            environment.runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
     environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())
 
 
-def attach(environment: Any, recorder: Any = None) -> None:
+def attach(context: PluginContext) -> None:
     """Apply ``--loadkit-scenario``: weight the user classes, set the load shape.
 
     On the master / local runner the loaded :class:`~loadkit.scenario.model.Scenario`
-    is also ``environment.loadkit_scenario`` (the metrics plugin writes its
-    name, checks and baseline into run.json).
+    is also ``context.scenario`` (the metrics part writes its name, checks and
+    baseline into run.json; the faults part schedules its ``faults``).
 
     A shape class defined in the locustfile wins over the scenario's load (it is
     what the locustfile asked for; a log line says so). ``-u`` (``loadkit run
     --users``) replaces the scenario's load with one constant stage of ``-u``
     users at ``-r``/s for ``-t`` (default: the scenario's length).
     """
-    options = environment.parsed_options
-    path = getattr(options, "loadkit_scenario", "") if options is not None else ""
+    environment, options = context.environment, context.options
+    path = getattr(options, "loadkit_scenario", "")
     if not path:
         return
-    from locust.runners import WorkerRunner
-
     try:
         scenario = load_scenario(path)
         if scenario.users:
             _select_users(environment, scenario)
-        if isinstance(environment.runner, WorkerRunner):
+        if context.is_worker:
             return  # the master drives the shape and the faults
-        environment.loadkit_scenario = scenario  # run.json's name, checks and baseline
+        context.scenario = scenario
         if environment.shape_class is not None:
             logger.info(
                 "loadkit: the locustfile's shape %s wins over the scenario's load",
                 type(environment.shape_class).__name__,
             )
             if getattr(options, "headless", False):
-                quit_on_sigterm(environment, recorder)
+                quit_on_sigterm(context)
             return
         shape = build_locust_shape(scenario)
         override = _override(options, scenario, getattr(shape, "total_duration_s", None))
         if override is not None:
             shape = build_locust_shape(scenario, override)
     except ConfigError as exc:
-        logger.error("loadkit: %s", exc)
-        raise SystemExit(exc.exit_code) from None
+        exit_bad_input(exc, context)
     shape.runner = environment.runner
     environment.shape_class = shape
     if getattr(options, "headless", False):
-        quit_on_sigterm(environment, recorder)
+        quit_on_sigterm(context)
     if environment.available_shape_classes is not None:  # selectable in the web UI's picker
         environment.available_shape_classes[type(shape).__name__] = shape
-
-
-def main(argv: list[str]) -> int:
-    """``python -m loadkit.scenario.plugin FILE``: full check; prints the plan as JSON."""
-    if len(argv) != 1:
-        print("usage: python -m loadkit.scenario.plugin SCENARIO.yaml", file=sys.stderr)
-        return 2
-    try:
-        scenario = load_scenario(argv[0])
-        shape = build_locust_shape(scenario)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return exc.exit_code
-    stages = getattr(shape, "stages", ())
-    print(
-        json.dumps(
-            {
-                "name": scenario.name,
-                "duration_s": getattr(shape, "total_duration_s", scenario.duration_s),
-                "peak_users": max((s.users for s in stages), default=scenario.peak_users),
-                "first_spawn_rate": stages[0].spawn_rate if stages else None,
-            }
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -9,7 +9,6 @@ which renders ``file:line: field: problem; fix`` in one line.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from loadkit.errors import ConfigError, ScenarioError
+from loadkit.errors import ConfigError, ScenarioError, did_you_mean
 from loadkit.units import parse_duration
 
 __all__ = ["FieldPath", "YamlDoc", "did_you_mean", "field_name"]
@@ -36,13 +35,6 @@ def parse_field(name: str) -> FieldPath:
     """``stages[1].duration`` → ``("stages", 1, "duration")`` (labels in parentheses dropped)."""
     name = _LABEL_RE.sub("", name)
     return tuple(int(index) if index else part for part, index in _FIELD_PART_RE.findall(name))
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A fix suggestion: the closest choice, else the list of choices."""
-    options = list(choices)
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(options)}"
 
 
 def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]) -> None:

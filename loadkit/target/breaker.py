@@ -66,5 +66,5 @@ class CircuitBreaker:
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, jitter: float = 0.5) -> float:
     """Delay before retry number ``attempt`` (1, 2, ...): doubling, capped, with jitter."""
-    delay = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    delay = min(max_s, base_s * 2.0 ** max(0, attempt - 1))
     return delay * (1 - jitter * random.random())

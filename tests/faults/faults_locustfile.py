@@ -16,6 +16,7 @@ from locust import HttpUser, constant, events, task
 from locust.runners import WorkerRunner
 
 from loadkit.faults import plugin as faults_plugin
+from loadkit.plugin.context import plugin_context
 
 
 class _Recorder:
@@ -40,7 +41,9 @@ def _on_init(environment, **_kwargs) -> None:
         pass  # CPU-bound start-up work that never yields to gevent (like heavy imports)
     run_dir = os.environ.get("LOADKIT_TEST_RUN_DIR")
     worker = isinstance(environment.runner, WorkerRunner)
-    faults_plugin.attach(environment, _Recorder(run_dir) if run_dir and not worker else None)
+    context = plugin_context(environment)
+    context.recorder = _Recorder(run_dir) if run_dir and not worker else None
+    faults_plugin.attach(context)
 
 
 _seen: set[str] = set()

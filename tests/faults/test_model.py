@@ -174,3 +174,38 @@ def test_cli_list_and_check(tmp_path):
     assert failed.returncode == EXIT_BAD_INPUT
     assert "faults[0] (gw-pause).for: '5 sec' is not a duration" in failed.stderr
     assert "Traceback" not in failed.stderr and failed.stderr.count("\n") == 1
+
+
+def test_a_plan_is_parsed_once_with_the_file_and_line_of_every_fault(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: s\n"
+        "faults:\n"
+        "  - {name: a, at: 1s, kind: pause, pid: 1}\n"
+        "  - name: b\n"
+        "    at: 2s\n"
+        "    kind: pause\n"
+        "    pid: 1\n"
+    )
+    specs = load_fault_file(plan)
+    assert [(s.name, s.where) for s in specs] == [("a", f"{plan}:3"), ("b", f"{plan}:4")]
+    assert FaultSpec.from_dict(specs[1].to_dict()) == specs[1]  # the journal keeps the line
+    plan.write_text("faults:\n  - name: b\n    kind: pause\n    pid: 1\n    at: soon\n")
+    with pytest.raises(FaultPlanError, match=r"plan.yaml:5: faults\[0\] \(b\).at: 'soon'"):
+        load_fault_file(plan)
+
+
+def test_every_backend_has_the_prepare_the_schedule_calls():
+    from loadkit.faults.backends.base import BackendContext, BackendSet, FaultBackend
+
+    specs = parse_faults(
+        [
+            {"name": "p", "at": "1s", "kind": "pause", "pid": 1},
+            {"name": "h", "at": "1s", "kind": "app-latency", "via": "http", "latency": "1ms"},
+        ]
+    )
+    backends = BackendSet(BackendContext(host="http://127.0.0.1:9"))
+    backends.prepare(specs)  # neither backend defines prepare: the protocol's no-op serves
+    for spec in specs:
+        assert FaultBackend in type(backends.for_spec(spec)).__mro__
+        assert type(backends.for_spec(spec)).prepare is FaultBackend.prepare

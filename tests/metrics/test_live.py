@@ -219,11 +219,12 @@ def test_live_view_follows_each_run_of_the_recorder(tmp_path) -> None:
 
     from loadkit.metrics.live_plugin import attach, live_figures, live_snapshot
     from loadkit.metrics.recorder import RunInfo, RunRecorder
+    from loadkit.plugin.context import plugin_context
 
     env = Environment(parsed_options=argparse.Namespace(loadkit_metrics_port=""))
     env.create_local_runner()
     recorder = RunRecorder()
-    view = attach(env, recorder)
+    view = attach(plugin_context(env), recorder)
     assert view is not None and live_figures(env) is view.figures
     before = live_snapshot(env)
     assert before is not None and before.run_id is None and not before.running

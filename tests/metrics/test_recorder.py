@@ -12,7 +12,6 @@ from loadkit.errors import LoadkitError
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import docker_collectors
 from loadkit.rundir.events import read_events
-from loadkit.rundir.layout import strip_userinfo
 
 
 def _info(name="unit run"):
@@ -66,13 +65,6 @@ def test_each_start_gets_a_new_run_dir_and_the_old_one_is_completed(tmp_path) ->
     recorder.finish(exit_code=1, interrupted=True, totals=None)
     recorder.close()
     assert json.loads((second.dir / "run.json").read_text())["exit_status"] == "interrupted"
-
-
-def test_strip_userinfo() -> None:
-    assert strip_userinfo("http://u:p@127.0.0.1:8080/x?y=1") == "http://127.0.0.1:8080/x?y=1"
-    assert strip_userinfo("http://token@[::1]:80/") == "http://[::1]:80/"
-    assert strip_userinfo("http://127.0.0.1:1") == "http://127.0.0.1:1"
-    assert strip_userinfo(None) is None
 
 
 def test_unknown_containers_are_skipped_with_a_warning(caplog) -> None:

@@ -9,7 +9,6 @@ from hdrh.histogram import HdrHistogram
 from loadkit.report.analysis import OVERALL, analyse
 from loadkit.report.drift import fit_trend, soak_drift, t_critical_975, t_two_sided_p
 from loadkit.report.recovery import find_recoveries
-from loadkit.rundir.hlog_reader import read_latency_log
 from loadkit.rundir.reader import load_run_dir
 from loadkit.rundir.synthetic import SyntheticFault
 
@@ -120,25 +119,6 @@ def test_empty_run_dir_has_no_endpoints_and_nan_stats(tmp_path) -> None:
     assert soak_drift(analysis)["trends"] == []
 
 
-def test_reader_reads_what_the_metrics_writer_writes(tmp_path) -> None:
-    hlog = pytest.importorskip("loadkit.rundir.hlog")
-    writer = hlog.HlogWriter(tmp_path / "latency.hlog", 1795000000.0)
-    histogram = hlog.new_histogram()
-    for value in (1000, 2000, 30_000):
-        histogram.record_value(value)
-    writer.write(hlog.encode_tag("fail", "WS task.updated, echo"), 1.0, 2.0, histogram)
-    writer.close()
-    log = read_latency_log(tmp_path / "latency.hlog")
-    assert log.start_time == 1795000000.0
-    assert log.rows.iloc[0].to_dict() == {
-        "t": 1.0,
-        "length": 1.0,
-        "endpoint": "WS task.updated, echo",
-        "outcome": "fail",
-        "count": 3,
-    }
-
-
 def test_student_t_matches_tables() -> None:
     assert t_two_sided_p(2.0, 10) == pytest.approx(0.0734, abs=2e-4)
     assert t_two_sided_p(3.0, 58) == pytest.approx(0.00397, abs=1e-4)
@@ -193,14 +173,3 @@ def test_series_are_merged_histograms_at_two_digits(make_run) -> None:
     overall = series.xs(OVERALL, level="endpoint")
     assert overall["count"].sum() == log.rows["count"].sum()
     assert (overall["failures"] > 0).all()
-
-
-def test_latency_times_are_put_on_the_run_clock(make_run) -> None:
-    import json
-
-    run_dir = make_run("clock", duration_s=10, rate=100)
-    meta = json.loads((run_dir / "run.json").read_text())
-    meta["started_at"] -= 2.0  # the run started 2 s before the latency log's StartTime
-    (run_dir / "run.json").write_text(json.dumps(meta))
-    run = load_run_dir(run_dir)
-    assert run.latency.rows["t"].min() == pytest.approx(2.0)

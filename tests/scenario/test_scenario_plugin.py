@@ -26,6 +26,7 @@ import signal
 import gevent
 from locust import LoadTestShape, User, constant, events, task
 
+from loadkit.plugin.context import plugin_context
 from loadkit.scenario import plugin as scenario_plugin
 
 seen = {"max_users": 0, "max_classes": {}}
@@ -38,7 +39,7 @@ def _args(parser):
 
 @events.init.add_listener
 def _init(environment, **_kwargs):
-    scenario_plugin.attach(environment)
+    scenario_plugin.attach(plugin_context(environment))
     shape = environment.shape_class
     seen["shape"] = type(shape).__name__ if shape is not None else None
     seen["user_classes"] = sorted(c.__name__ for c in environment.user_classes)
@@ -179,3 +180,25 @@ def test_sigterm_ends_a_headless_shape_run_gracefully(tmp_path) -> None:
     assert proc.returncode == 0, err[-2000:]
     assert "loadkit: SIGTERM: stopping the run" in err
     assert seen_file.exists()  # Locust's quitting event ran: faults would be reverted here
+
+
+def test_the_scenario_hands_on_its_faults_as_specs_with_file_and_line(tmp_path: Path) -> None:
+    from loadkit.run.proxy import needs_proxy
+    from loadkit.scenario.load import load_scenario
+
+    (tmp_path / "lf.py").write_text(LOCUSTFILE)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nlocustfile: lf.py\nusers: {AlphaUser: 1}\nstages:\n  - {duration: 1s, users: 1}\n"
+        "faults:\n"
+        "  - {name: net, at: 1s, for: 1s, kind: latency, via: proxy, latency: 100ms}\n"
+        "  - {name: gw, at: 2s, for: 1s, kind: pause, target: gateway}\n"
+    )
+    scenario = load_scenario(path)
+    assert [(f.name, f.where) for f in scenario.faults] == [
+        ("net", f"{path}:7"),
+        ("gw", f"{path}:8"),
+    ]
+    assert scenario.faults[0].params["latency"] == 0.1  # normalised once, at load
+    assert needs_proxy(scenario.faults)
+    assert not needs_proxy(scenario.faults[1:])

@@ -11,7 +11,7 @@ undo a fault from the journal alone.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -23,7 +23,15 @@ DEFAULT_PROXY_API = "http://127.0.0.1:8474"
 
 
 class FaultBackend(Protocol):
-    """Injects and reverts one family of faults (proxy, process, docker, http)."""
+    """Injects and reverts one family of faults (proxy, process, docker, http).
+
+    Backends subclass it explicitly, so the checker holds them to it and they
+    inherit the no-op ``prepare``.
+    """
+
+    def prepare(self, spec: FaultSpec) -> None:
+        """Get ready for ``spec`` before the run (e.g. open an API client): nothing by default."""
+        del spec
 
     def inject(self, spec: FaultSpec) -> None: ...
 
@@ -73,21 +81,17 @@ class BackendSet:
         backend = self._backends.get(spec.via)
         if backend is None:
             module_name, class_name = BACKEND_MODULES[spec.via]
-            cls = getattr(importlib.import_module(module_name), class_name)
-            backend = self._backends[spec.via] = cls(self.context)
+            build: Callable[[BackendContext], FaultBackend] = getattr(
+                importlib.import_module(module_name), class_name
+            )
+            backend = self._backends[spec.via] = build(self.context)
         return backend
 
     def prepare(self, specs: list[FaultSpec]) -> None:
-        """Import and build every backend a plan needs now, not at its first fault.
-
-        A backend may also have ``prepare(spec)`` (e.g. the proxy backend opens
-        its API client), so the first inject is as prompt as the others.
-        """
+        """Import, build and prepare every backend a plan needs now, not at its first fault,
+        so the first inject is as prompt as the others."""
         for spec in specs:
-            backend = self.for_spec(spec)
-            prepare = getattr(backend, "prepare", None)
-            if prepare is not None:
-                prepare(spec)
+            self.for_spec(spec).prepare(spec)
 
     def inject(self, spec: FaultSpec) -> None:
         self.for_spec(spec).inject(spec)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["DockerBackend"]
 
 
-class DockerBackend:
+class DockerBackend(FaultBackend):
     """Acts on containers of the local Docker engine (``DOCKER_HOST`` or the default socket)."""
 
     def __init__(self, context: BackendContext) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["HttpBackend"]
@@ -30,7 +30,7 @@ __all__ = ["HttpBackend"]
 TIMEOUT_S = 10.0
 
 
-class HttpBackend:
+class HttpBackend(FaultBackend):
     """Calls an HTTP admin API to switch app-level faults on and off."""
 
     def __init__(self, context: BackendContext) -> None:

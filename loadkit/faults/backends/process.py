@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["ProcessBackend", "ProcessTarget"]
@@ -50,7 +50,7 @@ class ProcessTarget:
     info_key: str | None = None  # the key in target.json, when it came from there
 
 
-class ProcessBackend:
+class ProcessBackend(FaultBackend):
     """Signals and restarts local processes."""
 
     def __init__(self, context: BackendContext) -> None:

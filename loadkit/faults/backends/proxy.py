@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from loadkit.errors import FaultError, LoadkitError
-from loadkit.faults.backends.base import BackendContext
+from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["ProxyBackend", "toxic_attributes", "toxic_name"]
@@ -56,7 +56,7 @@ def toxic_attributes(spec: FaultSpec) -> dict[str, int]:
     return {}
 
 
-class ProxyBackend:
+class ProxyBackend(FaultBackend):
     """Adds and removes toxics through ``loadkit.proxy.client.ToxiproxyClient``."""
 
     def __init__(self, context: BackendContext) -> None:

@@ -1,17 +1,18 @@
-"""Scenario files: validation errors name file:line:field and the fix; shipped scenarios load."""
+"""Reading scenario files (loadkit.scenario.load): errors name file:line:field and the fix."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
-from loadkit.errors import EXIT_BAD_INPUT, ScenarioError
-from loadkit.scenario.model import load_scenario
+from loadkit.errors import EXIT_BAD_INPUT, ConfigError, ScenarioError
+from loadkit.load.stages import SHAPE_KINDS, expand, parse_stages
+from loadkit.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,32 +167,37 @@ def test_check_errors_come_from_the_reporters_parser_with_a_line(write) -> None:
     assert ":10: checks[0]: " in message and "unknown metric 'p96'" in message, message
 
 
-def _check_in_child(path: Path) -> subprocess.CompletedProcess[str]:
-    # the full check builds the shape, which imports Locust (gevent): keep it out of pytest
+def _loadkit_run(path: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "loadkit.scenario.plugin", str(path)],
+        [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
-def test_shape_parameters_are_checked_by_the_shapes_part(write) -> None:
+def test_shape_parameters_are_checked_by_the_shapes_part(write, tmp_path) -> None:
     base = VALID.split("stages:")[0]
     good = write(base + "shape: {kind: soak, users: 5, duration_s: 2m, ramp_s: 10s}\n")
-    scenario = load_scenario(good, build_shape=False)
+    scenario = load_scenario(good)
     assert scenario.shape == {"kind": "soak", "users": 5, "duration_s": 120.0, "ramp_s": 10.0}
     assert scenario.stages == ()
-    proc = _check_in_child(good)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {
+    plan = scenario.plan  # the full check, in this process: the stages module needs no Locust
+    assert {
+        "name": scenario.name, "duration_s": plan.total_duration_s,
+        "peak_users": plan.peak_users, "first_spawn_rate": plan.first_spawn_rate,
+    } == {
         "name": "demo", "duration_s": 130.0, "peak_users": 5, "first_spawn_rate": 0.5,
     }  # fmt: skip
     bad = write(base + "shape:\n  kind: soak\n  users: 5\n  duration: 2m\n", "bad.yaml")
-    proc = _check_in_child(bad)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(bad)
+    assert str(caught.value).startswith(f"{bad}:8: shape.duration: unknown parameter")
+    proc = _loadkit_run(bad, tmp_path / "reports")
     assert proc.returncode == EXIT_BAD_INPUT
     assert f"{bad}:8: shape.duration: unknown parameter" in proc.stderr, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "reports").exists()  # nothing started
     with pytest.raises(ScenarioError, match=r"shape\.kind: unknown shape 'ramps'; did you mean"):
-        load_scenario(write(base + "shape: {kind: ramps}\n"), build_shape=False)
+        load_scenario(write(base + "shape: {kind: ramps}\n"))
 
 
 def test_default_locustfile_is_chosen_from_the_user_classes(write) -> None:
@@ -203,12 +209,11 @@ def test_default_locustfile_is_chosen_from_the_user_classes(write) -> None:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_scenario_validates(path: Path) -> None:
-    scenario = load_scenario(path, build_shape=False)
+    scenario = load_scenario(path)
     assert scenario.name == path.stem
     assert scenario.description
     if scenario.shape is not None:
-        proc = _check_in_child(path)
-        assert proc.returncode == 0, proc.stderr
+        assert scenario.plan.total_duration_s > 0  # the shape's parameters expand
     else:
         assert scenario.stages
 
@@ -253,3 +258,84 @@ def test_loadkit_run_bad_flags_exit_2(write, tmp_path, flags, expected) -> None:
     assert proc.returncode == EXIT_BAD_INPUT, proc.stderr
     assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+# -- one table of shape kinds: a scenario and Python validate each kind alike ----------
+
+SHAPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {  # kind: (good, bad)
+    "ramp": ({"users": 10, "ramp_s": "5s", "hold_s": "1m"}, {"users": 0, "ramp_s": "5s"}),
+    "steps": (
+        {"step_users": 2, "steps": 3, "step_s": "10s", "spawn_rate": 1},
+        {"step_users": 2, "steps": 0, "step_s": 10},
+    ),
+    "spike": (
+        {"base_users": 1, "spike_users": 9, "base_s": 2, "spike_s": 1, "recovery_s": 3},
+        {"base_users": 9, "spike_users": 9, "base_s": 2, "spike_s": 1, "recovery_s": 3},
+    ),
+    "soak": ({"users": 3, "duration_s": "2m", "ramp_s": 30}, {"users": 3, "duration_s": "2 min"}),
+}
+
+
+def _shape_scenario(write, kind: str, params: dict[str, object]) -> Path:
+    base = VALID.split("stages:")[0]
+    return write(base + yaml.safe_dump({"shape": {"kind": kind, **params}}), f"{kind}.yaml")
+
+
+def test_every_kind_of_the_table_is_accepted_by_scenarios() -> None:
+    assert set(SHAPES) == set(SHAPE_KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(SHAPES))
+def test_a_shape_kind_validates_alike_from_a_scenario_and_from_python(write, kind) -> None:
+    good, bad = SHAPES[kind]
+    scenario = load_scenario(_shape_scenario(write, kind, good))
+    assert scenario.plan.stages == expand(kind, good)
+    assert scenario.duration_s == sum(s.duration_s for s in expand(kind, good))
+    with pytest.raises(ConfigError) as python:
+        expand(kind, bad)
+    path = _shape_scenario(write, kind, bad)
+    with pytest.raises(ScenarioError) as from_file:
+        load_scenario(path)
+    field = python.value.field or ""
+    assert from_file.value.field == ("shape" if field == "shape" else f"shape.{field}")
+    assert (from_file.value.problem, from_file.value.fix) == (
+        python.value.problem,
+        python.value.fix,
+    )
+    assert from_file.value.source == str(path) and from_file.value.line is not None
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        {"duration": "abc", "users": 1},
+        {"duration": "0s", "users": 1},
+        {"duration": 5, "users": -1},
+        {"duration": 5, "users": 1.5},
+        {"duration": 5, "users": 1, "spawn_rate": 0},
+        {"duration": 5, "users": 1, "rate": 3},
+        {"users": 1},
+        {"duration": 5, "users": 1, "name": [1]},
+    ],
+)
+def test_a_stage_validates_alike_from_a_scenario_and_from_python(write, stage) -> None:
+    stages = [{"duration": "1s", "users": 2}, stage]
+    with pytest.raises(ConfigError) as python:
+        parse_stages(stages)
+    base = VALID.split("stages:")[0]
+    path = write(base + yaml.safe_dump({"stages": stages}))
+    with pytest.raises(ScenarioError) as from_file:
+        load_scenario(path)
+    assert python.value.field is not None and python.value.field.startswith("stages[1]")
+    assert from_file.value.field == python.value.field
+    assert (from_file.value.problem, from_file.value.fix) == (
+        python.value.problem,
+        python.value.fix,
+    )
+    assert from_file.value.line is not None and from_file.value.line > 5
+
+
+def test_a_stage_list_is_not_a_shape_kind_in_a_scenario(write) -> None:
+    base = VALID.split("stages:")[0]
+    with pytest.raises(ScenarioError, match=r"shape\.kind: unknown shape 'stages'; write the list"):
+        load_scenario(write(base + "shape: {kind: stages, stages: [{duration: 1, users: 1}]}\n"))

@@ -2,7 +2,7 @@
 
 Decoding ``.hlog`` lines one by one costs ~100 µs each, which would be most of
 the report time of a long run. Here each line is only inflated in Python
-(base64 and zlib: two C calls, see :func:`inflate`); the headers of *all*
+(base64 and zlib: two C calls, see :func:`loadkit.rundir.hdr_codec.inflate`); the headers of *all*
 histograms are then checked together (:func:`check_headers`) and their counts
 decoded together (:func:`decode_payloads`). The V2 payload is a 40-byte header
 and a ZigZag LEB128 varint stream where a positive value is the count of the
@@ -13,34 +13,33 @@ triples of the non-empty buckets.
 
 from __future__ import annotations
 
-import binascii
 import itertools
-import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from loadkit.report.hdr import IntArray, Layout, layout_for
+from loadkit.rundir.hdr_codec import (
+    COMPRESSION_COOKIE_BASE,
+    COOKIE_MASK,
+    ENCODING_COOKIE_BASE,
+    HEADER_SIZE,
+    IntArray,
+    Layout,
+    layout_for,
+)
 
 __all__ = [
-    "HEADER_SIZE",
     "Decoded",
     "Headers",
     "check_headers",
     "decode_batch",
     "decode_payloads",
     "decode_varints",
-    "inflate",
-    "unwrap",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
 
-_EXTERNAL_HEADER = struct.Struct(">II")
-_PAYLOAD_HEADER = struct.Struct(">IIIIQQd")
-HEADER_SIZE = _PAYLOAD_HEADER.size  # 40
 _EXTERNAL_DTYPE = np.dtype([("cookie", ">u4"), ("length", ">u4")])
 _PAYLOAD_DTYPE = np.dtype(
     [
@@ -53,46 +52,8 @@ _PAYLOAD_DTYPE = np.dtype(
         ("ratio", ">f8"),
     ]
 )
-_COMPRESSION_COOKIE_BASE = 0x1C849304
-_ENCODING_COOKIE_BASE = 0x1C849303
-_COOKIE_MASK = 0xFFFFFF0F  # ~0xF0 on 32 bits
 _MAX_VARINT_BYTES = 8  # counts below 2**56; a 9-byte varint is rejected as corrupt
 _CHUNK_BYTES = 1_000_000  # payload bytes decoded at a time (bounds the temporaries)
-
-
-def inflate(encoded: str) -> tuple[bytes, int, bytes]:
-    """(external 8-byte header, its length field's expected value, payload) of a ``HISTF…``.
-
-    Only base64 and zlib (two C calls): raises ``ValueError`` (binascii.Error)
-    or ``zlib.error`` on garbage; the headers are checked later, for all lines
-    at once, by :func:`check_headers`.
-    """
-    raw = binascii.a2b_base64(encoded)
-    size = _EXTERNAL_HEADER.size
-    return raw[:size], len(raw) - size, zlib.decompress(raw[size:])
-
-
-def unwrap(encoded: str) -> tuple[Layout, bytes]:
-    """The layout and the raw varint stream of one ``HISTF…`` string (ValueError if bad)."""
-    try:
-        raw = binascii.a2b_base64(encoded)
-        cookie, length = _EXTERNAL_HEADER.unpack_from(raw)
-        if cookie & _COOKIE_MASK != _COMPRESSION_COOKIE_BASE:
-            raise ValueError(f"not a compressed V2 histogram (cookie {cookie:#x})")
-        if length != len(raw) - _EXTERNAL_HEADER.size:
-            raise ValueError("histogram length does not match its header")
-        payload = zlib.decompress(raw[_EXTERNAL_HEADER.size :])
-        cookie, size, offset, sig, lowest, highest, _ = _PAYLOAD_HEADER.unpack_from(payload)
-    except (binascii.Error, struct.error, zlib.error) as exc:
-        raise ValueError(f"not a histogram: {exc}") from None
-    if cookie & _COOKIE_MASK != _ENCODING_COOKIE_BASE:
-        raise ValueError(f"bad payload cookie {cookie:#x}")
-    if offset != 0 or not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
-        raise ValueError("histogram settings out of range")
-    stream = payload[HEADER_SIZE : HEADER_SIZE + size]
-    if len(stream) != size or (size and stream[-1] >= 0x80):
-        raise ValueError("truncated histogram payload")
-    return layout_for(int(lowest), int(highest), int(sig)), stream
 
 
 @dataclass
@@ -114,9 +75,9 @@ class Headers:
 def check_headers(
     externals: list[bytes], compressed_lengths: list[int], payloads: list[bytes]
 ) -> Headers:
-    """Check every histogram's headers at once, like :func:`unwrap` checks one.
+    """Check every histogram's headers at once, like ``hdr_codec.unwrap`` checks one.
 
-    ``externals`` and ``compressed_lengths`` come from :func:`inflate`; every
+    ``externals`` and ``compressed_lengths`` come from ``hdr_codec.inflate``; every
     payload must be at least :data:`HEADER_SIZE` bytes long (the caller skips
     shorter ones).
     """
@@ -129,9 +90,9 @@ def check_headers(
     highest = head["highest"].astype(np.uint64)
     lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
     valid = (
-        (external["cookie"] & _COOKIE_MASK == _COMPRESSION_COOKIE_BASE)
+        (external["cookie"] & COOKIE_MASK == COMPRESSION_COOKIE_BASE)
         & (external["length"].astype(np.int64) == np.asarray(compressed_lengths, np.int64))
-        & (head["cookie"] & _COOKIE_MASK == _ENCODING_COOKIE_BASE)
+        & (head["cookie"] & COOKIE_MASK == ENCODING_COOKIE_BASE)
         & (head["offset"] == 0)
         & (sig >= 1)
         & (sig <= 5)

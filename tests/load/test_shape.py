@@ -1,13 +1,11 @@
-"""Load shapes: stage sequences, validation, and the open (arrival-rate) model."""
+"""The Locust adapters of loadkit.load.shape: stage sequences, validation, tick, Locust's picker."""
 
 from __future__ import annotations
 
-import gevent
 import locust  # noqa: F401  (gevent patching, as in a Locust process)
 import pytest
 
 from loadkit.errors import ConfigError
-from loadkit.load.arrival import ArrivalRate, IterationDropped
 from loadkit.load.shape import (
     RampShape,
     SoakShape,
@@ -22,14 +20,6 @@ from loadkit.load.shape import (
 
 def sequence(shape: StagedShape) -> list[tuple[str | None, int, float, float]]:
     return [(s.name, s.users, s.spawn_rate, s.duration_s) for s in shape.stages]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def fire(self, *, reverse: bool = False, **kwargs) -> None:
-        self.events.append(kwargs)
 
 
 def test_stages_from_a_list_inherit_spawn_rate_and_stop_after_the_end() -> None:
@@ -134,8 +124,6 @@ def test_build_shape_from_a_scenario_kind_and_params() -> None:
         (lambda: build_shape("wave", {}), "shape"),
         (lambda: build_shape("soak", {"users": 5, "duration_s": 5, "hours": 2}), "hours"),
         (lambda: build_shape("soak", {"users": 5}), "shape"),
-        (lambda: ArrivalRate(rate_per_s=0), "arrival.rate_per_s"),
-        (lambda: ArrivalRate(rate_per_s=5, max_in_flight=0), "arrival.max_in_flight"),
     ],
 )
 def test_invalid_parameters_raise_config_error_naming_the_field(build, field) -> None:
@@ -163,79 +151,25 @@ def test_library_shapes_are_not_picked_by_locust_from_a_locustfile() -> None:
     assert is_shape_class(MySoak) and MySoak().tick() == (3, 3.0)
 
 
-def test_arrival_rate_starts_the_scheduled_count_and_fires_iter_events() -> None:
-    hook = Recorder()
-    calls: list[int] = []
-    started, dropped = ArrivalRate(rate_per_s=50, duration_s=0.5, name="echo").run(
-        lambda: calls.append(1), hook
-    )
-    assert (started, dropped) == (25, 0) and len(calls) == 25
-    assert [e["name"] for e in hook.events] == ["echo"] * 25
-    assert all(e["request_type"] == "ITER" and e["exception"] is None for e in hook.events)
+def test_every_kind_of_the_table_has_its_adapter_with_the_same_stages() -> None:
+    from loadkit.load.shape import SHAPE_CLASSES
+    from loadkit.load.stages import SHAPE_KINDS, expand
+
+    kinds: dict[str, dict[str, object]] = {
+        "ramp": {"users": 10, "ramp_s": "5s", "hold_s": 3},
+        "steps": {"step_users": 2, "steps": 3, "step_s": 4},
+        "spike": {"base_users": 1, "spike_users": 5, "base_s": 2, "spike_s": 1, "recovery_s": 2},
+        "soak": {"users": 3, "duration_s": "1m"},
+    }
+    assert SHAPE_CLASSES.keys() == SHAPE_KINDS.keys() == kinds.keys()
+    for kind, params in kinds.items():
+        shape = build_shape(kind, params, source="s.yaml")
+        assert type(shape) is SHAPE_CLASSES[kind]
+        assert shape.stages == expand(kind, params)
+        assert shape.total_duration_s == sum(s.duration_s for s in shape.stages)
 
 
-def test_arrival_rate_counts_iterations_that_could_not_start_on_time() -> None:
-    hook = Recorder()
-    started, dropped = ArrivalRate(rate_per_s=40, max_in_flight=1, duration_s=0.5).run(
-        lambda: gevent.sleep(1), hook
-    )
-    assert started + dropped == 20 and started >= 1 and dropped >= 10
-    drops = [e for e in hook.events if e["name"] == "iteration dropped"]
-    assert len(drops) == dropped
-    assert all(isinstance(e["exception"], IterationDropped) for e in drops)
-
-
-def test_arrival_rate_iteration_errors_are_failures_not_crashes() -> None:
-    hook = Recorder()
-
-    def boom() -> None:
-        raise RuntimeError("broken check")
-
-    ArrivalRate(rate_per_s=20, duration_s=0.2).run(boom, hook)
-    assert len(hook.events) == 4
-    assert all(isinstance(e["exception"], RuntimeError) for e in hook.events)
-
-
-@pytest.mark.parametrize(("correct", "second_ms"), [(True, 9900.0), (False, 5000.0)])
-def test_latency_from_the_intended_start_corrects_coordinated_omission(correct, second_ms):
-    """A fake clock: each iteration takes 5 s, so the second one starts 4.9 s late."""
-    now = [100.0]
-
-    def slow_iteration() -> None:
-        now[0] += 5.0
-
-    hook = Recorder()
-    ArrivalRate(rate_per_s=10, duration_s=0.2, correct_omission=correct).run(
-        slow_iteration, hook, clock=lambda: now[0]
-    )
-    times = [round(e["response_time"], 3) for e in hook.events]
-    assert times == [5000.0, second_ms]
-
-
-def test_open_model_user_runs_its_schedule_inside_a_real_locust_environment() -> None:
-    from locust import constant
-    from locust.env import Environment
-
-    from loadkit.load.arrival import OpenModelUser
-
-    done: list[float] = []
-
-    class Ticker(OpenModelUser):
-        wait_time = constant(0)
-        arrival = ArrivalRate(rate_per_s=20, duration_s=0.5, name="tick")
-
-        def iteration(self) -> None:
-            done.append(1.0)
-
-    env = Environment(user_classes=[Ticker])
-    runner = env.create_local_runner()
-    try:
-        runner.start(2, spawn_rate=2)
-        deadline = gevent.get_hub().loop.now() + 60
-        while len(done) < 20 and gevent.get_hub().loop.now() < deadline:
-            gevent.sleep(0.1)
-    finally:
-        runner.quit()
-    assert len(done) == 20  # 2 users x 10 iterations, then each idles until stopped
-    assert env.stats.get("tick", "ITER").num_requests == 20
-    assert env.stats.get("tick", "ITER").num_failures == 0
+def test_stages_shape_takes_stage_objects_as_they_are() -> None:
+    stages = (Stage(0, "override", 4, 2.0, 30.0),)
+    shape = StagesShape(stages)
+    assert shape.stages == stages and shape.tick() == (4, 2.0)

@@ -1,4 +1,4 @@
-"""The vectorised ``.hlog`` reader agrees with decoding every line on its own."""
+"""The vectorised ``.hlog`` reader: what the writer writes, and the same as one line at a time."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadkit.report import hdr_batch
-from loadkit.report.hdr import decode_sparse
-from loadkit.rundir.hlog_reader import decode_tag, read_latency_log
+from loadkit.rundir import hdr_batch, hlog
+from loadkit.rundir.hdr_codec import decode_sparse
+from loadkit.rundir.hlog import decode_tag
+from loadkit.rundir.hlog_reader import read_latency_log
 
 
 def _encoded(values: list[int], count: int = 1, highest: int = 3_600_000_000, sig: int = 3) -> str:
@@ -90,3 +91,21 @@ def test_a_nine_byte_varint_is_rejected() -> None:
     data = np.frombuffer(b"\x02" + b"\xff" * 8 + b"\x01", dtype=np.uint8)
     with pytest.raises(ValueError):
         hdr_batch.decode_varints(data, np.array([len(data)]), 100)
+
+
+def test_reader_reads_what_the_metrics_writer_writes(tmp_path) -> None:
+    writer = hlog.HlogWriter(tmp_path / "latency.hlog", 1795000000.0)
+    histogram = hlog.new_histogram()
+    for value in (1000, 2000, 30_000):
+        histogram.record_value(value)
+    writer.write(hlog.encode_tag("fail", "WS task.updated, echo"), 1.0, 2.0, histogram)
+    writer.close()
+    log = read_latency_log(tmp_path / "latency.hlog")
+    assert log.start_time == 1795000000.0
+    assert log.rows.iloc[0].to_dict() == {
+        "t": 1.0,
+        "length": 1.0,
+        "endpoint": "WS task.updated, echo",
+        "outcome": "fail",
+        "count": 3,
+    }

@@ -1,0 +1,86 @@
+"""The one way bad input ends Locust at start: one line, children stopped, exit 2.
+
+A part's ``attach`` that finds a bad scenario, fault plan or setting calls
+:func:`exit_bad_input`. It prints ``loadkit: error: <message>`` once on stderr,
+stops the workers ``--processes`` forked (and waits until they have exited)
+and raises ``SystemExit(2)``, which Locust lets end the process.
+
+With ``--processes`` every process of the tree runs ``init``. A forked worker
+whose parent is the master says nothing and waits for the master to stop it:
+the master checks the same options and files and says it once, so one bad
+file gives one line (and no "bad response code" line from Locust).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import psutil
+
+from loadkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from loadkit.plugin.context import PluginContext
+
+__all__ = ["exit_bad_input"]
+
+# How long children get to exit after SIGTERM (then SIGKILL), and how long a
+# forked worker waits for its master to stop it before it exits by itself.
+STOP_TIMEOUT_S = 10.0
+MASTER_WAIT_S = 30.0
+
+
+def exit_bad_input(exc: ConfigError, context: PluginContext) -> NoReturn:
+    """End this Locust process for ``exc``: one line on stderr, children stopped, exit 2."""
+    forked = bool(getattr(context.options, "processes", None))
+    if forked and context.is_worker and _parent_is_master():
+        time.sleep(MASTER_WAIT_S)  # gevent's sleep: the master's SIGTERM ends us first
+    else:
+        print(f"loadkit: error: {exc}", file=sys.stderr, flush=True)
+    if forked and not context.is_worker:
+        _stop_forked_workers()
+    raise SystemExit(exc.exit_code)
+
+
+def _parent_is_master() -> bool:
+    """A ``--processes`` worker: is the parent the master (not a ``--worker`` launcher)?"""
+    if os.environ.get("LOCUST_MODE_WORKER", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        parent = psutil.Process().parent()
+        args = parent.cmdline() if parent is not None else ["--worker"]
+    except psutil.Error:
+        return False
+    return not any(arg in ("--worker", "-w") for arg in args)
+
+
+def _stop_forked_workers() -> None:
+    """SIGTERM the forked workers, SIGKILL any still running after STOP_TIMEOUT_S.
+
+    Their exit is waited for without reaping them (``WNOWAIT``): Locust's exit
+    hook reaps them, and it would fail on a child already reaped (and it does
+    not wait for one still running: it would be left behind).
+    """
+    pids = [child.pid for child in psutil.Process().children()]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while (pids := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not pids:
+            return
+
+
+def _running(pid: int) -> bool:
+    """True while child ``pid`` has not exited (an exited child stays a zombie for Locust)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:  # already reaped (gevent's child watcher may do that)
+        return False
