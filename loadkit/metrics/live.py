@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import Protocol
 
 from loadkit.metrics.intervals import Counts, merge_into
@@ -39,6 +41,7 @@ __all__ = [
     "Snapshot",
     "Window",
     "percentile_us",
+    "percentiles_us",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,43 +150,62 @@ _LAYOUT = new_histogram()
 
 def percentile_us(counts: Mapping[int, int], percentile: float) -> int | None:
     """``HdrHistogram.get_value_at_percentile`` of ``{counts_index: count}`` (µs); None if empty."""
-    total = sum(counts.values())
+    return percentiles_us(counts, (percentile,))[0]
+
+
+def percentiles_us(
+    counts: Mapping[int, int],
+    percentiles: tuple[float, ...],
+    indices: list[int] | None = None,
+) -> tuple[int | None, ...]:
+    """Several percentiles of ``{counts_index: count}`` (µs) from one cumulative sum.
+
+    ``indices``: the keys of ``counts`` already sorted (saves the sort).
+    """
+    if indices is None:
+        indices = sorted(counts)
+    cumulative = list(accumulate(map(counts.__getitem__, indices)))
+    total = cumulative[-1] if cumulative else 0
     if total <= 0:
-        return None
-    target = max(int(min(percentile, 100.0) * total / 100 + 0.5), 1)
-    seen = 0
-    for index in sorted(counts):
-        seen += counts[index]
-        if seen >= target:
-            return _bucket_value_us(index)
-    return _bucket_value_us(max(counts))  # unreachable: seen reaches total
-
-
-def _window(buckets: Mapping[int, int], requests: int, failures: int) -> Window:
-    p50, p95, p99 = (percentile_us(buckets, p) for p in PERCENTILES)
-    return Window(requests, failures, p50, p95, p99)
+        return tuple(None for _ in percentiles)
+    values: list[int | None] = []
+    for percentile in percentiles:
+        target = max(int(min(percentile, 100.0) * total / 100 + 0.5), 1)
+        values.append(_bucket_value_us(indices[bisect_left(cumulative, target)]))
+    return tuple(values)
 
 
 class _Tally:
     """Requests, failures and merged bucket counts (ok + fail) of one endpoint or all."""
 
-    __slots__ = ("buckets", "failures", "requests")
+    __slots__ = ("_indices", "_window", "buckets", "failures", "requests")
 
     def __init__(self) -> None:
         self.requests = 0
         self.failures = 0
         self.buckets: dict[int, int] = {}
+        self._indices: list[int] = []  # the keys of buckets, sorted (new ones are rare)
+        self._window: Window | None = None  # cached until the next add
 
     def add(self, buckets: Mapping[int, int], ok: bool) -> None:
         count = sum(buckets.values())
         self.requests += count
         if not ok:
             self.failures += count
+        into = self.buckets
         for index, n in buckets.items():
-            self.buckets[index] = self.buckets.get(index, 0) + n
+            if index in into:
+                into[index] += n
+            else:
+                into[index] = n
+                insort(self._indices, index)
+        self._window = None
 
     def window(self) -> Window:
-        return _window(self.buckets, self.requests, self.failures)
+        if self._window is None:
+            p50, p95, p99 = percentiles_us(self.buckets, PERCENTILES, self._indices)
+            self._window = Window(self.requests, self.failures, p50, p95, p99)
+        return self._window
 
 
 # -- the live state --------------------------------------------------------------------------

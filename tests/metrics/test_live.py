@@ -13,7 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from loadkit.errors import ConfigError
 from loadkit.metrics.intervals import Counts, IntervalMerger
-from loadkit.metrics.live import FaultRow, LiveFigures, ProbeReading, percentile_us
+from loadkit.metrics.live import (
+    FaultRow,
+    LiveFigures,
+    ProbeReading,
+    percentile_us,
+    percentiles_us,
+)
 from loadkit.metrics.live_plugin import parse_port
 from loadkit.metrics.prometheus import metrics_response, registry_for
 from loadkit.rundir.hlog import (
@@ -43,7 +49,10 @@ def test_percentiles_equal_hdrhistogram(seed: int) -> None:
     histogram = histogram_from_counts(counts)
     for p in (0.1, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0):
         assert percentile_us(counts, p) == histogram.get_value_at_percentile(p), p
-    assert percentile_us({}, 50.0) is None
+    assert percentiles_us(counts, (50.0, 95.0, 99.0)) == tuple(
+        histogram.get_value_at_percentile(p) for p in (50.0, 95.0, 99.0)
+    )
+    assert percentile_us({}, 50.0) is None and percentiles_us({}, (50.0, 99.0)) == (None, None)
 
 
 def _feed(tmp_path, intervals: list[tuple[int, Counts]]) -> tuple[LiveFigures, list]:
