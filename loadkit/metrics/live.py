@@ -139,17 +139,20 @@ class Snapshot:
 # -- HDR percentiles of sparse counts --------------------------------------------------------
 
 
+_LAYOUT = new_histogram()  # only asked for bucket values, never filled
+
+
 @lru_cache(maxsize=8192)
 def _bucket_value_us(index: int) -> int:
-    histogram = _LAYOUT
-    return int(histogram.get_highest_equivalent_value(histogram.get_value_from_index(index)))
-
-
-_LAYOUT = new_histogram()
+    """The value HdrHistogram reports for a bucket (its highest equivalent value)."""
+    return int(_LAYOUT.get_highest_equivalent_value(_LAYOUT.get_value_from_index(index)))
 
 
 def percentile_us(counts: Mapping[int, int], percentile: float) -> int | None:
-    """``HdrHistogram.get_value_at_percentile`` of ``{counts_index: count}`` (µs); None if empty."""
+    """``HdrHistogram.get_value_at_percentile`` (0 < p ≤ 100) of ``{counts_index: count}``, µs.
+
+    None when there are no counts.
+    """
     return percentiles_us(counts, (percentile,))[0]
 
 
