@@ -7,7 +7,7 @@ time, and both import ``loadkit.locust`` (the plugin's own cost is
 bench/plugin_overhead.py's figure):
 
 * ``plain``: a bare FastHttpUser doing exactly these calls, no checks;
-* ``workspace``: ``locustfiles/workspace.py`` with ``--ws-tasks echo``
+* ``workspace``: ``locustfiles/workspace.py`` with ``--job-tasks echo``
   (catch_response checks, output verification, the ``JOB echo`` event).
 
 Runs are interleaved A B A B ...; each is a local Locust process with its web
@@ -157,8 +157,8 @@ def main() -> None:
         variants = {
             "plain": ["-f", str(plain)],
             "workspace": [
-                "-f", str(ROOT / "locustfiles" / "workspace.py"), "--ws-tasks", "echo",
-                "--ws-wait", "0", "--ws-poll-interval", str(args.poll),
+                "-f", str(ROOT / "locustfiles" / "workspace.py"), "--job-tasks", "echo",
+                "--job-wait", "0", "--job-poll-interval", str(args.poll),
             ],
         }  # fmt: skip
         results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "target": ("loadkit.target.cli", "start the reference target (gateway + agent) on 127.0.0.1"),
     "proxy": ("loadkit.proxy.cli", "run the Toxiproxy-compatible TCP fault proxy"),
     "faults": ("loadkit.faults.cli", "list, check and recover faults (undo a killed run's faults)"),
+    "init": ("loadkit.users.cli", "write a starter scenario, locustfile and profile"),
+    "options": ("loadkit.users.cli", "list every loadkit and user option, default and help"),
 }
 
 

@@ -3,7 +3,7 @@
 ``WorkspaceUser`` (jobs) : ``SyncClientUser`` (live sync) :
 ``SessionBurstUser`` (sessions) = 3 : 2 : 1 by default; change the mix with
 Locust's own ``--config-users`` / class picker or a scenario's ``users:``.
-Every parameter of the three (``--ws-*``, ``--sync-*``, ``--session-*``)
+Every parameter of the three (``--job-*``, ``--sync-*``, ``--session-*``)
 applies here too.
 """
 

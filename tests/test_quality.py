@@ -33,3 +33,8 @@ def test_ruff_clean() -> None:
 def test_mypy_clean() -> None:
     proc = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_clean_on_the_example_locustfiles() -> None:
+    proc = subprocess.run([_tool("mypy"), "locustfiles"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -19,6 +19,7 @@ import gevent.pool
 from locust import User, task
 
 from loadkit.load.stages import FieldChecks
+from loadkit.users.events import fire
 
 __all__ = ["ArrivalRate", "IterationDropped", "OpenModelUser"]
 
@@ -100,14 +101,7 @@ class ArrivalRate:
 
     @staticmethod
     def _fire(events: _RequestHook, name: str, ms: float, error: Exception | None) -> None:
-        events.fire(
-            request_type="ITER",
-            name=name,
-            response_time=ms,
-            response_length=0,
-            exception=error,
-            context={},
-        )
+        fire(events, "ITER", name, 0.0, exception=error, response_time_ms=ms)
 
 
 class OpenModelUser(User):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from loadkit.errors import ConfigError
 from loadkit.load.stages import SHAPE_KINDS, Stage, expand, parse_stages
 from loadkit.scenario.model import Scenario, project_root
+from loadkit.scenario.service import service_options
 from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 
 if TYPE_CHECKING:
@@ -34,14 +35,14 @@ DEFAULT_LOCUSTFILES: dict[str, str] = {
 MIXED_LOCUSTFILE = "mixed.py"
 TOP_KEYS = tuple(
     "name description target locustfile users stages shape faults checks baseline options "  # noqa: SIM905
-    "interval".split()
+    "interval service".split()
 )
 # Locust arguments `loadkit run` sets itself; a scenario's options may not.
 RESERVED_OPTIONS = frozenset(
     "f locustfile H host headless autostart u users r spawn-rate t run-time master worker "  # noqa: SIM905
     "master-host master-port master-bind-host master-bind-port expect-workers web-host web-port "
     "loadkit-scenario loadkit-faults loadkit-out loadkit-target-info loadkit-run-name "
-    "loadkit-interval".split()
+    "loadkit-interval user-profile".split()
 )
 _OPTION_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -276,7 +277,10 @@ def load_scenario(path: str | Path) -> Scenario:
         faults=_faults(doc, data.get("faults")),
         checks=_checks(doc, data.get("checks")),
         baseline=baseline,
-        options=_options(doc, data.get("options")),
+        options={
+            **_options(doc, data.get("options")),
+            **service_options(doc, data.get("service"), source.resolve()),
+        },
         interval_s=interval,
         description=str(data.get("description") or ""),
     )

@@ -6,6 +6,7 @@ inject and what "good" means::
     name: workspace-gateway
     target: builtin                  # or the URL of a running service
     locustfile: locustfiles/mixed.py # default: chosen from the user classes
+    service: builtin                 # or a profile name / file / inline (scenario/service.py)
     users: {WorkspaceUser: 3, SyncClientUser: 1}
     stages:                          # or: shape: {kind: ramp|steps|spike|soak, ...}
       - {duration: 20s, users: 20, spawn_rate: 10}
@@ -103,9 +104,16 @@ class Scenario:
 
 
 def project_root() -> Path:
-    """The folder holding locustfiles/ and scenarios/: the clone, else the current folder."""
+    """The folder holding locustfiles/ and scenarios/: the clone, else the current folder
+    if it has them, else the copies shipped in the package (:mod:`loadkit.examples`)."""
     clone = Path(__file__).resolve().parents[2]
-    return clone if (clone / "locustfiles").is_dir() else Path.cwd()
+    if (clone / "locustfiles").is_dir():
+        return clone
+    if (Path.cwd() / "locustfiles").is_dir() or (Path.cwd() / "scenarios").is_dir():
+        return Path.cwd()
+    from loadkit.examples import EXAMPLES
+
+    return EXAMPLES
 
 
 def default_scenario_path() -> Path:

@@ -27,9 +27,11 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import websocket
+
+from loadkit.users.events import RequestEventHook, fire
 
 __all__ = [
     "Backoff",
@@ -37,15 +39,10 @@ __all__ = [
     "WebSocketClient",
     "WebSocketClosed",
     "WebSocketTimeout",
+    "ws_url",
 ]
 
 JsonObject = dict[str, Any]
-
-
-class RequestEventHook(Protocol):
-    """What the client needs of Locust's ``environment.events.request``."""
-
-    def fire(self, *, reverse: bool = False, **kwargs: Any) -> None: ...
 
 
 class WebSocketClosed(ConnectionError):
@@ -125,15 +122,14 @@ class WebSocketClient:
         exception: BaseException | None = None,
         response_time_ms: float | None = None,
     ) -> None:
-        if response_time_ms is None:
-            response_time_ms = (time.perf_counter() - started) * 1000.0
-        self._events.fire(
-            request_type="WS",
-            name=f"{self.name_prefix}{name}",
-            response_time=response_time_ms,
-            response_length=length,
+        fire(
+            self._events,
+            "WS",
+            f"{self.name_prefix}{name}",
+            started,
             exception=exception,
-            context={},
+            length=length,
+            response_time_ms=response_time_ms,
         )
 
     # -- connect / close -------------------------------------------------------
@@ -305,3 +301,13 @@ class WebSocketClient:
         if ws is not None:
             with contextlib.suppress(OSError, websocket.WebSocketException):
                 ws.shutdown()
+
+
+def ws_url(host: str, path: str = "/ws") -> str:
+    """``http://h:p`` → ``ws://h:p/ws`` (``https`` → ``wss``); ValueError otherwise."""
+    base = host.rstrip("/")
+    if base.startswith("https://"):
+        return "wss://" + base[len("https://") :] + path
+    if base.startswith("http://"):
+        return "ws://" + base[len("http://") :] + path
+    raise ValueError(f"--host {host!r} is not an http(s) URL")

@@ -18,7 +18,7 @@ def test_all_three_user_kinds_run_together_without_failures(target, locust) -> N
         target.url,
         users=6,
         until=endpoints,
-        args=("--ws-long-job-s", "3"),
+        args=("--job-long-s", "3"),
     )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())

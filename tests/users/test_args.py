@@ -27,13 +27,15 @@ def test_every_parameter_is_in_the_web_ui_with_a_plain_default() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     ui = json.loads(proc.stdout.strip().splitlines()[-1])
-    ours = {k for k in ui if k.startswith(("ws_", "session_", "sync_"))}
+    ours = {k for k in ui if k.startswith(("job_", "session_", "sync_", "user_"))}
     expected = {
-        "ws_workspaces", "ws_poll_interval", "ws_job_deadline", "ws_output_sizes",
-        "ws_large_output_bytes", "ws_tasks", "session_burst_size", "session_burst_spacing",
+        "job_workspaces", "job_poll_interval", "job_deadline", "job_output_sizes",
+        "job_large_output_bytes", "job_tasks", "session_burst_size", "session_burst_spacing",
         "session_mode", "session_rate", "session_expiry_deadline", "sync_repos",
-        "sync_repos_per_client", "sync_writer_share", "sync_reconnect_base",
+        "sync_repos_per_client", "sync_writer_share", "sync_reconnect_base", "user_profile",
     }  # fmt: skip
     assert expected <= ours, expected - ours
-    assert ui["ws_tasks"].startswith("echo:")  # text the web UI can edit
-    assert ui["ws_output_sizes"] == [1024, 65536, 1048576]
+    assert ui["job_tasks"].startswith("echo:")  # text the web UI can edit
+    assert ui["job_output_sizes"] == [1024, 65536, 1048576]
+    assert ui["user_profile"] == "builtin"
+    assert not any(k.startswith("ws_") for k in ui), ui  # the old names are aliases only

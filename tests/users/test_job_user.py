@@ -1,4 +1,4 @@
-"""WorkspaceUser in real headless Locust runs against the real target."""
+"""JobUser (through the example WorkspaceUser) in real headless Locust runs against the target."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import subprocess
 from locust_support import clear_faults, free_port, locust_cmd, set_fault, stop, wait_for
 
 ALL_TASKS = "echo:1,bytes:1,special:1,isolation:1,interrupt:1,timeout:1"
-FAST = ("--ws-long-job-s", "5", "--ws-poll-interval", "0.05", "--ws-wait", "0")
+FAST = ("--job-long-s", "5", "--job-poll-interval", "0.05", "--job-wait", "0")
+OLD_FAST = ("--ws-long-job-s", "5", "--ws-poll-interval", "0.05", "--ws-wait", "0")
 
 
 def test_every_kind_of_job_runs_and_passes_on_a_healthy_target(target, locust) -> None:
@@ -26,7 +27,7 @@ def test_every_kind_of_job_runs_and_passes_on_a_healthy_target(target, locust) -
         "JOB timeout",
     )
     result = locust.run(
-        "workspace.py", target.url, users=6, until=endpoints, args=("--ws-tasks", ALL_TASKS, *FAST)
+        "workspace.py", target.url, users=6, until=endpoints, args=("--job-tasks", ALL_TASKS, *FAST)
     )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
@@ -40,7 +41,7 @@ def test_large_outputs_of_10_mib_are_verified(target, locust) -> None:
         target.url,
         users=1,
         until=("JOB bytes",),
-        args=("--ws-tasks", "bytes", "--ws-large-output-share", "1", *FAST),
+        args=("--job-tasks", "bytes", "--job-large-output-share", "1", *FAST),
     )
     assert result.count("JOB bytes") > 0 and result.total_failures == 0, result.explain()
     # base64 of 10 MiB inside a JSON body
@@ -55,7 +56,7 @@ def test_app_level_errors_show_as_failures(target, locust) -> None:
             target.url,
             users=2,
             until=("JOB echo",),
-            args=("--ws-tasks", "echo", *FAST),
+            args=("--job-tasks", "echo", *FAST),
         )
     finally:
         clear_faults(target.url)
@@ -73,7 +74,7 @@ def test_added_latency_shows_in_the_job_times(target, locust) -> None:
             target.url,
             users=2,
             until=("JOB echo",),
-            args=("--ws-tasks", "echo", *FAST),
+            args=("--job-tasks", "echo", *FAST),
         )
     finally:
         clear_faults(target.url)
@@ -90,7 +91,7 @@ def test_a_job_that_never_finishes_fails_at_the_deadline_not_a_hang(target, locu
             target.url,
             users=2,
             until=("JOB echo",),
-            args=("--ws-tasks", "echo", "--ws-job-deadline", "1", *FAST),
+            args=("--job-tasks", "echo", "--job-deadline", "1", *FAST),
         )
     finally:
         target.agent.signal(signal.SIGCONT)
@@ -102,7 +103,10 @@ def test_a_job_that_never_finishes_fails_at_the_deadline_not_a_hang(target, locu
 
 
 def test_an_isolation_leak_is_reported(target, locust) -> None:
-    """All users share one workspace and the probe reads it as the 'stranger': a leak."""
+    """All users share one workspace and the probe reads it as the 'stranger': a leak.
+
+    Written with the old ``--ws-*`` names: they still work, with a one-line notice.
+    """
     result = locust.run(
         "workspace.py",
         target.url,
@@ -117,11 +121,12 @@ def test_an_isolation_leak_is_reported(target, locust) -> None:
             "leak",
             "--ws-stranger-workspace",
             "leak-shared-0",
-            *FAST,
+            *OLD_FAST,
         ),
     )
     assert result.failed("JOB isolation") == result.count("JOB isolation") > 0, result.explain()
     assert any("isolation leak" in f["Error"] for f in result.failures), result.explain()
+    assert "loadkit: --ws-tasks is deprecated; use --job-tasks" in result.output
 
 
 def test_bad_parameter_is_one_line_and_exit_2(tmp_path) -> None:
@@ -134,6 +139,18 @@ def test_bad_parameter_is_one_line_and_exit_2(tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert "--ws-tasks" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_parameter_under_its_new_name_is_one_line_and_exit_2(tmp_path) -> None:
+    proc = subprocess.run(
+        locust_cmd("workspace.py", "--headless", "--job-tasks", "echo:2,nosuch"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--job-tasks" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_distributed_run_with_two_workers_gets_master_parameters(target, locust, tmp_path):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import types
 
-from locust_support import LOCUSTFILES, clear_faults, read_stats, set_fault, wait_for
+from locust_support import clear_faults, read_stats, set_fault, wait_for
 
 WRITERS = (
     "--sync-writer-share",
@@ -93,18 +92,17 @@ class Recorder:
 
 
 def make_user():
-    """A SyncClientUser without a connection, to feed handle() crafted server messages."""
-    sys.path.insert(0, str(LOCUSTFILES))
-    try:
-        import sync
-    finally:
-        sys.path.remove(str(LOCUSTFILES))
-    user = sync.SyncClientUser.__new__(sync.SyncClientUser)
+    """A SyncUser without a connection, to feed handle() crafted server messages."""
+    from loadkit.users.profile.builtin_sync import BuiltinSync
+    from loadkit.users.sync import SyncUser
+
+    user = SyncUser.__new__(SyncUser)
     hook = Recorder()
     user.environment = types.SimpleNamespace(  # no Locust environment needed to check messages
         events=types.SimpleNamespace(request=hook), parsed_options=None
     )
-    user.last_seq, user.last_version = {}, {}
+    user.last_seq, user.last_version, user.seen_seq = {}, {}, False
+    user.api = BuiltinSync()
     return user, hook
 
 
@@ -141,11 +139,8 @@ def test_missed_out_of_order_and_stale_versions_are_failures() -> None:
 
 
 def test_writers_are_spread_evenly() -> None:
-    sys.path.insert(0, str(LOCUSTFILES))
-    try:
-        import sync
-    finally:
-        sys.path.remove(str(LOCUSTFILES))
+    from loadkit.users import sync
+
     assert [sync.is_writer(n, 0.25) for n in range(8)] == [True, False, False, False] * 2
     assert not any(sync.is_writer(n, 0.0) for n in range(8))
     assert all(sync.is_writer(n, 1.0) for n in range(8))

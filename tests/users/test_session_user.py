@@ -1,4 +1,4 @@
-"""SessionBurstUser in real headless Locust runs against the real target."""
+"""SessionUser (through the example SessionBurstUser) in real headless Locust runs on the target."""
 
 from __future__ import annotations
 

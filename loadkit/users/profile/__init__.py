@@ -1,0 +1,1 @@
+"""Service profiles: what the users call (see :mod:`loadkit.users.profile.api`)."""

@@ -1,0 +1,1 @@
+"""Small independent services that speak other API dialects (not the reference target)."""
