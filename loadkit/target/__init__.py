@@ -9,9 +9,11 @@ Modules: ``gateway`` (app + process), ``jobs`` / ``internal`` / ``store`` (job
 routes, agent routes, SQLite), ``commands`` (the safe command language),
 ``agent`` / ``breaker`` / ``outbox`` / ``workspaces`` (the agent), ``launcher``
 / ``cli`` / ``serve`` / ``config`` (processes and settings), ``statedb`` /
-``httpjson`` (shared SQLite and JSON-request helpers), ``sessions``, ``tasks``
-/ ``taskstore`` / ``wshub`` (tasks sync and its WebSocket fan-out),
-``appfaults``.
+``httpjson`` (shared SQLite and JSON-request helpers), ``sessions`` /
+``messages`` / ``sessionqueues`` (sessions, their containers and in-order
+message queues), ``tasks`` / ``taskstore`` / ``wshub`` (tasks sync and its
+WebSocket fan-out), ``appfaults`` / ``resfaults`` (path faults; store and disk
+faults), ``outputs`` (job responses, primary or fallback folder).
 """
 
 from __future__ import annotations

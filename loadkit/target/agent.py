@@ -10,7 +10,10 @@ Three loops share one circuit breaker for every call to the gateway:
 - *delivery*: retries the outbox with exponential backoff.
 
 A result is posted once right away; if that fails it goes to the outbox on disk
-and waits for the gateway. The agent serves ``GET /health`` (breaker state,
+and waits for the gateway. An interrupted job's result carries the output it
+printed before it was stopped. Two ``break_*`` options break this on purpose:
+``break_breaker_never_opens`` and ``break_callbacks_not_retried`` (the result
+is dropped instead of going to the outbox). The agent serves ``GET /health`` (breaker state,
 outbox size) on its own port: ``python -m loadkit.target.agent --gateway-url URL
 --data-dir DIR [--port N]``.
 """
@@ -58,7 +61,12 @@ class Agent:
         self.url = url
         self.agent_id = f"agent-{os.getpid()}"
         self.started_at = time.time()
-        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_open_s)
+        self.breaker = CircuitBreaker(
+            config.breaker_failures,
+            config.breaker_open_s,
+            never_opens=config.break_breaker_never_opens,
+        )
+        self.dropped = 0  # results dropped by break_callbacks_not_retried
         self.outbox = Outbox(config.data_dir / "outbox")
         self.variables = FileVarStore(config.data_dir)
         self.executing: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -105,15 +113,16 @@ class Agent:
         return True
 
     # -- jobs --------------------------------------------------------------
-    async def _execute(self, job: dict[str, Any]) -> dict[str, Any]:
+    async def _execute(self, job: dict[str, Any], partial: list[str]) -> dict[str, Any]:
         state, output, error = "completed", "", None
         timeout_ms = job.get("timeout_ms")
         try:
             command = commands.parse(job["command"])
             async with asyncio.timeout(timeout_ms / 1000 if timeout_ms else None):
-                output = await commands.run(command, job["workspace"], self.variables)
+                output = await commands.run(command, job["workspace"], self.variables, partial)
         except TimeoutError:
             state, error = "timeout", f"timed out after {timeout_ms} ms"
+            output = "".join(partial)  # what it printed before the timeout
         except commands.JobFailed as exc:
             state, error = "failed", str(exc)
         except commands.CommandError as exc:
@@ -124,7 +133,8 @@ class Agent:
 
     async def _job(self, job: dict[str, Any]) -> None:
         request_id = job["request_id"]
-        inner = asyncio.create_task(self._execute(job))
+        partial: list[str] = []
+        inner = asyncio.create_task(self._execute(job, partial))
         self.executing[request_id] = inner
         try:
             await asyncio.wait({inner})
@@ -132,7 +142,7 @@ class Agent:
                 result = {
                     "request_id": request_id,
                     "state": "interrupted",
-                    "output": "",
+                    "output": "".join(partial),
                     "error": "interrupted by request",
                 }
             else:
@@ -141,6 +151,11 @@ class Agent:
                 await self._deliver(result)
             except GatewayUnavailable:
                 attempts = self.attempts.get(request_id, 0)
+                if self.config.break_callbacks_not_retried:
+                    self.attempts.pop(request_id, None)
+                    self.dropped += 1
+                    log.warning("break_callbacks_not_retried: dropped result %s", request_id)
+                    return
                 await asyncio.to_thread(self.outbox.put, {**result, "attempts": attempts})
         finally:
             self.executing.pop(request_id, None)
@@ -234,6 +249,8 @@ class Agent:
             "delivered": self.delivered,
             "circuit_breakers": {BREAKER_NAME: state},
             "breaker_opened": self.breaker.opened_count,
+            "breaker_failures": self.breaker.failures,
+            "dropped_results": self.dropped,
         }
 
 

@@ -10,6 +10,10 @@ specific matching fault to each HTTP request and WebSocket handshake: it waits
 cleared and the target always observed. ``for_s`` (an extension) makes a
 fault clear itself, a safety net when the controller dies.
 
+The same endpoint sets the resource faults of :mod:`.resfaults` (a body with
+``store`` or ``disk`` instead of ``path``/``latency_ms``/...); ``GET`` shows
+them under ``store`` and ``disk``; ``DELETE`` without ``?path=`` clears them too.
+
 Wiring, in the gateway (one registry shared by the routes and the middleware)::
 
     registry = appfaults.FaultRegistry()
@@ -35,6 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loadkit.target.config import TargetConfig
 from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object
+from loadkit.target.resfaults import KINDS, ResourceFaults, parse_resource_fault
 
 __all__ = [
     "EXEMPT_PREFIXES",
@@ -146,7 +151,10 @@ def parse_fault(data: dict[str, Any], now: float) -> AppFault:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ApiError(
-            400, f"unknown field '{unknown[0]}'; fields are {', '.join(FIELDS)}", unknown[0]
+            400,
+            f"unknown field '{unknown[0]}'; fields are {', '.join(FIELDS)}"
+            " (or store / disk: a resource fault)",
+            unknown[0],
         )
     path = data.get("path")
     if path is not None:
@@ -227,15 +235,22 @@ async def _inject_error(scope: Scope, receive: Receive, send: Send, fault: AppFa
         await send({"type": "websocket.close", "code": 1013})
 
 
-def routes(config: TargetConfig, faults: FaultRegistry) -> list[BaseRoute]:
+def routes(
+    config: TargetConfig, faults: FaultRegistry, resources: ResourceFaults | None = None
+) -> list[BaseRoute]:
     """``/admin/faults`` routes over ``faults`` (see docs/target-api.md, App-level faults)."""
+    resource_faults = resources or ResourceFaults()
 
     def listing(**extra: Any) -> JSONResponse:
-        return JSONResponse({"faults": [f.as_json() for f in faults.list()], **extra})
+        body = {"faults": [f.as_json() for f in faults.list()], **resource_faults.listing()}
+        return JSONResponse({**body, **extra})
 
     @json_endpoint
     async def add_fault(request: Request) -> Response:
         data = await read_json_object(request, config.max_body_bytes)
+        if any(kind in data for kind in KINDS):
+            resource_faults.set(parse_resource_fault(data, faults.clock()))
+            return listing()
         faults.set(parse_fault(data, faults.clock()))
         return listing()
 
@@ -248,7 +263,7 @@ def routes(config: TargetConfig, faults: FaultRegistry) -> list[BaseRoute]:
         if "path" in request.query_params:
             path = request.query_params["path"] or None
             return listing(cleared=faults.clear(path, all_paths=False))
-        return listing(cleared=faults.clear())
+        return listing(cleared=faults.clear() + resource_faults.clear())
 
     return [
         Route("/admin/faults", add_fault, methods=["POST"]),

@@ -3,7 +3,9 @@
 The breaker is ``closed`` while calls succeed; after ``failure_threshold``
 consecutive failures it is ``open`` (no calls) for ``open_s``; then
 ``half_open``: exactly one trial call is let through, whose success closes it
-and whose failure opens it again.
+and whose failure opens it again. ``never_opens`` (the agent's
+``break_breaker_never_opens``) breaks it on purpose: it counts failures but
+stays closed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ class CircuitBreaker:
         failure_threshold: int = 3,
         open_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        never_opens: bool = False,
     ) -> None:
+        self.never_opens = never_opens
         self.failure_threshold = max(1, failure_threshold)
         self.open_s = open_s
         self.clock = clock
@@ -56,6 +61,8 @@ class CircuitBreaker:
 
     def failure(self) -> None:
         self.failures += 1
+        if self.never_opens:
+            return
         if self._trial_in_flight or self.failures >= self.failure_threshold:
             if not self._open or self._trial_in_flight:
                 self.opened_count += 1

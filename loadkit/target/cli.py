@@ -18,7 +18,13 @@ from types import FrameType
 from typing import Any
 
 from loadkit.errors import EXIT_OK, ConfigError
-from loadkit.target.config import AgentConfig, TargetConfig, add_config_arguments
+from loadkit.target.config import (
+    AgentConfig,
+    TargetConfig,
+    add_break_arguments,
+    add_config_arguments,
+    break_fields,
+)
 from loadkit.target.launcher import start_target
 
 __all__ = ["handler", "register"]
@@ -33,8 +39,12 @@ GATEWAY_OPTIONS = (
     "warm_start_ms",
     "idle_after_s",
     "expire_after_s",
+    "session_queue_limit",
+    "sync_max_body_bytes",
+    "sync_max_changes",
 )
 AGENT_OPTIONS = ("concurrency", "heartbeat_s", "request_timeout_s", "breaker_failures")
+BREAK_OPTIONS = tuple(sorted(break_fields(TargetConfig) | break_fields(AgentConfig)))
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +65,7 @@ def register(subparsers: Any) -> None:
     )
     add_config_arguments(parser, TargetConfig, only=set(GATEWAY_OPTIONS))
     add_config_arguments(parser, AgentConfig, only=set(AGENT_OPTIONS))
+    add_break_arguments(parser)
     parser.set_defaults(func=handler)
 
 
@@ -89,7 +100,12 @@ def handler(args: argparse.Namespace) -> int:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{getattr(args, name)} is negative", field=flag, fix="use >= 0")
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="loadkit-"))
-    options = {name: getattr(args, name) for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS)}
+    options = {
+        name: getattr(args, name) for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS, *BREAK_OPTIONS)
+    }
+    broken = [name for name in BREAK_OPTIONS if options[name]]
+    if broken:
+        print(f"target: deliberately broken: {', '.join(broken)}", file=sys.stderr, flush=True)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

@@ -8,12 +8,16 @@
 ``get VAR``               the workspace's VALUE, or empty
 ``fail MESSAGE``          the job fails with ``error`` = MESSAGE
 ``cpu MILLISECONDS``      burns CPU for that long
+``lines COUNT INTERVAL``  ``line 1\n`` … ``line COUNT\n``, one every INTERVAL
+                          milliseconds (a long command with partial output)
 ========================  =====================================================
 
 :func:`parse` rejects anything else with a :class:`CommandError` (a
 :class:`~loadkit.errors.ConfigError`, answered as 400 by the gateway).
 :func:`run` executes a parsed command inside the agent; cancelling the task
-that runs it stops ``sleep`` and ``cpu`` at once.
+that runs it stops ``sleep``, ``cpu`` and ``lines`` at once; ``lines`` appends
+each line to the caller's ``partial`` list as it prints it, so an interrupted
+run still has what it produced so far.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "Fail",
     "GetVar",
     "JobFailed",
+    "Lines",
     "SetVar",
     "Sleep",
     "VarStore",
@@ -53,9 +58,11 @@ __all__ = [
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SLEEP_S = 3600.0
 MAX_CPU_MS = 60_000
+MAX_LINES = 100_000
+MAX_LINE_INTERVAL_MS = 60_000
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SEED = b"loadkit.target.commands.deterministic_bytes/v1"
-VERBS = "echo, sleep, bytes, set, get, fail, cpu"
+VERBS = "echo, sleep, bytes, set, get, fail, cpu, lines"
 
 
 class CommandError(ConfigError):
@@ -105,7 +112,13 @@ class Cpu:
     milliseconds: int
 
 
-Command = Echo | Sleep | Bytes | SetVar | GetVar | Fail | Cpu
+@dataclass(frozen=True)
+class Lines:
+    count: int
+    interval_ms: int
+
+
+Command = Echo | Sleep | Bytes | SetVar | GetVar | Fail | Cpu | Lines
 
 
 def deterministic_bytes(count: int) -> bytes:
@@ -151,6 +164,14 @@ def parse(text: str) -> Command:
         return Cpu(int(_number("cpu", arg, int, MAX_CPU_MS)))
     if verb == "fail":
         return Fail(arg or "failed on request")
+    if verb == "lines":
+        count, _, interval = arg.partition(" ")
+        if not interval.strip():
+            raise CommandError("'lines' needs COUNT INTERVAL_MS", fix="write e.g. 'lines 10 100'")
+        return Lines(
+            int(_number("lines", count, int, MAX_LINES)),
+            int(_number("lines", interval.strip(), int, MAX_LINE_INTERVAL_MS)),
+        )
     if verb in ("set", "get"):
         name, eq, value = (rest.lstrip() if verb == "set" else arg).partition("=")
         if not VAR_NAME.fullmatch(name):
@@ -188,8 +209,23 @@ def _encoded_bytes(count: int) -> str:
     return base64.b64encode(deterministic_bytes(count)).decode("ascii")
 
 
-async def run(command: Command, workspace: str, variables: VarStore) -> str:
-    """Execute ``command`` for ``workspace``; return its output or raise :class:`JobFailed`."""
+async def _lines(command: Lines, partial: list[str]) -> str:
+    for number in range(1, command.count + 1):
+        if number > 1:
+            await asyncio.sleep(command.interval_ms / 1000)
+        partial.append(f"line {number}\n")
+    return "".join(partial)
+
+
+async def run(
+    command: Command, workspace: str, variables: VarStore, partial: list[str] | None = None
+) -> str:
+    """Execute ``command`` for ``workspace``; return its output or raise :class:`JobFailed`.
+
+    ``partial`` collects the output printed so far by ``lines`` (for interrupts).
+    """
+    if isinstance(command, Lines):
+        return await _lines(command, [] if partial is None else partial)
     if isinstance(command, Echo):
         return command.text
     if isinstance(command, Sleep):

@@ -4,6 +4,11 @@
 it: jobs, sessions, tasks, app faults) reads. :class:`AgentConfig` is what the
 agent reads. Both turn into and back from command-line flags, so the launcher
 can build a ``cmd`` that restarts a process with the same settings.
+
+Fields named ``break_*`` are not settings: each breaks one behaviour of the
+target on purpose (off by default), so that a test plan's twin can prove its
+check fails when that behaviour is broken. ``--help`` lists them in their own
+group, "deliberately broken behaviour (for testing loadkit)".
 """
 
 from __future__ import annotations
@@ -14,9 +19,25 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["AgentConfig", "TargetConfig", "add_config_arguments", "config_from_args", "to_argv"]
+from loadkit.errors import ConfigError
+
+__all__ = [
+    "BREAK_GROUP",
+    "BREAK_PREFIX",
+    "AgentConfig",
+    "TargetConfig",
+    "add_break_arguments",
+    "add_config_arguments",
+    "break_fields",
+    "config_from_args",
+    "to_argv",
+]
 
 MiB = 1024 * 1024
+BREAK_PREFIX = "break_"
+BREAK_GROUP = "deliberately broken behaviour (for testing loadkit)"
+# Fields that must be at least 1 (a limit of 0 would refuse everything).
+_AT_LEAST_ONE = {"sync_max_body_bytes", "sync_max_changes", "session_queue_limit"}
 
 
 def _help(text: str) -> dict[str, str]:
@@ -67,9 +88,33 @@ class TargetConfig:
     expire_after_s: float = field(
         default=60.0, metadata=_help("an idle session expires after this")
     )
+    session_queue_limit: int = field(
+        default=100, metadata=_help("messages waiting in one session's queue before 429")
+    )
+    sync_max_body_bytes: int = field(
+        default=1 * MiB, metadata=_help("largest body of a tasks-sync request (413 above)")
+    )
+    sync_max_changes: int = field(
+        default=1000, metadata=_help("most changes in one POST /repos/{repo}/sync (400 above)")
+    )
     watch_pid: int = field(
         default=0, metadata=_help("exit when this process is gone (0 = don't watch)")
     )
+    break_expired_leases_not_requeued: bool = field(
+        default=False,
+        metadata=_help("BROKEN ON PURPOSE: a job whose agent died is never run again (a lost job)"),
+    )
+    break_sync_event_dropped: bool = field(
+        default=False,
+        metadata=_help("BROKEN ON PURPOSE: the task event of every 10th seq of a repo is not sent"),
+    )
+    break_session_messages_reordered: bool = field(
+        default=False,
+        metadata=_help("BROKEN ON PURPOSE: a session runs its newest queued message first"),
+    )
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
 
     @property
     def db_path(self) -> Path:
@@ -113,6 +158,32 @@ class AgentConfig:
     watch_pid: int = field(
         default=0, metadata=_help("exit when this process is gone (0 = don't watch)")
     )
+    break_breaker_never_opens: bool = field(
+        default=False,
+        metadata=_help("BROKEN ON PURPOSE: the callback circuit breaker never opens"),
+    )
+    break_callbacks_not_retried: bool = field(
+        default=False,
+        metadata=_help(
+            "BROKEN ON PURPOSE: a result whose first callback fails is dropped, never retried"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+
+
+def _check_numbers(config: Any) -> None:
+    """Numbers are >= 0 (limits >= 1); a bad one is a ConfigError naming its flag."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        low = 1 if f.name in _AT_LEAST_ONE else 0
+        if not value >= low:  # also refuses NaN
+            raise ConfigError(
+                f"{f.name} = {value} is out of range", field=_flag(f.name), fix=f"use >= {low}"
+            )
 
 
 C = TypeVar("C", TargetConfig, AgentConfig)
@@ -122,21 +193,51 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def break_fields(cls: type[Any]) -> set[str]:
+    """The ``break_*`` fields of ``cls`` (each breaks one behaviour on purpose)."""
+    return {f.name for f in fields(cls) if f.name.startswith(BREAK_PREFIX)}
+
+
 def add_config_arguments(
-    parser: argparse.ArgumentParser, cls: type[Any], *, only: set[str] | None = None
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type[Any],
+    *,
+    only: set[str] | None = None,
 ) -> None:
-    """Add one ``--flag`` per field of ``cls`` (or of the fields named in ``only``)."""
+    """Add one ``--flag`` per field of ``cls`` (or of the fields named in ``only``).
+
+    A bool field is a switch: ``--flag`` / ``--no-flag``.
+    """
     for f in fields(cls):
         if only is not None and f.name not in only:
             continue
-        kind = type(f.default)
+        if isinstance(f.default, bool):
+            parser.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=f.metadata["help"],
+            )
+            continue
         parser.add_argument(
             _flag(f.name),
             dest=f.name,
-            type=kind,
+            type=type(f.default),
             default=f.default,
             help=f"{f.metadata['help']} (default: {f.default})",
         )
+
+
+def add_break_arguments(parser: argparse.ArgumentParser) -> list[str]:
+    """Add every ``break_*`` switch of both configs in their own help group; returns names."""
+    group = parser.add_argument_group(BREAK_GROUP)
+    names: list[str] = []
+    for cls in (TargetConfig, AgentConfig):
+        only = break_fields(cls)
+        add_config_arguments(group, cls, only=only)
+        names += sorted(only)
+    return names
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace, **overrides: Any) -> C:
@@ -153,5 +254,8 @@ def to_argv(config: TargetConfig | AgentConfig) -> list[str]:
     """The flags that rebuild ``config`` through :func:`config_from_args`."""
     argv: list[str] = []
     for name, value in dataclasses.asdict(config).items():
-        argv += [_flag(name), str(value)]
+        if isinstance(value, bool):
+            argv.append(_flag(name) if value else "--no-" + name.replace("_", "-"))
+        else:
+            argv += [_flag(name), str(value)]
     return argv

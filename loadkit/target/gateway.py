@@ -1,8 +1,10 @@
 """The gateway process: one Starlette app with every route of docs/target-api.md.
 
 Jobs (:mod:`.jobs`), the agent's endpoints and ``/health`` (:mod:`.internal`),
-sessions (:mod:`.sessions`), tasks sync + ``WS /ws`` (:mod:`.tasks`) and
-app-level faults (:mod:`.appfaults`, routes plus a middleware around the app).
+sessions (:mod:`.sessions`) and their message queues (:mod:`.sessionqueues`),
+tasks sync + ``WS /ws`` (:mod:`.tasks`), app-level faults (:mod:`.appfaults`,
+routes plus a middleware around the app) and resource faults (:mod:`.resfaults`,
+shared by every store).
 Unknown routes and wrong methods answer with the same JSON error shape.
 State lives in ``<data-dir>/gateway.db`` (SQLite WAL).
 
@@ -27,9 +29,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from loadkit.errors import LoadkitError
-from loadkit.target import appfaults, internal, jobs, sessions, tasks
+from loadkit.target import appfaults, internal, jobs, sessionqueues, sessions, tasks
 from loadkit.target.config import TargetConfig, add_config_arguments, config_from_args
 from loadkit.target.httpjson import ApiError, error_response
+from loadkit.target.messages import MessageStore
+from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.serve import bind_socket, exit_with_error, serve, write_port_file
 from loadkit.target.store import JobStore
 
@@ -57,15 +61,19 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 def create_app(config: TargetConfig) -> Any:
     """The gateway's ASGI app for ``config`` (opens the database in ``config.data_dir``)."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = JobStore(config)
+    resources = ResourceFaults()
+    store = JobStore(config, resources)
     agents = internal.AgentRegistry(config.agent_stale_s)
     faults = appfaults.FaultRegistry()
+    session_store = sessions.SessionStore(config, faults=resources)
+    queues = sessionqueues.SessionQueues(config, session_store, MessageStore(config, resources))
     routes: list[BaseRoute] = [
         *jobs.routes(config, store),
-        *internal.routes(config, store, agents),
-        *sessions.routes(config),
-        *tasks.routes(config),
-        *appfaults.routes(config, faults),
+        *internal.routes(config, store, agents, resources),
+        *sessions.routes(config, session_store, on_delete=queues.forget),
+        *sessionqueues.routes(config, queues),
+        *tasks.routes(config, faults=resources),
+        *appfaults.routes(config, faults, resources),
     ]
 
     @contextlib.asynccontextmanager
@@ -73,11 +81,13 @@ def create_app(config: TargetConfig) -> Any:
         task = None
         if config.cleanup_interval_s > 0:
             task = asyncio.create_task(_cleanup_loop(config, store))
+        queues.start()
         try:
             yield
         finally:
             if task is not None:
                 task.cancel()
+            await queues.stop()
             store.close()
 
     app = Starlette(

@@ -14,24 +14,38 @@ A heartbeat extends the leases of the jobs the agent holds and doubles as the
 interrupt check: ``stop`` lists held jobs that are already terminal (e.g.
 interrupted), which the agent then cancels. The last heartbeat of each agent
 is kept in memory and shown by ``/health``.
+
+``/health`` asks the agent's own ``/health`` for its breaker states as it
+answers (the heartbeat's copy is used when the agent cannot be reached), so
+its ``status`` follows the breaker at once. The rule, in order:
+
+- ``unhealthy``: no agent heartbeat yet or a stale one, a breaker ``open``, or
+  the data store unavailable;
+- ``degraded``: a breaker ``half_open`` (recovering), or the disk full
+  (responses go to the fallback folder);
+- ``healthy`` otherwise. ``reasons`` says why it is not healthy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from loadkit.target.config import TargetConfig
 from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object, require_str
+from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.store import TERMINAL_STATES, JobStore
 
-__all__ = ["AgentRegistry", "routes"]
+__all__ = ["AgentProbe", "AgentRegistry", "health_status", "routes"]
 
 _HEALTH_KEYS = ("pid", "url", "running", "outbox", "circuit_breakers", "started_at")
+AGENT_PROBE_TIMEOUT_S = 0.5
 
 
 class AgentRegistry:
@@ -56,6 +70,64 @@ class AgentRegistry:
         return beat
 
 
+class AgentProbe:
+    """The agent's breaker states from its own ``/health``, asked at most every ``max_age_s``.
+
+    One call at a time, so a flood of ``/health`` requests makes no flood of calls.
+    """
+
+    def __init__(self, max_age_s: float = 0.1) -> None:
+        self.max_age_s = max_age_s
+        self.client = httpx.AsyncClient(timeout=AGENT_PROBE_TIMEOUT_S, trust_env=False)
+        self._lock = asyncio.Lock()
+        self._last: tuple[float, str, dict[str, str] | None] = (0.0, "", None)
+
+    async def breakers(self, agent: dict[str, Any] | None) -> dict[str, str] | None:
+        """The breakers now; None when the agent is unknown or does not answer."""
+        url = str((agent or {}).get("url") or "")
+        if not url:
+            return None
+        async with self._lock:
+            at, last_url, found = self._last
+            if last_url == url and time.monotonic() - at < self.max_age_s:
+                return found
+            found = await self._ask(url)
+            self._last = (time.monotonic(), url, found)
+            return found
+
+    async def _ask(self, url: str) -> dict[str, str] | None:
+        try:
+            response = await self.client.get(f"{url}/health")
+            breakers = response.json().get("circuit_breakers")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return dict(breakers) if isinstance(breakers, dict) else None
+
+
+def health_status(
+    agent: dict[str, Any] | None, breakers: dict[str, str], resources: dict[str, Any]
+) -> tuple[str, list[str]]:
+    """``(status, reasons)`` of ``/health``: the rule of this module's docstring."""
+    unhealthy: list[str] = []
+    degraded: list[str] = []
+    if agent is None:
+        unhealthy.append("no agent has called in")
+    elif agent["stale"]:
+        unhealthy.append(f"the agent's last heartbeat is {agent['age_s']} s old")
+    for name, state in sorted(breakers.items()):
+        if state == "open":
+            unhealthy.append(f"circuit breaker {name} is open")
+        elif state != "closed":
+            degraded.append(f"circuit breaker {name} is {state}")
+    if resources["store"]["status"] != "ok":
+        unhealthy.append("the data store is unavailable")
+    if resources["disk"]["status"] != "ok":
+        degraded.append("the disk is full: responses go to the fallback folder")
+    if unhealthy:
+        return "unhealthy", unhealthy + degraded
+    return ("degraded", degraded) if degraded else ("healthy", [])
+
+
 def _str_list(data: dict[str, Any], field: str) -> list[str]:
     value = data.get(field, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -63,8 +135,15 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
     return value
 
 
-def routes(config: TargetConfig, store: JobStore, agents: AgentRegistry) -> list[BaseRoute]:
+def routes(
+    config: TargetConfig,
+    store: JobStore,
+    agents: AgentRegistry,
+    resources: ResourceFaults | None = None,
+) -> list[BaseRoute]:
     """Agent routes plus ``/health``."""
+    resource_faults = resources or store.db.faults
+    probe = AgentProbe()
 
     @json_endpoint
     async def claim(request: Request) -> Response:
@@ -125,17 +204,25 @@ def routes(config: TargetConfig, store: JobStore, agents: AgentRegistry) -> list
         return JSONResponse({"request_id": request_id, "applied": applied})
 
     async def health(request: Request) -> Response:
-        counts = store.counts()
+        resources = resource_faults.health()
+        try:
+            counts: dict[str, int | None] = {**store.counts()}
+        except ApiError:  # the store is unavailable: health still answers
+            counts = {"queued": None, "processing": None}
         agent = agents.latest()
-        breakers: dict[str, str] = dict((agent or {}).get("circuit_breakers") or {})
-        healthy = agent is not None and not agent["stale"]
-        healthy = healthy and all(state == "closed" for state in breakers.values())
+        live = await probe.breakers(agent)
+        breakers = live if live is not None else dict((agent or {}).get("circuit_breakers") or {})
+        if agent is not None:
+            agent["reachable"] = live is not None
+        status, reasons = health_status(agent, breakers, resources)
         body = {
-            "status": "ok" if healthy else "degraded",
+            "status": status,
+            "reasons": reasons,
             "queue_depth": counts["queued"],
             "processing": counts["processing"],
             "circuit_breakers": breakers,
             "agent": agent,
+            **resources,
         }
         return JSONResponse(body)
 

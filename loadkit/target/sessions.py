@@ -7,6 +7,11 @@ user+project already has a live (not expired, not deleted) session. Then it is
 ``expire_after_s`` later. Nothing runs in the background: each state is
 computed from the stored timestamps when asked.
 
+Each session names its container (``container_id``): a warm start joins the
+live container of its user+project, a cold start creates a new one. So the
+same user and project share a container, and a different user or project never
+does. Messages sent to a session run in its container (:mod:`.sessionqueues`).
+
 Rows live in the gateway's SQLite file (table ``sessions``), so sessions
 survive a gateway restart. Extension: ``GET /sessions/{id}?wait_ready_s=N``
 waits (up to N seconds) until the session is ready before answering.
@@ -29,7 +34,8 @@ from starlette.routing import BaseRoute, Route
 
 from loadkit.target.config import TargetConfig
 from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object, require_str
-from loadkit.target.statedb import connect
+from loadkit.target.resfaults import ResourceFaults
+from loadkit.target.statedb import Database
 
 __all__ = ["STATES", "Session", "SessionStore", "routes"]
 
@@ -44,7 +50,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     warm INTEGER NOT NULL,
     created_at REAL NOT NULL,
     ready_at REAL NOT NULL,
-    last_active_at REAL NOT NULL
+    last_active_at REAL NOT NULL,
+    container_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS sessions_by_container ON sessions (user_id, project);
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (last_active_at);
@@ -66,6 +73,7 @@ class Session:
     created_at: float
     ready_at: float  # when the container is (or will be) up
     last_active_at: float
+    container_id: str = ""
 
     def state(self, now: float, idle_after_s: float, expire_after_s: float) -> str:
         if now < self.ready_at:
@@ -81,6 +89,7 @@ class Session:
         state = self.state(now, idle_after_s, expire_after_s)
         return {
             "session_id": self.session_id,
+            "container_id": self.container_id,
             "client_id": self.client_id,
             "user_id": self.user_id,
             "project": self.project,
@@ -95,16 +104,27 @@ class Session:
 class SessionStore:
     """Sessions in SQLite; every state is derived from timestamps at read time."""
 
-    def __init__(self, config: TargetConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: TargetConfig,
+        clock: Callable[[], float] = time.time,
+        faults: ResourceFaults | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
-        self._conn: sqlite3.Connection | None = None
+        self.faults = faults
+        self._conn: Database | None = None
         self._creates = 0
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Database:
         if self._conn is None:
-            self._conn = connect(self.config, SCHEMA)
+            self._conn = Database(self.config, SCHEMA, self.faults)
+            columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(sessions)")}
+            if "container_id" not in columns:  # a data dir from before containers had ids
+                self._conn.execute(
+                    "ALTER TABLE sessions ADD COLUMN container_id TEXT NOT NULL DEFAULT ''"
+                )
         return self._conn
 
     def _state(self, session: Session, now: float) -> str:
@@ -116,13 +136,15 @@ class SessionStore:
     def create(self, client_id: str, user_id: str, project: str) -> Session:
         """Start a session: warm if the user+project has a live container, else cold."""
         now = self.clock()
-        live_ready_at = self._live_container_ready_at(user_id, project, now)
-        warm = live_ready_at is not None
-        if live_ready_at is not None:
+        live = self._live_container(user_id, project, now)
+        warm = live is not None
+        if live is not None:
             # A container still booting is shared: ready no earlier than it is.
+            live_ready_at, container_id = live
             ready_at = max(now + self.config.warm_start_ms / 1000.0, live_ready_at)
         else:
             ready_at = now + self.config.cold_start_ms / 1000.0
+            container_id = "ctr-" + uuid.uuid4().hex[:16]
         session = Session(
             session_id=uuid.uuid4().hex,
             client_id=client_id,
@@ -132,9 +154,11 @@ class SessionStore:
             created_at=now,
             ready_at=ready_at,
             last_active_at=now,
+            container_id=container_id,
         )
         self.conn.execute(
-            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (session_id, client_id, user_id, project, warm, created_at,"
+            " ready_at, last_active_at, container_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session.session_id,
                 client_id,
@@ -144,6 +168,7 @@ class SessionStore:
                 now,
                 ready_at,
                 now,
+                container_id,
             ),
         )
         self._creates += 1
@@ -151,15 +176,15 @@ class SessionStore:
             self.purge_expired(now)
         return session
 
-    def _live_container_ready_at(self, user_id: str, project: str, now: float) -> float | None:
-        """When the user+project's container is (or will be) up; None when it has none."""
+    def _live_container(self, user_id: str, project: str, now: float) -> tuple[float, str] | None:
+        """(ready_at, container_id) of the user+project's live container; None when none."""
         expired_before = now - self.config.idle_after_s - self.config.expire_after_s
         row = self.conn.execute(
-            "SELECT MIN(ready_at) FROM sessions WHERE user_id = ? AND project = ?"
-            " AND MAX(ready_at, last_active_at) > ?",
+            "SELECT ready_at, container_id FROM sessions WHERE user_id = ? AND project = ?"
+            " AND MAX(ready_at, last_active_at) > ? ORDER BY ready_at LIMIT 1",
             (user_id, project, expired_before),
         ).fetchone()
-        return None if row[0] is None else float(row[0])
+        return None if row is None else (float(row[0]), str(row[1]))
 
     def get(self, session_id: str) -> Session | None:
         row = self.conn.execute(
@@ -216,6 +241,7 @@ def _from_row(row: sqlite3.Row) -> Session:
         created_at=row["created_at"],
         ready_at=row["ready_at"],
         last_active_at=row["last_active_at"],
+        container_id=row["container_id"],
     )
 
 
@@ -236,8 +262,15 @@ def _wait_ready_s(request: Request) -> float:
     return value
 
 
-def routes(config: TargetConfig, store: SessionStore | None = None) -> list[BaseRoute]:
-    """``/sessions`` routes (see docs/target-api.md, Sessions)."""
+def routes(
+    config: TargetConfig,
+    store: SessionStore | None = None,
+    on_delete: Callable[[str], None] | None = None,
+) -> list[BaseRoute]:
+    """``/sessions`` routes (see docs/target-api.md, Sessions).
+
+    ``on_delete(session_id)`` runs after a session is deleted (its message queue goes too).
+    """
     sessions = store or SessionStore(config)
 
     @json_endpoint
@@ -247,7 +280,12 @@ def routes(config: TargetConfig, store: SessionStore | None = None) -> list[Base
         user_id = require_str(data, "user_id")
         project = require_str(data, "project")
         session = sessions.create(client_id, user_id, project)
-        body = {"session_id": session.session_id, "state": "starting", "warm": session.warm}
+        body = {
+            "session_id": session.session_id,
+            "state": "starting",
+            "warm": session.warm,
+            "container_id": session.container_id,
+        }
         return JSONResponse(body, status_code=201)
 
     @json_endpoint
@@ -275,6 +313,8 @@ def routes(config: TargetConfig, store: SessionStore | None = None) -> list[Base
         session_id = request.path_params["session_id"]
         if not sessions.delete(session_id):
             raise ApiError(404, f"no session {session_id!r:.80}", "session_id")
+        if on_delete is not None:
+            on_delete(session_id)
         return JSONResponse({"session_id": session_id, "deleted": True})
 
     return [

@@ -4,7 +4,10 @@ A job is committed before ``POST /execute`` answers 202, so a ``kill -9`` of
 the gateway loses nothing it accepted. Claims hand out leases; a processing job
 whose lease has expired (its agent died) goes back to ``queued`` on the next
 claim. Results are applied once: a result for a job that is already terminal
-only counts as a callback delivery.
+only counts as a callback delivery, except that the partial output of an
+interrupted job (what it printed before the agent stopped it) is kept.
+Responses are written by :class:`~.outputs.Outputs` (primary store, or the
+fallback folder while the disk is full).
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from loadkit.target import outputs
 from loadkit.target.config import TargetConfig
-from loadkit.target.statedb import connect
+from loadkit.target.resfaults import ResourceFaults
+from loadkit.target.statedb import Database
 
 __all__ = ["TERMINAL_STATES", "JobStore", "Output"]
 
 TERMINAL_STATES = frozenset({"completed", "failed", "timeout", "interrupted"})
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     request_id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -46,11 +52,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_by_completion ON jobs(completed_at);
-CREATE TABLE IF NOT EXISTS job_outputs (
-    request_id TEXT PRIMARY KEY,
-    output TEXT NOT NULL
-);
 """
+    + outputs.SCHEMA
+)
 
 _STATUS_COLUMNS = (
     "request_id, workspace, command, state, created_at, queued_at, processing_at, "
@@ -105,10 +109,12 @@ def _status(row: sqlite3.Row) -> dict[str, Any]:
 class JobStore:
     """All job state of the gateway; used from its single event loop."""
 
-    def __init__(self, config: TargetConfig) -> None:
+    def __init__(self, config: TargetConfig, faults: ResourceFaults | None = None) -> None:
         self.lease_s = config.lease_s
+        self.requeue_expired = not config.break_expired_leases_not_requeued
         self.doorbell = Doorbell()
-        self.db = connect(config, SCHEMA)
+        self.db = Database(config, SCHEMA, faults)
+        self.outputs = outputs.Outputs(self.db, config.data_dir, self.db.faults)
         # The gateway was down: its agents could not heartbeat. Give them one lease to return.
         self.db.execute(
             "UPDATE jobs SET lease_expires = MAX(COALESCE(lease_expires, 0), ?) "
@@ -145,15 +151,17 @@ class JobStore:
         row = self.db.execute(
             f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE request_id = ?", (request_id,)
         ).fetchone()
-        return None if row is None else _status(row)
+        if row is None:
+            return None
+        return {**_status(row), "response_location": self.outputs.location(request_id)}
 
     def output(self, request_id: str) -> Output | None:
         row = self.db.execute(
-            "SELECT j.state, j.error, o.output FROM jobs j "
-            "LEFT JOIN job_outputs o ON o.request_id = j.request_id WHERE j.request_id = ?",
-            (request_id,),
+            "SELECT state, error FROM jobs WHERE request_id = ?", (request_id,)
         ).fetchone()
-        return None if row is None else Output(row["state"], row["error"], row["output"])
+        if row is None:
+            return None
+        return Output(row["state"], row["error"], self.outputs.read(request_id))
 
     def interrupt(self, request_id: str) -> str | None:
         """Mark a queued or processing job ``interrupted`` now; its agent stops it on heartbeat."""
@@ -171,20 +179,13 @@ class JobStore:
                 "error = 'interrupted by request', lease_owner = NULL WHERE request_id = ?",
                 (now, request_id),
             )
-            self.db.execute(
-                "INSERT OR REPLACE INTO job_outputs (request_id, output) VALUES (?, '')",
-                (request_id,),
-            )
+            self.outputs.write(request_id, "")
             return "interrupted"
 
     def cleanup(self, ttl_s: float) -> int:
         """Delete the outputs of terminal jobs completed more than ``ttl_s`` ago."""
-        cursor = self.db.execute(
-            "DELETE FROM job_outputs WHERE request_id IN "
-            "(SELECT request_id FROM jobs WHERE completed_at < ?)",
-            (time.time() - ttl_s,),
-        )
-        return cursor.rowcount
+        with self._transaction():
+            return self.outputs.delete_completed_before(time.time() - ttl_s)
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute(
@@ -203,11 +204,12 @@ class JobStore:
         """Requeue expired leases, then lease up to ``max_jobs`` queued jobs to ``agent_id``."""
         now = time.time()
         with self._transaction():
-            self.db.execute(
-                "UPDATE jobs SET state = 'queued', queued_at = ?, lease_owner = NULL "
-                "WHERE state = 'processing' AND lease_expires < ?",
-                (now, now),
-            )
+            if self.requeue_expired:
+                self.db.execute(
+                    "UPDATE jobs SET state = 'queued', queued_at = ?, lease_owner = NULL "
+                    "WHERE state = 'processing' AND lease_expires < ?",
+                    (now, now),
+                )
             rows = self.db.execute(
                 "SELECT request_id, workspace, command, timeout_ms FROM jobs "
                 "WHERE state = 'queued' ORDER BY rowid LIMIT ?",
@@ -267,14 +269,18 @@ class JobStore:
                 (attempts, request_id),
             )
             if row["state"] in TERMINAL_STATES:
+                if row["state"] == state == "interrupted" and output:
+                    self._keep_partial_output(request_id, output)
                 return False
             self.db.execute(
                 "UPDATE jobs SET state = ?, error = ?, completed_at = ?, lease_owner = NULL "
                 "WHERE request_id = ?",
                 (state, error, now, request_id),
             )
-            self.db.execute(
-                "INSERT OR REPLACE INTO job_outputs (request_id, output) VALUES (?, ?)",
-                (request_id, output),
-            )
+            self.outputs.write(request_id, output)
             return True
+
+    def _keep_partial_output(self, request_id: str, output: str) -> None:
+        """An interrupted job's first non-empty output (what it printed before it stopped)."""
+        if self.outputs.read(request_id) == "":
+            self.outputs.write(request_id, output)

@@ -4,6 +4,8 @@ The HTTP side of :mod:`loadkit.target.taskstore` (storage, versions, per-repo
 ``seq``) and :mod:`loadkit.target.wshub` (fan-out). Concurrency is optimistic:
 a write with a stale ``base_version`` is refused (PUT: 409 with the server's
 task) or, in a batch sync, reported as a conflict resolved ``server_wins``.
+Bodies are limited by ``sync_max_body_bytes`` (413, field ``body``) and a
+batch by ``sync_max_changes`` (400, field ``changes``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from loadkit.target.httpjson import (
     read_json_object,
     require_name,
 )
+from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.taskstore import (
     MAX_CLIENT_ID,
     MAX_STATUS,
     MAX_TITLE,
-    SYNC_MAX_CHANGES,
     UNSET,
     Conflict,
     TaskStore,
@@ -66,13 +68,26 @@ def _client_id(data: dict[str, Any]) -> str | None:
     return optional_str(data, "client_id", MAX_CLIENT_ID)
 
 
-def routes(config: TargetConfig, hub: Hub | None = None) -> list[BaseRoute]:
+def routes(
+    config: TargetConfig, hub: Hub | None = None, faults: ResourceFaults | None = None
+) -> list[BaseRoute]:
     """``/repos/{repo}/…`` routes and ``WS /ws`` (see docs/target-api.md, Tasks sync).
 
     Also ``GET /admin/ws``: the hub's counters (connections, repos, published, dropped).
     """
     events_hub = hub or Hub()
-    store = TaskStore(config, events_hub)
+    store = TaskStore(config, events_hub, faults=faults)
+    limit = config.sync_max_body_bytes
+
+    async def read_body(request: Request) -> dict[str, Any]:
+        try:
+            return await read_json_object(request, limit)
+        except ApiError as exc:
+            if exc.status != 413:
+                raise
+            raise ApiError(
+                413, f"body is larger than {limit} bytes (the target's sync_max_body_bytes)", "body"
+            ) from None
 
     def repo_of(request: Request) -> str:
         return require_name(request.path_params["repo"], "repo")
@@ -80,7 +95,7 @@ def routes(config: TargetConfig, hub: Hub | None = None) -> list[BaseRoute]:
     @json_endpoint
     async def create_task(request: Request) -> Response:
         repo = repo_of(request)
-        data = await read_json_object(request, config.max_body_bytes)
+        data = await read_body(request)
         fields = _fields(data)
         if fields["title"] is None:
             raise ApiError(400, "'title' is required", "title")
@@ -106,7 +121,7 @@ def routes(config: TargetConfig, hub: Hub | None = None) -> list[BaseRoute]:
     async def update_task(request: Request) -> Response:
         repo = repo_of(request)
         task_id = request.path_params["task_id"]
-        data = await read_json_object(request, config.max_body_bytes)
+        data = await read_body(request)
         fields = _fields(data)
         try:
             task = store.update(
@@ -133,13 +148,18 @@ def routes(config: TargetConfig, hub: Hub | None = None) -> list[BaseRoute]:
     @json_endpoint
     async def sync(request: Request) -> Response:
         repo = repo_of(request)
-        data = await read_json_object(request, config.max_body_bytes)
+        data = await read_body(request)
         client_id = _client_id(data)
         raw = data.get("changes")
         if not isinstance(raw, list):
             raise ApiError(400, "'changes' must be a list of change objects", "changes")
-        if len(raw) > SYNC_MAX_CHANGES:
-            raise ApiError(400, f"at most {SYNC_MAX_CHANGES} changes per sync", "changes")
+        if len(raw) > config.sync_max_changes:
+            raise ApiError(
+                400,
+                f"{len(raw)} changes; at most {config.sync_max_changes} per sync"
+                " (the target's sync_max_changes)",
+                "changes",
+            )
         changes = []
         for index, change in enumerate(raw):
             where = f"changes[{index}]."

@@ -6,7 +6,9 @@ Every write (create, update, each applied sync change) bumps the task's
 Writes and publishing run on the gateway's single event loop with no ``await``
 between commit and publish, so subscribers see each repo's ``seq`` in order
 with no gaps. A stale ``base_version`` raises :class:`Conflict` (update) or is
-reported as a ``server_wins`` conflict (sync).
+reported as a ``server_wins`` conflict (sync). ``break_sync_event_dropped``
+breaks the fan-out on purpose: the event of every 10th ``seq`` of a repo is
+committed but never published.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from loadkit.target.config import TargetConfig
-from loadkit.target.statedb import connect
+from loadkit.target.resfaults import ResourceFaults
+from loadkit.target.statedb import Database
 from loadkit.target.wshub import Hub
 
 __all__ = ["UNSET", "Conflict", "Task", "TaskStore", "UnknownTask"]
@@ -48,7 +51,8 @@ DEFAULT_STATUS = "open"
 MAX_TITLE = 1000
 MAX_STATUS = 64
 MAX_CLIENT_ID = 256
-SYNC_MAX_CHANGES = 1000  # changes in one POST /repos/{repo}/sync
+SYNC_MAX_CHANGES = 1000  # default of TargetConfig.sync_max_changes
+DROP_EVERY = 10  # break_sync_event_dropped: the event of every 10th seq is lost
 UNSET: Any = object()  # a field absent from a change (None is a valid meta)
 
 Task = dict[str, Any]
@@ -72,16 +76,23 @@ class UnknownTask(Exception):
 class TaskStore:
     """Tasks and per-repo sequence numbers in SQLite; publishes each write to a :class:`Hub`."""
 
-    def __init__(self, config: TargetConfig, hub: Hub, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        config: TargetConfig,
+        hub: Hub,
+        clock: Callable[[], float] = time.time,
+        faults: ResourceFaults | None = None,
+    ):
         self.config = config
         self.hub = hub
         self.clock = clock
-        self._conn: sqlite3.Connection | None = None
+        self.faults = faults
+        self._conn: Database | None = None
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Database:
         if self._conn is None:
-            self._conn = connect(self.config, SCHEMA)
+            self._conn = Database(self.config, SCHEMA, self.faults)
         return self._conn
 
     @contextmanager
@@ -97,6 +108,8 @@ class TaskStore:
         self.conn.execute("COMMIT")
         published_at = self.clock()
         for event in events:
+            if self.config.break_sync_event_dropped and event["seq"] % DROP_EVERY == 0:
+                continue
             event["published_at"] = published_at
             self.hub.publish(event)
 

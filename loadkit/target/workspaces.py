@@ -1,6 +1,7 @@
 """Per-workspace state for ``set`` / ``get``: one small JSON file per workspace.
 
-Files live in ``<data-dir>/workspaces/<name>/vars.json``. Names are checked
+Files live in ``<data-dir>/workspaces/<name>/vars.json`` (the agent's jobs) or
+``<data-dir>/containers/<name>/vars.json`` (session messages, per container). Names are checked
 against the contract's pattern and the resolved path must stay inside the data
 dir, so a name like ``../x`` can never reach a file outside it.
 """
@@ -26,8 +27,8 @@ def is_valid_workspace(name: object) -> bool:
 class FileVarStore:
     """Workspace variables on disk, safe for the agent's worker threads."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = (data_dir / "workspaces").resolve()
+    def __init__(self, data_dir: Path, folder: str = "workspaces") -> None:
+        self.root = (data_dir / folder).resolve()
         self._lock = threading.Lock()
 
     def _path(self, workspace: str) -> Path:

@@ -145,15 +145,17 @@ def test_gateway_health_reports_agent_and_breakers(target):
         lambda: (h := httpx.get(f"{target.url}/health").json())["agent"] is not None and h,
         what="a heartbeat",
     )
-    assert health["status"] == "ok"
+    assert health["status"] == "healthy" and health["reasons"] == []
     assert health["circuit_breakers"] == {"gateway_callback": "closed"}
     assert health["agent"]["pid"] == target.agent.pid
+    assert health["agent"]["reachable"] is True
     target.agent.kill()
-    degraded = wait_until(
-        lambda: (h := httpx.get(f"{target.url}/health").json())["status"] == "degraded" and h,
+    unhealthy = wait_until(
+        lambda: (h := httpx.get(f"{target.url}/health").json())["status"] == "unhealthy" and h,
         what="the stale heartbeat to show",
     )
-    assert degraded["agent"]["stale"] is True
+    assert unhealthy["agent"]["stale"] is True and unhealthy["agent"]["reachable"] is False
+    assert "heartbeat" in unhealthy["reasons"][0]
 
 
 class FakeClock:

@@ -66,7 +66,7 @@ def test_errors_only_on_the_chosen_prefix_and_cleared_by_delete(client):
     assert client.get("/admin/faults").json()["faults"][0]["errors"] == 2
 
     cleared = client.delete("/admin/faults")
-    assert cleared.json() == {"faults": [], "cleared": 1}
+    assert cleared.json() == {"faults": [], "store": None, "disk": None, "cleared": 1}
     assert client.post("/execute").status_code == 200
 
 

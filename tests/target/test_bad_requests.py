@@ -118,6 +118,56 @@ def test_bad_agent_calls_are_4xx(shared_target):
     assert httpx.post(f"{url}/internal/heartbeat", json=held).status_code == 400
 
 
+BAD_FAULTS = [
+    ({"store": "down"}, "store"),
+    ({"store": True}, "store"),
+    ({"disk": "empty"}, "disk"),
+    ({"disk": None}, "disk"),
+    ({"store": "unavailable", "disk": "full"}, "disk"),
+    ({"store": "unavailable", "path": "/execute"}, "path"),
+    ({"disk": "full", "error_rate": 1.0}, "error_rate"),
+    ({"store": "unavailable", "for_s": -1}, "for_s"),
+    ({"store": "unavailable", "for_s": 0}, "for_s"),
+    ({"disk": "full", "for_s": "soon"}, "for_s"),
+    ({"cpu": "hot"}, "cpu"),
+    ({"stroe": "unavailable"}, "stroe"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_FAULTS)
+def test_bad_fault_bodies_name_the_field(shared_target, body, field):
+    response = httpx.post(f"{shared_target.url}/admin/faults", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field
+    listing = httpx.get(f"{shared_target.url}/admin/faults").json()
+    assert listing["store"] is None and listing["disk"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("POST", "/sessions/nope/messages", {"command": "echo x"}, 404, "session_id"),
+        ("GET", "/sessions/nope/messages", None, 404, "session_id"),
+        ("GET", "/sessions/nope/messages/m1", None, 404, "session_id"),
+        ("POST", "/sessions/nope/messages/m1/interrupt", None, 404, "session_id"),
+        ("POST", "/repos/r/sync", {"changes": [{}] * 1001}, 400, "changes"),
+        ("POST", "/repos/r/sync", {"changes": "all"}, 400, "changes"),
+    ],
+)
+def test_bad_session_and_sync_requests_are_json_4xx(
+    shared_target, method, path, body, status, field
+):
+    response = httpx.request(method, f"{shared_target.url}{path}", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+
+
+def test_oversized_sync_body_is_413_naming_the_body(shared_target):
+    big = {"changes": [{"title": "x" * 1000}] * 1100}
+    response = httpx.post(f"{shared_target.url}/repos/r/sync", json=big)
+    assert response.status_code == 413 and response.json()["field"] == "body"
+
+
 def test_no_traceback_in_the_gateway_log(shared_target):
     # Runs after the bad requests above in this module (same session target).
     log = (shared_target.data_dir / "logs" / "gateway.log").read_text(errors="replace")
