@@ -88,7 +88,15 @@ class ConfigError(LoadkitError):
             where += ": "
         field = f"{self.field}: " if self.field else ""
         fix = f"; {self.fix}" if self.fix else ""
-        return f"{where}{field}{self.problem}{fix}"
+        return _one_line(f"{where}{field}{self.problem}{fix}")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped (a value quoted from a file may hold a
+    newline): an error message is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -141,7 +141,7 @@ def _parse_one(item: Any, index: int, source: str, line: int | None) -> FaultSpe
             fix=f"use one of {', '.join(all_kinds)}",
         )
     via = item.get("via", _infer_via(kind, item))
-    if via not in BACKEND_KINDS:
+    if not isinstance(via, str) or via not in BACKEND_KINDS:
         raise FaultPlanError(
             f"{via!r} is not a fault backend",
             source=source,

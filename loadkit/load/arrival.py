@@ -3,25 +3,43 @@
 :class:`ArrivalRate` starts iterations at a fixed rate whatever the response
 times, fires each one as a request event (``request_type="ITER"``) timed from
 its *intended* start when ``correct_omission`` is on (no coordinated
-omission), and fires ``<name> dropped`` failures for iterations that could not
-start on time because ``max_in_flight`` were already running.
+omission). What did not run normally has an event of its own name:
+
+- ``<name> dropped``: could not start on time, ``max_in_flight`` were already
+  running; a *count* (``response_time=None``: Locust keeps it out of its
+  percentiles; loadkit's report lists ITER events apart from requests);
+- ``<name> interrupted``: still running when the user was stopped and after the
+  grace period (``graceful_stop_s``, 30 s by default like k6's ``gracefulStop``);
+  failed, timed with how long it had run so far (a lower bound).
+
+When the user is stopped (end of the run, Stop, Ctrl-C), iterations in flight get
+the grace period to finish and are recorded as usual; none vanishes.
 :class:`OpenModelUser` runs it inside a Locust user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import gevent.pool
+from gevent import GreenletExit
 from locust import User, task
 
 from loadkit.load.stages import FieldChecks
-from loadkit.users.events import fire
 
-__all__ = ["ArrivalRate", "IterationDropped", "OpenModelUser"]
+__all__ = [
+    "DEFAULT_GRACEFUL_STOP_S",
+    "ArrivalRate",
+    "IterationDropped",
+    "IterationInterrupted",
+    "OpenModelUser",
+]
+
+DEFAULT_GRACEFUL_STOP_S = 30.0  # like k6's gracefulStop
 
 
 class _RequestHook(Protocol):
@@ -32,11 +50,16 @@ class IterationDropped(Exception):
     """An iteration could not start on time: ``max_in_flight`` were running."""
 
 
+class IterationInterrupted(Exception):
+    """An iteration was still running after the grace period when the user stopped."""
+
+
 @dataclass(frozen=True)
 class ArrivalRate:
     """Start ``rate_per_s`` iterations per second, at most ``max_in_flight`` at once.
 
-    ``duration_s`` bounds the schedule (None: until the user is stopped).
+    ``duration_s`` bounds the schedule (None: until the user is stopped);
+    ``graceful_stop_s`` is how long iterations in flight may finish once it is stopped.
     """
 
     rate_per_s: float
@@ -44,6 +67,7 @@ class ArrivalRate:
     duration_s: float | None = None
     correct_omission: bool = True
     name: str = "iteration"
+    graceful_stop_s: float = DEFAULT_GRACEFUL_STOP_S
 
     def __post_init__(self) -> None:
         check = FieldChecks(None, "arrival.")
@@ -51,6 +75,7 @@ class ArrivalRate:
         check.count("max_in_flight", self.max_in_flight, minimum=1)
         if self.duration_s is not None:
             check.number("duration_s", self.duration_s, strict=True)
+        check.number("graceful_stop_s", self.graceful_stop_s)
 
     def run(
         self,
@@ -58,8 +83,13 @@ class ArrivalRate:
         events: _RequestHook,
         clock: Callable[[], float] = time.perf_counter,
     ) -> tuple[int, int]:
-        """Run the schedule; returns ``(started, dropped)``. Kills its iterations on exit."""
+        """Run the schedule; returns ``(started, dropped)``.
+
+        Stopped (``GreenletExit``, as Locust stops a user), it lets the iterations in
+        flight finish for ``graceful_stop_s``, fires the rest as interrupted, then stops.
+        """
         pool = gevent.pool.Pool(self.max_in_flight)
+        running: dict[gevent.Greenlet[Any, Any], float] = {}  # iteration -> actual start
         started = dropped = 0
         t0 = clock()
         end = float("inf") if self.duration_s is None else self.duration_s
@@ -74,14 +104,37 @@ class ArrivalRate:
                     error = IterationDropped(
                         f"could not start on time: {self.max_in_flight} iterations in flight"
                     )
-                    self._fire(events, f"{self.name} dropped", 0.0, error)
+                    self._fire(events, f"{self.name} dropped", None, error)
                     continue
                 started += 1
-                pool.spawn(self._one, iteration, events, intended, clock)
+                greenlet = pool.spawn(self._one, iteration, events, intended, clock)
+                running[greenlet] = clock()
+                greenlet.link(lambda done: running.pop(done, None))
             pool.join()
-        finally:
-            pool.kill(block=False)
+        except GreenletExit:
+            self._stop(pool, running, events, clock)
+            raise
         return started, dropped
+
+    def _stop(
+        self,
+        pool: gevent.pool.Pool,
+        running: dict[gevent.Greenlet[Any, Any], float],
+        events: _RequestHook,
+        clock: Callable[[], float],
+    ) -> None:
+        """Grace period for the iterations in flight, then fire the rest as interrupted."""
+        with contextlib.suppress(GreenletExit):  # stopped again (Locust quitting): stop waiting
+            pool.join(timeout=self.graceful_stop_s)
+        now = clock()
+        left = list(running.items())
+        pool.kill(block=False)  # GreenletExit is no Exception: they fire no event of their own
+        for _, since in left:
+            seconds = now - since
+            error = IterationInterrupted(
+                f"still running {seconds:.1f}s in, after the {self.graceful_stop_s:g}s grace period"
+            )
+            self._fire(events, f"{self.name} interrupted", seconds * 1000.0, error)
 
     def _one(
         self,
@@ -100,8 +153,15 @@ class ArrivalRate:
         self._fire(events, self.name, (clock() - origin) * 1000.0, error)
 
     @staticmethod
-    def _fire(events: _RequestHook, name: str, ms: float, error: Exception | None) -> None:
-        fire(events, "ITER", name, 0.0, exception=error, response_time_ms=ms)
+    def _fire(events: _RequestHook, name: str, ms: float | None, error: Exception | None) -> None:
+        events.fire(
+            request_type="ITER",
+            name=name,
+            response_time=ms,
+            response_length=0,
+            exception=error,
+            context={},
+        )
 
 
 class OpenModelUser(User):

@@ -172,8 +172,16 @@ class RunRecorder:
         started_at = time.time()
         run = Run(out_dir, info, interval_s, collectors, started_at)
         self._run = run
+        # the verdict's inputs again, append-only: a damaged run.json cannot make them vanish
         run.events.append(
-            EventType.RUN_START, {"run_id": run.run_id, "host": info.host, "mode": info.mode}
+            EventType.RUN_START,
+            {
+                "run_id": run.run_id,
+                "host": info.host,
+                "mode": info.mode,
+                "checks": info.checks,
+                "baseline": info.baseline,
+            },
         )
         while self._early_events:
             t, type_, fields = self._early_events.popleft()

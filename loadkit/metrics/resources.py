@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+MIN_CPU_WINDOW_S = 0.5  # a CPU percentage over less time than this is noise
 CSV_HEADER = RESOURCE_COLUMNS
 
 
@@ -67,12 +69,14 @@ class ProcessCollector:
         self.pid = pid
         self._resolve = resolve
         self._process: psutil.Process | None = None
+        self._primed_at = time.monotonic()
         self._attach(pid)
 
     def _attach(self, pid: int) -> None:
         try:
             self._process = psutil.Process(pid)
             self._process.cpu_percent(None)  # prime: the first call always answers 0.0
+            self._primed_at = time.monotonic()
             self.pid = pid
         except psutil.Error:
             self._process = None
@@ -90,6 +94,12 @@ class ProcessCollector:
         try:
             with process.oneshot():
                 cpu = process.cpu_percent(None)
+                # CPU over a few milliseconds (the first sample right after priming, e.g.
+                # while the master creates the run directory) read 270 % on 2 cores:
+                # not a measurement. NaN leaves a gap in the chart instead.
+                if time.monotonic() - self._primed_at < MIN_CPU_WINDOW_S:
+                    cpu = math.nan
+                self._primed_at = time.monotonic()
                 rss = process.memory_info().rss
                 name = process.name()
                 fds = process.num_fds()
@@ -135,7 +145,7 @@ class DockerCollector:
         total = int((cpu_stats.get("cpu_usage") or {}).get("total_usage") or 0)
         system = int(cpu_stats.get("system_cpu_usage") or 0)
         cpus = int(cpu_stats.get("online_cpus") or 1)
-        cpu = 0.0
+        cpu = math.nan  # the first sample has nothing to compare with
         if self._last is not None and system > self._last[1]:
             cpu = (total - self._last[0]) / (system - self._last[1]) * cpus * 100.0
         self._last = (total, system)

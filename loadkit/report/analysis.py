@@ -15,7 +15,12 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from loadkit.report.hdr import grouped_percentiles, series_percentiles
+from loadkit.report.hdr import (
+    grouped_moments,
+    grouped_percentiles,
+    lowest_equivalent,
+    series_percentiles,
+)
 from loadkit.report.phases import FaultWindow, Phase, derive_phases, fault_windows
 from loadkit.rundir.hdr_codec import layout_for
 from loadkit.rundir.hlog_reader import LatencyLog
@@ -23,15 +28,30 @@ from loadkit.rundir.layout import EventType
 from loadkit.rundir.reader import RunData
 
 __all__ = [
+    "COMPOSITE_TYPES",
     "DISTRIBUTION_PERCENTILES",
     "OVERALL",
     "PERCENTILES",
     "Analysis",
     "analyse",
     "interval_series",
+    "is_composite",
 ]
 
-OVERALL = "ALL"
+OVERALL = "ALL"  # the aggregate of request events only (see COMPOSITE_TYPES)
+# Request types of *composite* events: a whole job, session start, iteration or sync,
+# made of many requests and bounded by polling. They are endpoints of their own, kept
+# out of the ALL row and the over-time "all" charts, which aggregate single HTTP and
+# WebSocket calls. SERVICE events carry durations the service reported itself (e.g.
+# ``SERVICE job queue`` from /status's queued_at -> processing_at), not quantised by polling.
+COMPOSITE_TYPES = frozenset({"JOB", "SESSION", "ITER", "SYNC", "SERVICE"})
+
+
+def is_composite(endpoint: str) -> bool:
+    """Whether ``endpoint`` ("TYPE name") is a composite event, not a single request."""
+    return endpoint.split(" ", 1)[0] in COMPOSITE_TYPES
+
+
 # summary key -> percentile
 PERCENTILES: dict[str, float] = {
     "p50": 50.0,
@@ -40,9 +60,10 @@ PERCENTILES: dict[str, float] = {
     "p99": 99.0,
     "p99_9": 99.9,
     "max": 100.0,
+    "min": 0.0,  # the first non-empty bucket (its lowest value: see _stats_for_rows)
 }
 DISTRIBUTION_PERCENTILES = [50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0]
-STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES]
+STAT_COLUMNS = ["count", "failures", "error_rate", "rate", *PERCENTILES, "avg", "stddev"]
 
 
 @dataclass
@@ -55,6 +76,16 @@ class Analysis:
     series: pd.DataFrame  # s, endpoint, count, failures, error_rate, rate, p50, p95, p99
     users: pd.DataFrame  # s, users
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def request_endpoints(self) -> list[str]:
+        """Endpoints of single requests (HTTP, WebSocket): what ALL aggregates."""
+        return [e for e in self.endpoints if not is_composite(e)]
+
+    @property
+    def composite_endpoints(self) -> list[str]:
+        """Endpoints of composite events (JOB, SESSION, ITER, SYNC, SERVICE)."""
+        return [e for e in self.endpoints if is_composite(e)]
 
     def stat(self, phase: str, endpoint: str, metric: str) -> float:
         """One statistic; NaN when that phase/endpoint/metric has none."""
@@ -80,12 +111,14 @@ def _stats_for_rows(
     log: LatencyLog,
     row_mask: np.ndarray,
     endpoint_ids: np.ndarray,
-    n_endpoints: int,
+    requests: np.ndarray,
     seconds: float,
     extra: list[float] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Stats per endpoint id (plus one overall row, id ``n_endpoints``) for the masked rows,
-    and the values (µs) of the ``extra`` percentiles, read in the same pass."""
+    and the values (µs) of the ``extra`` percentiles, read in the same pass. ``requests``
+    marks the request endpoints (by id): the overall row merges only those."""
+    n_endpoints = len(requests)
     (select,) = _entries_of_rows(log, row_mask)
     wanted = list(PERCENTILES.values()) + (extra or [])
     all_values, totals = grouped_percentiles(
@@ -97,6 +130,7 @@ def _stats_for_rows(
         wanted,
         n_endpoints,
         with_total=True,
+        total_of=requests,
     )
     values, extra_values = all_values[:, : len(PERCENTILES)], all_values[:, len(PERCENTILES) :]
     rows = log.rows
@@ -104,8 +138,22 @@ def _stats_for_rows(
     failures = np.bincount(
         endpoint_ids[failed], weights=rows["count"].to_numpy()[failed], minlength=n_endpoints
     )
-    failures = np.append(failures, failures.sum())
+    failures = np.append(failures, failures[requests].sum())
     frame = pd.DataFrame(values / 1000.0, columns=list(PERCENTILES))
+    low = values[:, list(PERCENTILES).index("min")]
+    seen = ~np.isnan(low)
+    low[seen] = lowest_equivalent(log.layout)[log.layout.index_of(low[seen])]
+    frame["min"] = low / 1000.0  # like HdrHistogram: the lowest value of the first bucket
+    mean, stddev = grouped_moments(
+        log.layout,
+        np.where(row_mask, endpoint_ids, -1),
+        log.entry_row[select],
+        log.entry_index[select],
+        log.entry_count[select],
+        n_endpoints,
+        requests,
+    )
+    frame["avg"], frame["stddev"] = mean / 1000.0, stddev / 1000.0
     frame.insert(0, "count", totals)
     frame.insert(1, "failures", failures.astype(np.int64))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -132,6 +180,7 @@ def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     n_slots = int(slot.max()) + 1
     endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
     n = len(endpoints)
+    requests = np.array([not is_composite(e) for e in endpoints], dtype=bool)
     wanted = [50.0, 95.0, 99.0]
     row_group = slot * n + endpoint_ids
     fine = log.layout
@@ -150,6 +199,7 @@ def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
         log.entry_count,
         wanted,
         coarse.index_of(fine.highest_equivalent),
+        requests,
     )
     failed = rows["outcome"].to_numpy() == "fail"
     counts = rows["count"].to_numpy()
@@ -157,7 +207,7 @@ def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     values = np.concatenate((per_endpoint, overall[:, None, :]), axis=1)
     totals = np.concatenate((endpoint_totals, overall_totals[:, None]), axis=1)
     failures = failures.reshape(n_slots, n)
-    failures = np.concatenate((failures, failures.sum(axis=1)[:, None]), axis=1)
+    failures = np.concatenate((failures, failures[:, requests].sum(axis=1)[:, None]), axis=1)
     keep = totals.reshape(-1) > 0
     names = np.array([*endpoints, OVERALL], dtype=object)
     group_ids = np.arange(n_slots * (n + 1))
@@ -192,6 +242,7 @@ def analyse(run: RunData) -> Analysis:
     phases = derive_phases(run.events, run.end_s)
     faults = fault_windows(run.events, run.end_s)
     endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)
+    requests = np.array([not is_composite(e) for e in endpoints], dtype=bool)
     middle = (rows["t"] + rows["length"] / 2).to_numpy() if len(rows) else np.zeros(0)
     frames = []
     distribution = np.zeros((len(endpoints) + 1, 0))
@@ -202,7 +253,7 @@ def analyse(run: RunData) -> Analysis:
             mask = np.ones(len(rows), dtype=bool)
             extra = DISTRIBUTION_PERCENTILES
         frame, extra_values = _stats_for_rows(
-            run.latency, mask, endpoint_ids, len(endpoints), phase.duration_s, extra
+            run.latency, mask, endpoint_ids, requests, phase.duration_s, extra
         )
         if extra is not None:
             distribution = extra_values

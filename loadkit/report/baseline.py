@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 BASELINE_KIND = "loadkit-baseline"
+BASELINE_SCHEMA = 1
 METRICS = ["count", "error_rate", "rate", "p50", "p90", "p95", "p99", "p99_9", "max"]
 
 
@@ -120,7 +121,7 @@ def snapshot(analysis: Analysis) -> dict[str, Any]:
         return {m: (None if math.isnan(v) else v) for m, v in values.items()}
 
     return {
-        "schema": 1,
+        "schema": BASELINE_SCHEMA,
         "kind": BASELINE_KIND,
         "run_id": analysis.run.meta.get("run_id", analysis.run.path.name),
         "name": analysis.run.name,
@@ -145,7 +146,21 @@ def save_baseline(analysis: Analysis, name: str, directory: Path) -> Path:
             field="NAME",
             fix="use letters, digits, '-', '_' (e.g. workspace-gateway)",
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    if not analysis.endpoints or not analysis.stat("run", OVERALL, "count") > 0:
+        raise BaselineError(
+            "has no requests: an empty baseline would gate nothing",
+            source=str(analysis.run.path),
+            fix="save a baseline from a run that measured requests",
+        )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BaselineError(
+            f"cannot create it ({exc.strerror})",
+            source=str(directory),
+            field="--dir",
+            fix="choose a writable folder",
+        ) from None
     path = directory / f"{name}.json"
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(snapshot(analysis), indent=2), encoding="utf-8")
@@ -160,15 +175,26 @@ def load_baseline(path: Path) -> dict[str, Any]:
             "not found", source=str(path), fix="save one with 'loadkit baseline save RUN_DIR NAME'"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "encoding"
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BaselineError(
+            f"cannot be read ({exc.strerror})", source=str(path), fix="pass a baseline file"
+        ) from None
+    except UnicodeDecodeError:
+        raise BaselineError(
+            "is not valid JSON (encoding)", source=str(path), fix="save it again"
+        ) from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "nested too deep"
         raise BaselineError(
             f"is not valid JSON ({where})",
             source=str(path),
             fix="save it again with 'loadkit baseline save'",
         ) from None
     endpoints = data.get("endpoints") if isinstance(data, dict) else None
+    again = "save it again with 'loadkit baseline save RUN_DIR NAME'"
     if (
         not isinstance(data, dict)
         or data.get("kind") != BASELINE_KIND
@@ -179,17 +205,38 @@ def load_baseline(path: Path) -> dict[str, Any]:
             source=str(path),
             fix="save one with 'loadkit baseline save RUN_DIR NAME'",
         )
-    for endpoint, stats in endpoints.items():
-        if not isinstance(stats, dict) or not all(
-            isinstance(stats.get(m), int | float | type(None)) for m in METRICS
-        ):
-            raise BaselineError(
-                "has a malformed entry",
-                source=str(path),
-                field=f"endpoints['{endpoint}']",
-                fix="save it again with 'loadkit baseline save'",
-            )
+    schema = data.get("schema")
+    if schema != BASELINE_SCHEMA or isinstance(schema, bool):
+        raise BaselineError(
+            f"schema {schema!r} is not supported (this loadkit reads schema {BASELINE_SCHEMA})",
+            source=str(path),
+            field="schema",
+            fix=again,
+        )
+    if not endpoints:
+        raise BaselineError(
+            "is empty: its run had no requests", source=str(path), field="endpoints", fix=again
+        )
+    overall = data.get("overall")
+    entries = [(f"endpoints['{name}']", stats) for name, stats in endpoints.items()]
+    if overall is not None:
+        entries.append(("overall", overall))
+    for where, stats in entries:
+        if not isinstance(stats, dict) or not all(_valid_number(stats.get(m)) for m in METRICS):
+            raise BaselineError("has a malformed entry", source=str(path), field=where, fix=again)
     return data
+
+
+def _valid_number(value: object) -> bool:
+    """None (not measured) or a finite, non-negative number (never a bool)."""
+    if value is None:
+        return True
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def _change_text(metric: str, base: float, current: float) -> str:

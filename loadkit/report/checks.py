@@ -2,9 +2,9 @@
 
 Grammar (hand-written tokenizer and parser, no ``eval``)::
 
-    check     := metric [ "(" argument ")" ] comparator limit [ qualifier ]
-    metric    := p50 | p90 | p95 | p99 | p99.9 | max | error_rate | rate | count
-               | failures | recovery
+    check     := [ "optional:" ] metric [ "(" argument ")" ] comparator limit [ qualifier ]
+    metric    := p50 | p90 | p95 | p99 | p99.9 | max | min | avg | stddev
+               | error_rate | rate | count | failures | recovery
     comparator:= "<" | "<=" | ">" | ">=" | "==" | "!="
     limit     := NUMBER [ unit ]      ms, s, us, m (latencies, recovery) · % (error_rate)
                                       · /s, /m (rate) · nothing (count, failures)
@@ -15,6 +15,16 @@ Examples: ``p95(POST /execute) < 250ms``, ``p99 < 1s`` (all endpoints),
 ``recovery(gw-pause) < 10s``. ``during steady`` is the stage named ``steady``;
 ``during fault:NAME`` a fault window; ``after fault:NAME`` from its revert to
 the next fault. A latency or recovery limit needs its unit.
+
+What a check means when the run has nothing to measure:
+
+- ``count`` and ``failures`` of events that never happened are 0;
+- a latency, ``error_rate`` or ``rate`` check with no samples *fails*, noted
+  "no samples"; prefixed ``optional:`` (``optional: p95(WS notify) < 1s``) it is
+  *skipped* instead. Endpoints are only known after the run, so an endpoint the
+  run never saw is such a check, never an input error;
+- phases and faults are known before the run: :func:`validate_names` checks
+  them against the scenario (exit 2, one line, before anything starts).
 """
 
 from __future__ import annotations
@@ -22,12 +32,12 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from loadkit.errors import CheckError
 
-__all__ = ["Check", "parse_check"]
+__all__ = ["Check", "parse_check", "validate_names"]
 
 LATENCY_METRICS = {
     "p50": "p50",
@@ -36,6 +46,9 @@ LATENCY_METRICS = {
     "p99": "p99",
     "p99.9": "p99_9",
     "max": "max",
+    "min": "min",
+    "avg": "avg",
+    "stddev": "stddev",
 }
 METRICS = [*LATENCY_METRICS, "error_rate", "rate", "count", "failures", "recovery"]
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -51,6 +64,7 @@ _RATE_UNITS = {"/s": 1.0, "/m": 1 / 60.0, "": 1.0}
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _PHASE_WORD = re.compile(r"[^\s]+")
+OPTIONAL = "optional:"
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Check:
     phase: str  # "run", "before faults", "fault:X", "after fault:X", "stage:X"
     argument_column: int  # 1-based columns of the argument and the phase, for errors found later
     phase_column: int = 0
+    optional: bool = False  # skipped, not failed, when there is nothing to measure
 
     def holds(self, value: float) -> bool:
         return not math.isnan(value) and COMPARATORS[self.comparator](value, self.limit)
@@ -194,6 +209,12 @@ def parse_check(expression: str) -> Check:
     if scanner.at_end():
         raise scanner.fail("empty check", "write e.g. 'p95 < 250ms'")
     scanner.skip_spaces()
+    optional = scanner.text.startswith(OPTIONAL, scanner.pos)
+    if optional:
+        scanner.pos += len(OPTIONAL)
+        if scanner.at_end():
+            raise scanner.fail("empty check after 'optional:'", "write e.g. 'optional: p95 < 1s'")
+        scanner.skip_spaces()
     metric_start = scanner.pos
     metric = scanner.match(_WORD)
     if metric not in METRICS:
@@ -248,4 +269,40 @@ def parse_check(expression: str) -> Check:
         phase,
         argument_column,
         phase_column,
+        optional,
     )
+
+
+def validate_names(check: Check, *, stages: Sequence[str] | None, faults: Sequence[str]) -> None:
+    """Raise :class:`CheckError` when ``check`` names a phase or fault the scenario lacks.
+
+    ``stages`` are the stage names (a stage without a name is its index, as in
+    ``during 1``); None when they are not known before the run (nothing checked).
+    """
+
+    def fail(problem: str, valid: Sequence[str], what: str, column: int) -> CheckError:
+        listed = ", ".join(valid) if valid else f"none: the scenario has no {what}"
+        return CheckError(
+            problem,
+            source=f"check '{check.expression}'",
+            field=f"column {column}",
+            fix=f"use one of: {listed}",
+        )
+
+    if check.metric == "recovery" and check.argument not in faults:
+        raise fail(f"unknown fault '{check.argument}'", faults, "faults", check.argument_column)
+    phase = check.phase
+    if phase == "before faults" and not faults:
+        raise CheckError(
+            "'before faults' but the scenario injects no fault",
+            source=f"check '{check.expression}'",
+            field=f"column {check.phase_column}",
+            fix="drop 'before faults' or add a fault",
+        )
+    fault = phase.removeprefix("after ").removeprefix("fault:") if "fault:" in phase else None
+    if fault is not None and fault not in faults:
+        raise fail(f"unknown fault '{fault}'", faults, "faults", check.phase_column)
+    if phase.startswith("stage:") and stages is not None:
+        name = phase.removeprefix("stage:")
+        if name not in stages:
+            raise fail(f"unknown phase '{name}'", stages, "named stages", check.phase_column)

@@ -22,6 +22,9 @@ def _report(args: argparse.Namespace) -> int:
     from loadkit.report.text import text_summary
 
     tolerances = parse_tolerances(args.tolerance)
+    out: Path = args.out or args.run_dir
+    if args.out is not None:
+        _out_folder(out)  # before the work: a bad --out is bad input, found at once
     report = build_report(
         args.run_dir,
         extra_checks=args.check,
@@ -29,7 +32,27 @@ def _report(args: argparse.Namespace) -> int:
         baseline_dir=args.baseline_dir,
         tolerances=tolerances,
     )
-    out: Path = args.out or args.run_dir
+    _out_folder(out)
+    try:
+        written = [write_summary(report, out), write_html(report, out), write_junit(report, out)]
+    except OSError as exc:
+        raise RunDirError(
+            f"cannot write the report ({exc.strerror})",
+            source=str(out),
+            field="--out",
+            fix="choose a writable folder",
+        ) from None
+    print(text_summary(report))
+    print("wrote " + ", ".join(str(path) for path in written))
+    return EXIT_OK if report.passed else EXIT_CHECKS_FAILED
+
+
+def _out_folder(out: Path) -> None:
+    """Create ``out`` (a folder) or raise a one-line :class:`RunDirError`."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(
+            "is a file, not a folder", source=str(out), field="--out", fix="pass a folder"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -39,10 +62,6 @@ def _report(args: argparse.Namespace) -> int:
             field="--out",
             fix="choose a writable folder",
         ) from None
-    written = [write_summary(report, out), write_html(report, out), write_junit(report, out)]
-    print(text_summary(report))
-    print("wrote " + ", ".join(str(path) for path in written))
-    return EXIT_OK if report.passed else EXIT_CHECKS_FAILED
 
 
 def _baseline_save(args: argparse.Namespace) -> int:
@@ -87,10 +106,24 @@ def _compare(args: argparse.Namespace) -> int:
             f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
         )
     out: Path = args.out or (args.run_b / COMPARE_HTML)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
+    if out.is_dir():
+        raise RunDirError(
+            "is a folder", source=str(out), field="--out", fix="pass an HTML file name"
+        )
+    _out_folder(out.parent)
+    try:
+        out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
+    except OSError as exc:
+        raise RunDirError(
+            f"cannot write it ({exc.strerror})",
+            source=str(out),
+            field="--out",
+            fix="choose another file",
+        ) from None
     print(f"wrote {out}")
-    return EXIT_OK
+    regressions = [d for d in diffs if d.status == "regression" and d.gated]
+    print(f"{len(regressions)} regression(s)")
+    return EXIT_CHECKS_FAILED if regressions else EXIT_OK
 
 
 def _tolerance_option(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +185,13 @@ def register(subparsers: Any) -> None:
     show.add_argument("--dir", type=Path, default=DEFAULT_BASELINE_DIR)
     show.set_defaults(func=_baseline_show)
 
-    compare = subparsers.add_parser("compare", help="compare two runs (text and HTML)")
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare two runs (text and HTML)",
+        description="Compare RUN_B with RUN_A (the reference), endpoint by endpoint; exit 0 "
+        "when nothing regressed, 1 when an endpoint regressed beyond its tolerance, "
+        "2 on bad input.",
+    )
     compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the reference run")
     compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to judge")
     compare.add_argument("--out", type=Path, help="HTML file (default: RUN_B/compare.html)")

@@ -12,14 +12,43 @@ percentiles).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import numpy.typing as npt
 
 from loadkit.rundir.hdr_codec import FloatArray, IntArray, Layout
 
 __all__ = [
+    "grouped_moments",
     "grouped_percentiles",
+    "lowest_equivalent",
+    "median_equivalent",
     "series_percentiles",
 ]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@functools.cache
+def lowest_equivalent(layout: Layout) -> IntArray:
+    """Per bucket index of ``layout``, the lowest value it holds (µs): HdrHistogram's min."""
+    index = np.arange(layout.counts_len, dtype=np.int64)
+    half = 1 << layout.half_count_magnitude
+    bucket = (index >> layout.half_count_magnitude) - 1
+    sub_bucket = (index & (half - 1)) + half
+    first = bucket < 0
+    sub_bucket[first] -= half
+    bucket[first] = 0
+    return sub_bucket << (bucket + layout.unit_magnitude)
+
+
+@functools.cache
+def median_equivalent(layout: Layout) -> FloatArray:
+    """Per bucket index, the middle of its value range (µs), as HdrHistogram's mean uses."""
+    lowest = lowest_equivalent(layout)
+    size = layout.highest_equivalent - lowest + 1
+    return (lowest + (size >> 1)).astype(np.float64)
 
 
 def grouped_percentiles(
@@ -33,6 +62,7 @@ def grouped_percentiles(
     *,
     with_total: bool = False,
     index_map: IntArray | None = None,
+    total_of: BoolArray | None = None,
 ) -> tuple[FloatArray, IntArray]:
     """Merge interval histograms per group; return (values[groups, len(p)], totals).
 
@@ -42,8 +72,8 @@ def grouped_percentiles(
     are merged by bucket, then each percentile is read like HdrHistogram does:
     the highest equivalent value of the first bucket whose cumulative count
     reaches ``int(p * total / 100 + 0.5)`` (at least 1). Empty groups get NaN.
-    ``with_total`` adds one row merging every group; ``index_map`` maps bucket
-    indices to those of ``layout`` (a coarser layout).
+    ``with_total`` adds one row merging every group (or the groups ``total_of`` marks);
+    ``index_map`` maps bucket indices to those of ``layout`` (a coarser layout).
 
     Merging is dense (``bincount``) over the buckets actually used, a bounded
     slice of entries at a time, so memory stays flat however long the run.
@@ -86,8 +116,9 @@ def grouped_percentiles(
         dense = merge(0, n_groups, slice(0, len(index)))
         values[:n_groups], totals[:n_groups] = _dense_percentiles(dense, percentiles, column_values)
         if with_total:
+            chosen = dense if total_of is None else dense[total_of[:n_groups]]
             values[-1:], totals[-1:] = _dense_percentiles(
-                dense.sum(axis=0)[None, :], percentiles, column_values
+                chosen.sum(axis=0)[None, :], percentiles, column_values
             )
         return values, totals
     if np.any(row_group[1:] < row_group[:-1]):
@@ -102,13 +133,60 @@ def grouped_percentiles(
             continue
         dense = merge(first, last, slice(lo, hi))
         if with_total:
-            overall += dense.sum(axis=0)
+            overall += (dense if total_of is None else dense[total_of[first:last]]).sum(axis=0)
         values[first:last], totals[first:last] = _dense_percentiles(
             dense, percentiles, column_values
         )
     if with_total:
         values[-1:], totals[-1:] = _dense_percentiles(overall[None, :], percentiles, column_values)
     return values, totals
+
+
+def grouped_moments(
+    layout: Layout,
+    row_group: IntArray,
+    entry_row: IntArray,
+    index: IntArray,
+    counts: IntArray,
+    n_groups: int,
+    total_of: BoolArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation (µs) per group, plus one last row for every group together
+    (or the groups ``total_of`` marks).
+
+    Same inputs as :func:`grouped_percentiles`; values are bucket midpoints, as in
+    HdrHistogram's ``getMean``/``getStdDeviation``. Empty groups get NaN.
+    """
+    n = n_groups + 1
+    middle = median_equivalent(layout)
+
+    def summed(mean: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """Per group (and overall): total count, and sum of count * value (or of the
+        squared deviation from ``mean`` when given: two passes, no cancellation)."""
+        weight, total = np.zeros(n + 1), np.zeros(n + 1)
+        for lo in range(0, len(index), _SLICE):
+            part = slice(lo, min(lo + _SLICE, len(index)))
+            group = row_group[entry_row[part]]
+            keep = group >= 0
+            group, count = group[keep], counts[part][keep].astype(np.float64)
+            value = middle[index[part][keep]]
+            everyone = np.full_like(group, n_groups)
+            if total_of is not None:
+                everyone[~total_of[group]] = n_groups + 1  # a dropped bin
+            for key, centre in ((group, None), (everyone, None)):
+                if mean is not None:
+                    centre = np.append(mean, 0.0)[key]
+                term = value if centre is None else (value - centre) ** 2
+                weight += np.bincount(key, weights=count, minlength=n + 1)
+                total += np.bincount(key, weights=count * term, minlength=n + 1)
+        return weight[:n], total[:n]
+
+    weight, first = summed(None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(weight > 0, first / np.maximum(weight, 1), np.nan)
+        _, second = summed(np.nan_to_num(mean))
+        stddev = np.where(weight > 0, np.sqrt(second / np.maximum(weight, 1)), np.nan)
+    return mean, stddev
 
 
 _SLICE = 1 << 18  # entries at a time (small temporaries: fresh memory is costly here)
@@ -165,12 +243,14 @@ def series_percentiles(
     counts: IntArray,
     percentiles: list[float],
     index_map: IntArray,
+    total_of: BoolArray | None = None,
 ) -> tuple[FloatArray, IntArray, FloatArray, IntArray]:
     """Per interval: percentiles per endpoint and overall, in one pass over the entries.
 
     ``row_slot`` (the interval of each row) must be non-decreasing. Returns
     (values[slot, endpoint, p], totals[slot, endpoint], overall values[slot, p],
-    overall totals[slot]). ``index_map`` maps bucket indices to ``layout`` (coarser).
+    overall totals[slot]). ``index_map`` maps bucket indices to ``layout`` (coarser);
+    the overall merges the endpoints ``total_of`` marks (default: all).
     """
     n_p = len(percentiles)
     values = np.full((n_slots, n_endpoints, n_p), np.nan)
@@ -205,7 +285,8 @@ def series_percentiles(
         block_values, block_totals = _dense_percentiles(dense, percentiles, column_values)
         values[first:last] = block_values.reshape(last - first, n_endpoints, n_p)
         totals[first:last] = block_totals.reshape(last - first, n_endpoints)
-        per_slot = dense.reshape(last - first, n_endpoints, width).sum(axis=1)
+        by_endpoint = dense.reshape(last - first, n_endpoints, width)
+        per_slot = (by_endpoint if total_of is None else by_endpoint[:, total_of]).sum(axis=1)
         overall[first:last], overall_totals[first:last] = _dense_percentiles(
             per_slot, percentiles, column_values
         )

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from loadkit import __version__
 from loadkit.report.analysis import OVERALL, Analysis
 from loadkit.report.baseline import BaselineDiff
-from loadkit.report.plots import comparison_plot, report_plots
+from loadkit.report.plots import comparison_plot, composite_plots, report_plots
 from loadkit.report.report import Report
 from loadkit.rundir.layout import REPORT_HTML
 
@@ -92,7 +92,7 @@ def _environment() -> Environment:
 def render_report(report: Report) -> str:
     summary = report.summary
     analysis = report.analysis
-    endpoints = [*summary["endpoints"].items(), (f"{OVERALL} (overall)", summary["overall"])]
+    endpoints = [*summary["endpoints"].items(), (f"{OVERALL} (all requests)", summary["overall"])]
     phases = [
         (p, {m: analysis.stat(p.name, OVERALL, m) for m in analysis.stats.columns})
         for p in analysis.phases
@@ -108,7 +108,9 @@ def render_report(report: Report) -> str:
             checks=report.verdicts,
             baseline=report.baseline,
             plots=report_plots(analysis),
+            composite_plots=composite_plots(analysis),
             endpoints=endpoints,
+            composite=list(summary["composite"].items()),
             phases=phases,
             faults=faults,
             drift=report.drift,

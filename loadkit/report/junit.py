@@ -18,7 +18,9 @@ def junit_xml(report: Report) -> str:
     for verdict in report.verdicts:
         case = ET.Element("testcase", name=verdict.expression, classname=f"{suite_name}.checks")
         case.set("time", "0")
-        if not verdict.passed:
+        if verdict.skipped:
+            ET.SubElement(case, "skipped", message=verdict.note or "nothing to measure")
+        elif not verdict.passed:
             message = f"{verdict.value_text} (limit {verdict.limit_text})"
             if verdict.note:
                 message += f": {verdict.note}"
@@ -50,13 +52,14 @@ def junit_xml(report: Report) -> str:
             failure.text = "\n".join(lines)
         cases.append(case)
     failures = sum(1 for case in cases if case.find("failure") is not None)
+    skipped = sum(1 for case in cases if case.find("skipped") is not None)
     suite = ET.Element(
         "testsuite",
         name=suite_name,
         tests=str(len(cases)),
         failures=str(failures),
         errors="0",
-        skipped="0",
+        skipped=str(skipped),
         time=f"{analysis.run.end_s:.3f}",
     )
     suite.extend(cases)

@@ -43,8 +43,8 @@ class Phase:
 
 
 def _params_text(params: Any) -> str:
-    if isinstance(params, dict):
-        return ", ".join(f"{key}={value}" for key, value in params.items())
+    if isinstance(params, dict):  # unset parameters (None) are left out: no "url=None"
+        return ", ".join(f"{key}={value}" for key, value in params.items() if value is not None)
     return "" if params is None else str(params)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
 from loadkit.report.phases import FaultWindow
 
-__all__ = ["Plot", "comparison_plot", "report_plots"]
+__all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots"]
 
 PALETTE = [
     "#2563eb",
@@ -61,7 +62,8 @@ def _figure(rows: int = 1, height: float = 3.2) -> tuple[Figure, list[Axes]]:
 
 def _encode(figure: Figure) -> str:
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
+    FigureCanvasAgg(figure)
+    figure.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -102,8 +104,10 @@ def _no_data(ax: Axes, message: str) -> None:
     ax.set_yticks([])
 
 
-def _top_endpoints(analysis: Analysis) -> list[str]:
-    counts = {e: analysis.stat("run", e, "count") for e in analysis.endpoints}
+def _top_endpoints(analysis: Analysis, composite: bool = False) -> list[str]:
+    """The busiest request endpoints (or composite ones): never both on one chart."""
+    names = analysis.composite_endpoints if composite else analysis.request_endpoints
+    counts = {e: analysis.stat("run", e, "count") for e in names}
     return sorted(counts, key=lambda e: -counts[e])[:MAX_ENDPOINT_LINES]
 
 
@@ -149,11 +153,11 @@ def _latency_plot(analysis: Analysis) -> Figure:
     return figure
 
 
-def _endpoint_latency_plot(analysis: Analysis) -> Figure:
+def _endpoint_latency_plot(analysis: Analysis, composite: bool = False) -> Figure:
     figure, (ax,) = _figure()
-    endpoints = _top_endpoints(analysis)
+    endpoints = _top_endpoints(analysis, composite)
     if not endpoints:
-        _no_data(ax, "no requests recorded")
+        _no_data(ax, "no composite events recorded" if composite else "no requests recorded")
         return figure
     for colour, endpoint in zip(PALETTE, endpoints, strict=False):
         rows = _overall(analysis, endpoint)
@@ -239,11 +243,11 @@ def _resources_plot(analysis: Analysis) -> Figure:
     return figure
 
 
-def _distribution_plot(analysis: Analysis) -> Figure:
+def _distribution_plot(analysis: Analysis, composite: bool = False) -> Figure:
     figure, (ax,) = _figure(height=3.6)
-    endpoints = _top_endpoints(analysis)
+    endpoints = _top_endpoints(analysis, composite)
     if not endpoints:
-        _no_data(ax, "no requests recorded")
+        _no_data(ax, "no composite events recorded" if composite else "no requests recorded")
         return figure
     every = analysis.extras["distribution"]
     assert isinstance(every, np.ndarray)
@@ -267,13 +271,32 @@ def _distribution_plot(analysis: Analysis) -> Figure:
 
 def report_plots(analysis: Analysis) -> list[Plot]:
     """Every figure of the report, in page order."""
-    makers = [
-        ("latency", "Latency percentiles over time (all endpoints)", _latency_plot),
-        ("endpoint-latency", "p95 per endpoint over time", _endpoint_latency_plot),
-        ("throughput", "Throughput and failures", _throughput_plot),
+    makers: list[tuple[str, str, Callable[[Analysis], Figure]]] = [
+        ("latency", "Latency percentiles over time (all requests)", _latency_plot),
+        ("endpoint-latency", "p95 per request endpoint over time", _endpoint_latency_plot),
+        ("throughput", "Request throughput and failures", _throughput_plot),
         ("users", "Users", _users_plot),
         ("resources", "Target CPU and memory", _resources_plot),
-        ("distribution", "Latency distribution per endpoint", _distribution_plot),
+        ("distribution", "Latency distribution per request endpoint", _distribution_plot),
+    ]
+    return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
+
+
+def composite_plots(analysis: Analysis) -> list[Plot]:
+    """Figures of the composite events (jobs, sessions, iterations); none when there are none."""
+    if not analysis.composite_endpoints:
+        return []
+    makers: list[tuple[str, str, Callable[[Analysis], Figure]]] = [
+        (
+            "composite-latency",
+            "p95 per composite event over time (jobs, sessions, iterations)",
+            lambda a: _endpoint_latency_plot(a, composite=True),
+        ),
+        (
+            "composite-distribution",
+            "Duration distribution per composite event",
+            lambda a: _distribution_plot(a, composite=True),
+        ),
     ]
     return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
 

@@ -1,5 +1,6 @@
 """Recovery time after each fault: how long until latency and errors are back to normal.
 
+Like the ALL row, recovery looks at request events only (not jobs or sessions).
 The pre-fault level is the merged p95 and error rate of the up to
 ``PRE_WINDOW_S`` seconds before the injection (outside any other fault). After
 the revert, an interval is *healthy* when its overall p95 is within
@@ -52,6 +53,7 @@ def _pre_fault_level(analysis: Analysis, start_s: float, end_s: float) -> tuple[
     rows, log = run.latency.rows, run.latency
     middle = (rows["t"] + rows["length"] / 2).to_numpy()
     mask = (middle >= start_s) & (middle < end_s)
+    mask &= ~rows["endpoint"].isin(analysis.composite_endpoints).to_numpy()  # like ALL
     for window in analysis.faults:
         mask &= ~((middle >= window.start_s) & (middle < window.end_s))
     chosen = np.flatnonzero(mask)  # rows are in time order: take only their entries

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from loadkit.errors import BaselineError
+from loadkit.errors import BaselineError, CheckError, RunDirError
 from loadkit.report.analysis import OVERALL, STAT_COLUMNS, Analysis, analyse
 from loadkit.report.baseline import (
     DEFAULT_TOLERANCES,
@@ -20,15 +20,18 @@ from loadkit.report.baseline import (
     resolve_baseline,
     snapshot,
 )
+from loadkit.report.checks import parse_check
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.verdicts import Verdict, evaluate_checks
-from loadkit.rundir.layout import SUMMARY_JSON
+from loadkit.rundir.layout import RUN_JSON, SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
 
 SCENARIO, COMMAND_LINE = "scenario", "command line"
+INTACT = "run directory intact"  # the verdict a damaged run directory fails
+INTACT_SOURCE = "run directory"
 
 
 @dataclass
@@ -107,8 +110,9 @@ def summary_json(report: Report) -> dict[str, Any]:
         "schema": 1,
         "verdict": "pass" if report.passed else "fail",
         "run": _run_json(analysis),
-        "overall": _stats_json(analysis, "run", OVERALL),
-        "endpoints": {e: _stats_json(analysis, "run", e) for e in analysis.endpoints},
+        "overall": _stats_json(analysis, "run", OVERALL),  # request events only
+        "endpoints": {e: _stats_json(analysis, "run", e) for e in analysis.request_endpoints},
+        "composite": {e: _stats_json(analysis, "run", e) for e in analysis.composite_endpoints},
         "phases": [
             {
                 "name": p.name,
@@ -152,7 +156,7 @@ def _baseline(
     notes: list[str],
 ) -> BaselineResult | None:
     explicit = requested is not None
-    name = requested or analysis.run.meta.get("baseline")
+    name = requested or analysis.run.baseline
     if not isinstance(name, str) or not name:
         return None
     path = resolve_baseline(name, directory)
@@ -167,6 +171,41 @@ def _baseline(
     return BaselineResult(name, str(path), diffs)
 
 
+def _composite_failure_note(analysis: Analysis, checks: list[str]) -> list[str]:
+    """Failed composite events no check names: ALL (requests only) does not count them."""
+    named = " ".join(checks)
+    failed = {
+        endpoint: analysis.stat("run", endpoint, "failures")
+        for endpoint in analysis.composite_endpoints
+        if endpoint not in named
+    }
+    failed = {e: n for e, n in failed.items() if n > 0 and not e.startswith("ITER ")}
+    if not failed:
+        return []
+    listed = ", ".join(f"{e}: {n:.0f}" for e, n in sorted(failed.items()))
+    example = next(iter(sorted(failed)))
+    return [
+        f"composite events failed ({listed}); they are not in ALL's error rate: check them "
+        f"with e.g. 'failures({example}) == 0'"
+    ]
+
+
+def _open_model_notes(analysis: Analysis) -> list[str]:
+    """A note per open-model schedule whose iterations were dropped or interrupted."""
+    notes = []
+    for endpoint in analysis.composite_endpoints:
+        kind, _, name = endpoint.partition(" ")
+        for what, meaning in (
+            ("dropped", "could not start on time (max_in_flight were running)"),
+            ("interrupted", "were still running after the graceful stop"),
+        ):
+            if kind == "ITER" and name.endswith(f" {what}"):
+                count = analysis.stat("run", endpoint, "count")
+                schedule = name.removesuffix(f" {what}")
+                notes.append(f"{count:.0f} iteration(s) of '{schedule}' {meaning}")
+    return notes
+
+
 def build_report(
     run_dir: Path,
     *,
@@ -176,17 +215,31 @@ def build_report(
     tolerances: dict[str, Tolerance] | None = None,
 ) -> Report:
     """Analyse ``run_dir``, evaluate its checks and baseline (ConfigError on bad input)."""
+    for expression in extra_checks or []:
+        parse_check(expression)  # bad input is found before the work
     run = load_run_dir(run_dir)
+    for index, expression in enumerate(run.checks):
+        try:
+            parse_check(expression)
+        except CheckError as exc:
+            raise RunDirError(
+                f"check {expression!r:.60} does not parse ({exc.problem})",
+                source=str(run_dir / RUN_JSON),
+                field=f"checks[{index}]",
+                fix="rebuild run.json from a copy, or pass the checks with --check",
+            ) from None
     analysis = analyse(run)
     recoveries = find_recoveries(analysis)
-    scenario_checks = run.meta.get("checks") or []
-    if not isinstance(scenario_checks, list):
-        scenario_checks = []
-    expressions = [(str(c), SCENARIO) for c in scenario_checks]
+    expressions = [(c, SCENARIO) for c in run.checks]
     expressions += [(c, COMMAND_LINE) for c in extra_checks or []]
-    finished = run.meta.get("exit_status") == "ok"
-    lenient = frozenset() if finished else frozenset({SCENARIO})
+    # the scenario's checks were validated against the scenario before the run: a phase or
+    # fault the run never reached is a failed check, never an abort after the run
+    lenient = frozenset({SCENARIO})
     verdicts = evaluate_checks(expressions, analysis, recoveries, lenient_sources=lenient)
-    notes: list[str] = []
+    if run.damage:  # data that may hide failures was lost: the run cannot pass
+        note = "; ".join(run.damage)
+        verdicts.append(Verdict(INTACT, False, None, "damaged", "intact", note, INTACT_SOURCE))
+    notes = _open_model_notes(analysis)
+    notes += _composite_failure_note(analysis, [c for c, _ in expressions])
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     return Report(analysis, recoveries, verdicts, soak_drift(analysis), compared, notes)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from loadkit.report.analysis import OVERALL
-from loadkit.report.report import Report
+from loadkit.report.checks import parse_check
+from loadkit.report.report import INTACT_SOURCE, Report
 
 __all__ = ["text_summary"]
 
@@ -24,7 +25,13 @@ def text_summary(report: Report) -> str:
         f"{'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}  (ms)"
     )
     lines.append(header)
-    for endpoint in [*analysis.endpoints, OVERALL]:
+    rows = [*analysis.request_endpoints, OVERALL]
+    if analysis.composite_endpoints:
+        rows += ["", *analysis.composite_endpoints]
+    for endpoint in rows:
+        if not endpoint:
+            lines.append("  composite events (jobs, sessions, iterations; not in ALL):")
+            continue
 
         def stat(metric: str, endpoint: str = endpoint) -> float:
             return analysis.stat("run", endpoint, metric)
@@ -36,8 +43,23 @@ def text_summary(report: Report) -> str:
             f"{_ms(stat('p50')):>8} {_ms(stat('p95')):>8} {_ms(stat('p99')):>8} "
             f"{_ms(stat('max')):>8}"
         )
+    checked = {
+        check.argument
+        for check in (
+            parse_check(v.expression) for v in report.verdicts if v.source != INTACT_SOURCE
+        )
+        if check.metric == "recovery"
+    }
     for recovery in report.recoveries:
-        took = "did not recover" if recovery.recovery_s is None else f"{recovery.recovery_s:.1f}s"
+        if recovery.fault in checked:
+            continue  # its check's line says it, with the time
+        took = (
+            f"{recovery.recovery_s:.1f}s"
+            if recovery.recovery_s is not None
+            else f"did not recover ({recovery.note})"
+            if recovery.note
+            else "did not recover"
+        )
         lines.append(f"  recovery after {recovery.fault}: {took}")
     for trend in report.drift.get("trends", []):
         if trend["flagged"]:
@@ -46,7 +68,7 @@ def text_summary(report: Report) -> str:
                 f"{trend['unit']}/h (p={trend['p_value']:.1g})"
             )
     for verdict in report.verdicts:
-        mark = "PASS" if verdict.passed else "FAIL"
+        mark = verdict.status.upper()
         note = f"  ({verdict.note})" if verdict.note else ""
         lines.append(
             f"  {mark}  {verdict.expression}: {verdict.value_text} "

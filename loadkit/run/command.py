@@ -38,7 +38,7 @@ from loadkit.errors import (
     ScenarioError,
 )
 from loadkit.run.locust import LocustCommand, LocustProcesses
-from loadkit.run.progress import ProgressPrinter, find_new_run_dir
+from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.scenario.load import load_scenario
@@ -296,6 +296,15 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     return subprocess.run(argv, check=False).returncode
 
 
+def _report_run(run_dir: Path, baseline: Path | None) -> int:
+    """Write ``run_dir``'s report and say where; returns the reporter's exit code."""
+    code = _report(run_dir, baseline)
+    report = run_dir / REPORT_HTML
+    if report.exists():
+        _say(f"report: {report}")
+    return code
+
+
 def execute(plan: RunPlan) -> int:
     """Run a validated plan; returns the exit code."""
     scenario = plan.scenario
@@ -330,7 +339,11 @@ def execute(plan: RunPlan) -> int:
             extra_args=extra,
         )
         locust = LocustProcesses(command, scratch)
-        progress = ProgressPrinter(lambda: find_new_run_dir(plan.out_dir, before, scenario.name))
+        progress = ProgressPrinter(
+            lambda: find_new_run_dirs(plan.out_dir, before, scenario.name),
+            # web UI: every test gets its report when it stops (Stop, --run-time)
+            on_finished=(lambda run_dir: _report_run(run_dir, plan.baseline)) if plan.web else None,
+        )
         if plan.web:
             _say(
                 f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
@@ -349,14 +362,15 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
-    run_dir = progress.run_dir or find_new_run_dir(plan.out_dir, before, scenario.name)
-    if run_dir is None:
+    run_dirs = progress.run_dirs or find_new_run_dirs(plan.out_dir, before, scenario.name)
+    if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
-    report_code = _report(run_dir, plan.baseline)
-    report = run_dir / REPORT_HTML
-    if report.exists():
-        _say(f"report: {report}")
+    codes = dict(progress.report_codes)
+    for run_dir in run_dirs:  # the runs not reported yet (headless: the one run, now complete)
+        if run_dir not in codes:
+            codes[run_dir] = _report_run(run_dir, plan.baseline)
+    report_code = max(codes.values())  # 0 pass < 1 a check failed < 2, 3 could not report
     if outcome in ("interrupted", "killed"):
         return EXIT_INTERRUPTED
     if outcome == "overrun" or locust_code not in (0, None) or report_code not in (0, 1):

@@ -1,4 +1,4 @@
-"""Follow a run while it goes: find its run directory, print its stage and fault events.
+"""Follow runs while they go: find their run directories, print stage and fault events.
 
 Locust prints its own stats table; this adds one ``loadkit:`` line per event
 that matters to a person watching (a new stage, a fault injected or reverted,
@@ -9,6 +9,7 @@ docs/run-dir.md) in a background thread.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -17,22 +18,40 @@ from typing import Any, TextIO
 
 from loadkit.rundir.layout import EVENTS_JSONL, RUN_JSON, EventType
 
-__all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir"]
+__all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir", "find_new_run_dirs"]
 
 
-def find_new_run_dir(out_dir: Path, before: set[str], name: str) -> Path | None:
-    """The newest run directory for ``name`` in ``out_dir`` that was not in ``before``."""
+def find_new_run_dirs(out_dir: Path, before: set[str], name: str) -> list[Path]:
+    """Run directories for ``name`` in ``out_dir`` that were not in ``before``, oldest first.
+
+    A run directory is ``<stamp>-<name>`` or, when two start in the same second,
+    ``<stamp>-<name>-2``, ``-3``...
+    """
     if not out_dir.is_dir():
-        return None
+        return []
+    pattern = re.compile(rf".*-{re.escape(name)}(?:-[0-9]+)?")
     fresh = [
         p
         for p in out_dir.iterdir()
         if p.is_dir()
         and p.name not in before
-        and p.name.endswith(f"-{name}")
+        and pattern.fullmatch(p.name)
         and (p / RUN_JSON).exists()
     ]
-    return max(fresh, key=lambda p: p.name, default=None)
+    return sorted(fresh, key=_creation_order)
+
+
+def _creation_order(path: Path) -> tuple[str, int]:
+    stem, _, number = path.name.rpartition("-")
+    if number.isdigit() and len(number) < 4:  # "-2", "-10": after the first of that second
+        return stem, int(number)
+    return path.name, 1
+
+
+def find_new_run_dir(out_dir: Path, before: set[str], name: str) -> Path | None:
+    """The newest run directory for ``name`` in ``out_dir`` that was not in ``before``."""
+    found = find_new_run_dirs(out_dir, before, name)
+    return found[-1] if found else None
 
 
 def _seconds(value: Any) -> str:
@@ -67,25 +86,37 @@ def describe_event(event: dict[str, Any], start: float | None) -> str | None:
 
 
 class ProgressPrinter(threading.Thread):
-    """Waits for the run directory to appear, then prints its events as they come."""
+    """Follows every new run directory (one per test start, e.g. from the web UI): prints its
+    events as they come and, when a run stops (its ``run_stop`` event), calls ``on_finished``
+    with its directory (``loadkit run --web`` writes each test's report there)."""
 
     def __init__(
         self,
-        find_run_dir: Callable[[], Path | None],
+        find_run_dirs: Callable[[], list[Path]],
         stream: TextIO | None = None,
         poll_s: float = 0.5,
+        on_finished: Callable[[Path], int] | None = None,
     ) -> None:
         super().__init__(name="loadkit-progress", daemon=True)
-        self._find = find_run_dir
+        self._find = find_run_dirs
         self._stream = stream or sys.stdout
         self._poll_s = poll_s
+        self._on_finished = on_finished
         self._stopped = threading.Event()
-        self.run_dir: Path | None = None
-        self._offset = 0
-        self._start: float | None = None
+        self._lock = threading.Lock()
+        self.run_dirs: list[Path] = []  # in the order they appeared
+        self.finished: set[Path] = set()  # run_stop seen
+        self.report_codes: dict[Path, int] = {}  # what on_finished returned, per run dir
+        self._offsets: dict[Path, int] = {}
+        self._starts: dict[Path, float] = {}
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The latest run directory seen (None before the first test start)."""
+        return self.run_dirs[-1] if self.run_dirs else None
 
     def stop(self) -> None:
-        """Print what is left, then end the thread."""
+        """Print what is left (and report runs that stopped meanwhile), then end the thread."""
         self._stopped.set()
         self.join(timeout=5.0)
         self._drain()
@@ -95,27 +126,45 @@ class ProgressPrinter(threading.Thread):
             self._drain()
 
     def _drain(self) -> None:
-        if self.run_dir is None:
-            self.run_dir = self._find()
-            if self.run_dir is None:
-                return
-            print(f"loadkit: run directory {self.run_dir}", file=self._stream, flush=True)
-        path = self.run_dir / EVENTS_JSONL
+        with self._lock:  # the thread and stop() may drain at the same time
+            for run_dir in self._find():
+                if run_dir not in self._offsets:
+                    self._offsets[run_dir] = 0
+                    self.run_dirs.append(run_dir)
+                    self._say(f"run directory {run_dir}")
+            for run_dir in self.run_dirs:
+                if run_dir not in self.finished:
+                    self._follow(run_dir)
+
+    def _say(self, line: str) -> None:
+        print(f"loadkit: {line}", file=self._stream, flush=True)
+
+    def _follow(self, run_dir: Path) -> None:
+        path = run_dir / EVENTS_JSONL
         try:
             with path.open("rb") as handle:
-                handle.seek(self._offset)
+                handle.seek(self._offsets[run_dir])
                 data = handle.read()
         except OSError:
             return
         complete = data[: data.rfind(b"\n") + 1]  # a torn last line is read next time
-        self._offset += len(complete)
+        self._offsets[run_dir] += len(complete)
+        stopped = False
         for raw in complete.splitlines():
             try:
                 event = json.loads(raw)
             except ValueError:
                 continue
-            if event.get("type") == EventType.RUN_START and isinstance(event.get("t"), int | float):
-                self._start = float(event["t"])
-            line = describe_event(event, self._start)
+            if not isinstance(event, dict):
+                continue
+            t = event.get("t")
+            if event.get("type") == EventType.RUN_START and isinstance(t, int | float):
+                self._starts[run_dir] = float(t)
+            stopped = stopped or event.get("type") == EventType.RUN_STOP
+            line = describe_event(event, self._starts.get(run_dir))
             if line:
-                print(f"loadkit: {line}", file=self._stream, flush=True)
+                self._say(line)
+        if stopped:
+            self.finished.add(run_dir)
+            if self._on_finished is not None:
+                self.report_codes[run_dir] = self._on_finished(run_dir)

@@ -54,6 +54,9 @@ COOKIE_MASK = 0xFFFFFF0F  # ~0xF0 on 32 bits: the low nibble's flags are not com
 COMPRESSION_COOKIE = COMPRESSION_COOKIE_BASE | 0x10
 ENCODING_COOKIE = ENCODING_COOKIE_BASE | 0x10
 WORD_SIZE = 8
+# An inflated payload is at most 40 + 9 bytes per bucket: 1 MB holds any 3-digit histogram
+# (loadkit's); more is garbage or a zip bomb, never allocated.
+MAX_PAYLOAD_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,11 @@ def inflate(encoded: str) -> tuple[bytes, int, bytes]:
     """
     raw = binascii.a2b_base64(encoded)
     size = EXTERNAL_HEADER.size
-    return raw[:size], len(raw) - size, zlib.decompress(raw[size:])
+    inflater = zlib.decompressobj()
+    payload = inflater.decompress(raw[size:], MAX_PAYLOAD_BYTES)
+    if inflater.unconsumed_tail:  # larger than any histogram: garbage or a zip bomb
+        raise ValueError("histogram payload too large")
+    return raw[:size], len(raw) - size, payload
 
 
 def unwrap(encoded: str) -> tuple[Layout, bytes]:

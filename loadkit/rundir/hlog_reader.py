@@ -4,7 +4,8 @@ One row per tagged interval histogram (endpoint, outcome, start, length,
 count), and the non-empty buckets of all of them in three flat parallel arrays
 (row, bucket index, count), ready for vectorised merging and percentiles in
 the reporter (:mod:`loadkit.report.hdr`). Torn or malformed lines (a killed run) are skipped
-and counted, never fatal. Tags follow docs/run-dir.md (``ok:POST%20/execute``,
+and counted, never fatal; so are lines with a time or length no run can have
+(``out_of_range``). Tags follow docs/run-dir.md (``ok:POST%20/execute``,
 decoded by :func:`loadkit.rundir.hlog.decode_tag`); a line whose tag loadkit
 cannot have written is skipped and its tag kept in ``unknown_tags`` (never
 counted as some endpoint); an untagged line is the unnamed endpoint ``""``.
@@ -12,6 +13,7 @@ counted as some endpoint); an untagged line is the unnamed endpoint ``""``.
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from loadkit.rundir.hlog import Outcome, decode_tag
 
 __all__ = ["LatencyLog", "read_latency_log"]
 
+MAX_ROW_TIME_S = 32 * 86_400.0  # from the log's start: a month and a day
+MAX_ROW_LENGTH_S = 7_200.0  # an interval histogram covers at most two hours
 _START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
 _BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
 
@@ -42,6 +46,7 @@ class LatencyLog:
     start_time: float | None = None
     skipped_lines: int = 0  # torn or malformed
     unknown_tags: dict[str, int] = field(default_factory=dict)  # tag -> lines skipped
+    out_of_range: int = 0  # lines skipped for a time or length no run can have
 
     def entry_slice(self, first_row: int, end_row: int) -> slice:
         """The entries of rows ``first_row`` to ``end_row`` (exclusive); rows are sorted."""
@@ -79,9 +84,9 @@ def _parse(path: Path) -> _Lines:
             if line[0] in '#"' or not line.strip():
                 if line.startswith("#"):
                     if match := _START_TIME.match(line):
-                        lines.start_time = float(match.group(1))
+                        lines.start_time = _number(match.group(1))
                     elif match := _BASE_TIME.match(line):
-                        base_time = float(match.group(1))
+                        base_time = _number(match.group(1)) or 0.0
                 continue
             fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
             tagged = fields[0].startswith("Tag=")
@@ -102,6 +107,14 @@ def _parse(path: Path) -> _Lines:
             compressed.append(compressed_length)
             payloads.append(payload)
     return lines
+
+
+def _number(text: str) -> float | None:
+    """A header's number (None when it is not one, e.g. a header cut in the middle)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def read_latency_log(path: Path) -> LatencyLog:
@@ -131,10 +144,26 @@ def read_latency_log(path: Path) -> LatencyLog:
         tag_names[c]: n for c, n in zip(unknown_codes.tolist(), unknown_lines.tolist(), strict=True)
     }
     usable = known if headers is None else headers.valid & known
+    # a time or length no run can have (NaN, 1e12, a negative length): never sized by it
+    times_all = np.asarray(lines.times, dtype=np.float64)
+    lengths_all = np.asarray(lines.lengths, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        plausible = (
+            np.isfinite(times_all)
+            & np.isfinite(lengths_all)
+            & (np.abs(times_all) <= MAX_ROW_TIME_S)
+            & (lengths_all >= 0)  # 0: a worker's counts that arrived at the stop
+            & (lengths_all <= MAX_ROW_LENGTH_S)
+        )
+    out_of_range = int((usable & ~plausible).sum())
+    usable &= plausible
+    if lines.start_time is not None and not math.isfinite(lines.start_time):
+        lines.start_time = None
     if headers is None or not usable.any():
         log = _empty_log(empty)
         log.start_time, log.unknown_tags = lines.start_time, unknown_tags
-        log.skipped_lines = lines.skipped + int(known.sum())
+        log.skipped_lines = lines.skipped + int(known.sum()) - out_of_range
+        log.out_of_range = out_of_range
         return log
     # the first good histogram sets the precision; others of another precision cannot be merged
     first = int(np.argmax(usable))
@@ -144,14 +173,14 @@ def read_latency_log(path: Path) -> LatencyLog:
         & (headers.significant_figures == headers.significant_figures[first])
     )
     layout = headers.layout(int(np.argmax(np.where(kept, headers.highest, -1))))  # widest
-    skipped = lines.skipped + int(known.sum() - kept.sum())
+    skipped = lines.skipped + int(known.sum() - kept.sum()) - out_of_range
     endpoint_names = sorted({d[1] for d in decoded if d is not None})
     code_of = {name: code for code, name in enumerate(endpoint_names)}
     tag_endpoint = np.array([code_of[d[1]] if d else -1 for d in decoded], dtype=np.int32)
     tag_failed = np.array([d is not None and d[0] == "fail" for d in decoded], dtype=bool)
     rows_kept = np.flatnonzero(kept)
     codes, failed = tag_endpoint[tag_codes[rows_kept]], tag_failed[tag_codes[rows_kept]]
-    times = np.asarray(lines.times, dtype=np.float64)[rows_kept]
+    times = times_all[rows_kept]
     order = np.lexsort((failed, codes, times))
     source = rows_kept[order]
     payloads = [lines.payloads[k] for k in source.tolist()]
@@ -161,7 +190,7 @@ def read_latency_log(path: Path) -> LatencyLog:
     rows = pd.DataFrame(
         {
             "t": times[order],
-            "length": np.asarray(lines.lengths, dtype=np.float64)[source],
+            "length": lengths_all[source],
             "endpoint": np.asarray(endpoint_names, dtype=object)[codes[order]],
             "outcome": np.where(failed[order], "fail", "ok"),
             "count": decoded_entries.row_total,
@@ -176,6 +205,7 @@ def read_latency_log(path: Path) -> LatencyLog:
         lines.start_time,
         skipped,
         unknown_tags,
+        out_of_range,
     )
 
 

@@ -266,7 +266,7 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{baseline!r} is not a path",
             "write e.g. 'reports/baselines/quickstart.json'",
         )
-    return Scenario(
+    scenario = Scenario(
         name=name,
         source=source.resolve(),
         target=_target(doc, data.get("target")),
@@ -284,3 +284,18 @@ def load_scenario(path: str | Path) -> Scenario:
         interval_s=interval,
         description=str(data.get("description") or ""),
     )
+    _check_names(doc, scenario)
+    return scenario
+
+
+def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
+    """Checks naming a stage or fault the scenario lacks: exit 2 now, not after the run."""
+    from loadkit.report.checks import parse_check, validate_names
+
+    stages = [stage.name or str(stage.index) for stage in scenario.plan]
+    faults = [fault.name for fault in scenario.faults]
+    for index, expression in enumerate(scenario.checks):
+        try:
+            validate_names(parse_check(expression), stages=stages, faults=faults)
+        except ConfigError as exc:
+            raise doc.error(("checks", index), exc.problem, exc.fix) from None

@@ -112,6 +112,7 @@ def test_killed_run_with_torn_lines_still_analyses(make_run) -> None:
 
 def test_empty_run_dir_has_no_endpoints_and_nan_stats(tmp_path) -> None:
     (tmp_path / "run.json").write_text('{"name": "empty", "started_at": 1795000000.0}')
+    (tmp_path / "latency.hlog").write_text("#[StartTime: 1795000000.000 (seconds since epoch)]\n")
     analysis = analyse(load_run_dir(tmp_path))
     assert analysis.endpoints == []
     assert analysis.stats.loc[("run", OVERALL), "count"] == 0

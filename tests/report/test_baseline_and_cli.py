@@ -81,9 +81,27 @@ def test_tolerances_parse_and_reject_nonsense() -> None:
         ("{not json", "is not valid JSON (line 1)"),
         ('{"kind": "something-else"}', "is not a loadkit baseline"),
         (
-            '{"kind": "loadkit-baseline", "endpoints": {"GET /x": {"p95": "fast"}}}',
+            '{"schema": 1, "kind": "loadkit-baseline", "endpoints": {"GET /x": {"p95": "fast"}}}',
             "endpoints['GET /x']: has a malformed entry",
         ),
+        (  # regression (issue 15): schema 99 was accepted
+            '{"schema": 99, "kind": "loadkit-baseline", "endpoints": {"GET /x": {}}}',
+            "schema: schema 99 is not supported",
+        ),
+        ('{"kind": "loadkit-baseline", "endpoints": {"GET /x": {}}}', "schema None"),
+        (
+            '{"schema": 1, "kind": "loadkit-baseline", "endpoints": {}}',
+            "endpoints: is empty: its run had no requests",
+        ),
+        (
+            '{"schema": 1, "kind": "loadkit-baseline", "endpoints": {"GET /x": {"p95": -1}}}',
+            "has a malformed entry",
+        ),
+        (
+            '{"schema": 1, "kind": "loadkit-baseline", "endpoints": {"GET /x": {"p95": 1e999}}}',
+            "has a malformed entry",
+        ),
+        ("[" * 100_000, "is not valid JSON"),
     ],
 )
 def test_malformed_baselines_are_one_line_errors(tmp_path, content, words) -> None:
@@ -109,7 +127,7 @@ def test_exit_codes_and_one_line_errors(make_run, tmp_path, cli) -> None:
     cases = [
         (["report", str(tmp_path / "nowhere")], "is not a directory"),
         (["report", str(run_dir), "--check", "p95 < 250"], "column 7: '250' needs a time unit"),
-        (["report", str(run_dir), "--check", "p95(GET /nope) < 1s"], "unknown endpoint"),
+        (["report", str(run_dir), "--check", "p95 < 1s during nowhere"], "unknown phase"),
         (["report", str(run_dir), "--baseline", "missing"], "missing.json: not found"),
         (["report", str(run_dir), "--tolerance", "p95=lots"], "--tolerance p95"),
         (["baseline", "save", str(run_dir), "../x"], "is not a baseline name"),
@@ -125,6 +143,7 @@ def test_report_of_an_empty_run_and_of_a_killed_run(make_run, tmp_path, cli) -> 
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "run.json").write_text(json.dumps({"name": "empty", "checks": ["count > 0"]}))
+    (empty / "latency.hlog").write_text("#[StartTime: 1795000000.000 (seconds since epoch)]\n")
     proc = cli("report", str(empty))
     assert proc.returncode == 1 and "FAIL  count > 0" in proc.stdout, proc.stderr
     killed = make_run(
@@ -136,15 +155,17 @@ def test_report_of_an_empty_run_and_of_a_killed_run(make_run, tmp_path, cli) -> 
     )
     proc = cli("report", str(killed))
     assert proc.returncode == 1, proc.stderr  # the unreached fault fails, it is not bad input
-    assert "the run ended early" in proc.stdout and "PASS  p99 < 10s" in proc.stdout
+    assert "the run never reached it" in proc.stdout and "PASS  p99 < 10s" in proc.stdout
 
 
 def test_compare_prints_and_renders_the_differences(make_run, tmp_path, cli) -> None:
     clean, slow = _clean_and_slow(make_run)
     out = tmp_path / "cmp.html"
     proc = cli("compare", str(clean), str(slow), "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # slow regressed: compare gates like a check
     assert f"regression  {SLOW} p95" in proc.stdout
+    same = cli("compare", str(clean), str(clean), "--out", str(tmp_path / "same.html"))
+    assert same.returncode == 0 and "0 regression(s)" in same.stdout, same.stdout
     html = out.read_text()
     assert "data:image/png;base64," in html and "GET /status/[id]" in html
 
@@ -171,3 +192,30 @@ def test_the_real_command_line(make_run, real_cli) -> None:
     assert proc.returncode == 1 and "FAIL  p99 < 1ms" in proc.stdout, proc.stderr
     bad = real_cli("report", str(run_dir), "--check", "p99 <")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_baseline_save_of_an_empty_run_is_refused(tmp_path, cli) -> None:
+    """Regression (issue 15): an empty run saved an empty baseline and exited 0."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "run.json").write_text(json.dumps({"name": "empty", "started_at": 1.0}))
+    (empty / "latency.hlog").write_text("#[StartTime: 1.000 (seconds since epoch)]\n")
+    proc = cli("baseline", "save", str(empty), "nothing", "--dir", str(tmp_path / "b"))
+    assert proc.returncode == 2 and "has no requests" in proc.stderr, proc.stdout + proc.stderr
+    assert "\n" not in proc.stderr.strip() and not (tmp_path / "b" / "nothing.json").exists()
+
+
+def test_out_pointing_at_a_file_is_one_line(make_run, tmp_path, cli) -> None:
+    """Regression (issue 15): ``--out`` naming a file gave a traceback."""
+    run_dir = make_run("out", duration_s=5)
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    for args in (
+        ("report", str(run_dir), "--out", str(file)),
+        ("report", str(run_dir), "--out", str(file / "below")),
+        ("compare", str(run_dir), str(run_dir), "--out", str(tmp_path)),
+        ("compare", str(run_dir), str(run_dir), "--out", str(file / "x.html")),
+    ):
+        proc = cli(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "--out" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr

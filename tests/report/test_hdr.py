@@ -56,3 +56,17 @@ def test_merged_percentiles_equal_hdrh_of_merged_histogram(dense, monkeypatch) -
     assert values[2].tolist() == [alone.get_value_at_percentile(p) for p in PERCENTILES]
     everything = _recorded(np.concatenate(parts[:3]))
     assert values[3].tolist() == [everything.get_value_at_percentile(p) for p in PERCENTILES]
+    # the total of some groups only (request endpoints, not composite events)
+    chosen, chosen_totals = grouped_percentiles(
+        Layout(),
+        row_group,
+        np.repeat(np.arange(len(sizes)), sizes),
+        np.concatenate(indices),
+        np.concatenate(counts),
+        PERCENTILES,
+        3,
+        with_total=True,
+        total_of=np.array([False, True, True]),
+    )
+    assert chosen_totals[-1] == 400
+    assert chosen[-1].tolist() == [alone.get_value_at_percentile(p) for p in PERCENTILES]

@@ -1,0 +1,84 @@
+"""Request events and composite events (JOB, SESSION, ITER, SYNC, SERVICE) are kept apart.
+
+Regression (issue 15): the headline p95 (106 ms) mixed whole jobs, bounded by the poll
+interval, with single HTTP calls (POST /execute p95 was 5.5 ms); the "all endpoints"
+chart saw-toothed between 300 and 850 ms for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from loadkit.report.analysis import OVERALL, analyse, is_composite
+from loadkit.report.recovery import find_recoveries
+from loadkit.report.verdicts import evaluate_checks
+from loadkit.rundir.reader import load_run_dir
+
+MIXED = ["POST /execute", "GET /status/[id]", "JOB echo", "SESSION ready cold", "ITER it"]
+MEDIANS = {
+    "POST /execute": 5.0,
+    "GET /status/[id]": 3.0,
+    "JOB echo": 300.0,
+    "SESSION ready cold": 900.0,
+    "ITER it": 400.0,
+}
+
+
+@pytest.fixture
+def mixed(make_run):
+    return make_run("mixed", endpoints=MIXED, median_ms=MEDIANS, duration_s=30, rate=300)
+
+
+def test_composite_types() -> None:
+    for name in ("JOB echo", "SESSION ready cold", "ITER it", "SYNC conflict", "SERVICE job run"):
+        assert is_composite(name)
+    for name in ("POST /execute", "WS notify task.created", "GET /x", "JOBS x", "job x"):
+        assert not is_composite(name)
+
+
+def test_all_row_and_series_aggregate_requests_only(mixed) -> None:
+    analysis = analyse(load_run_dir(mixed))
+    requests = ["POST /execute", "GET /status/[id]"]
+    assert analysis.request_endpoints == sorted(requests)
+    assert analysis.composite_endpoints == sorted(set(MIXED) - set(requests))
+    total = sum(analysis.stat("run", e, "count") for e in requests)
+    assert analysis.stat("run", OVERALL, "count") == total
+    assert analysis.stat("run", OVERALL, "p99") < 50.0  # jobs (300 ms+) are not in it
+    assert analysis.stat("run", OVERALL, "avg") < 10.0 < analysis.stat("run", "JOB echo", "avg")
+    assert analysis.stat("run", OVERALL, "max") < analysis.stat("run", "JOB echo", "p50")
+    overall = analysis.series[analysis.series["endpoint"] == OVERALL]
+    assert overall["p99"].max() < 50.0
+    per_slot = analysis.series[analysis.series["endpoint"].isin(requests)].groupby("s")["count"]
+    assert overall.set_index("s")["count"].to_dict() == per_slot.sum().to_dict()
+    # a composite endpoint keeps its own statistics and checks
+    assert 250 < analysis.stat("run", "JOB echo", "p50") < 350
+    (verdict,) = evaluate_checks(
+        [("p50(JOB echo) > 250ms", "command line")], analysis, find_recoveries(analysis)
+    )
+    assert verdict.passed
+
+
+def test_report_has_a_composite_section(mixed, cli) -> None:
+    result = cli("report", str(mixed))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((mixed / "summary.json").read_text())
+    assert set(summary["endpoints"]) == {"POST /execute", "GET /status/[id]"}
+    assert set(summary["composite"]) == {"JOB echo", "SESSION ready cold", "ITER it"}
+    html = (mixed / "report.html").read_text()
+    assert 'id="composite"' in html and 'id="fig-composite-latency"' in html
+    assert "composite events" in result.stdout
+    composite_at = result.stdout.index("composite events")
+    assert result.stdout.index("JOB echo") > composite_at > result.stdout.index("  ALL ")
+
+
+def test_failed_composite_events_no_check_names_get_a_note(make_run, cli) -> None:
+    run_dir = make_run(
+        "jobs-fail", endpoints=MIXED, median_ms=MEDIANS, duration_s=10, error_rate=0.05,
+        checks=["failures(SESSION ready cold) >= 0"],
+    )  # fmt: skip
+    result = cli("report", str(run_dir))
+    note = next(line for line in result.stdout.splitlines() if "composite events failed" in line)
+    assert "JOB echo: " in note and "SESSION" not in note.split(";")[0].split("(", 1)[1]
+    assert "failures(JOB echo) == 0" in note

@@ -1,0 +1,213 @@
+"""Damaged run directories: exit 2 with one line, or a report that says what it skipped.
+
+Each case of issue 15 is a named regression test. The bar: never a traceback, never
+a hang, never PASS for a run whose intact version fails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from loadkit.report.analysis import analyse
+from loadkit.rundir.reader import load_run_dir
+
+FAILING = ["p99 < 1ms", "count > 0"]  # the intact run fails the first, passes the second
+
+
+def with_totals(run_dir: Path) -> Path:
+    """Put Locust's totals in run.json, as a real run has them (synthetic runs write 0)."""
+    rows = load_run_dir(run_dir).latency.rows
+    meta = json.loads((run_dir / "run.json").read_text())
+    failed = int(rows.loc[rows["outcome"] == "fail", "count"].sum())
+    meta["totals"] = {"requests": int(rows["count"].sum()), "failures": failed}
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    return run_dir
+
+
+@pytest.fixture
+def failing_run(make_run) -> Path:
+    return with_totals(make_run("failing", duration_s=20, rate=100, checks=FAILING))
+
+
+def _one_line_exit_2(result) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def _edit_meta(run_dir: Path, **changes: object) -> None:
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta.update(changes)
+    (run_dir / "run.json").write_text(json.dumps(meta))
+
+
+def test_intact_failing_run_fails(failing_run, cli) -> None:
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "verdict: FAIL" in result.stdout
+
+
+def test_run_json_replaced_by_garbage_is_exit_2_never_pass(failing_run, cli) -> None:
+    """Regression: with run.json = '{oops' a failing run exited 0 PASS (its checks vanished)."""
+    (failing_run / "run.json").write_text("{oops")
+    err = _one_line_exit_2(cli("report", str(failing_run)))
+    assert "run.json: is not valid JSON" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("[1, 2]", "is not a JSON object"),
+        ('{"checks": "p99 < 1ms"}', "checks: must be a list"),
+        ('{"checks": [], "baseline": 5}', "baseline: must be a baseline name"),
+        ('{"schema": 99, "checks": []}', "schema: schema 99 is not supported"),
+        ("[" * 50_000, "nested too deep"),
+    ],
+)
+def test_unusable_run_json_is_exit_2(failing_run, cli, content: str, words: str) -> None:
+    (failing_run / "run.json").write_text(content)
+    assert words in _one_line_exit_2(cli("report", str(failing_run)))
+
+
+def test_run_json_missing_is_exit_2(failing_run, cli) -> None:
+    (failing_run / "run.json").unlink()
+    assert "run.json: is missing" in _one_line_exit_2(cli("report", str(failing_run)))
+
+
+def test_checks_dropped_from_run_json_still_come_from_the_start_event(failing_run, cli) -> None:
+    """A run.json whose checks were emptied: the run_start event recorded them too."""
+    events = (failing_run / "events.jsonl").read_text().splitlines()
+    start = {"t": 1_795_000_000.0, "type": "run_start", "checks": FAILING, "baseline": None}
+    (failing_run / "events.jsonl").write_text("\n".join([json.dumps(start), *events]) + "\n")
+    _edit_meta(failing_run, checks=[])
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "FAIL  p99 < 1ms" in result.stdout, result.stdout
+    assert "run.json lacks 2 check(s) recorded at the start" in result.stdout
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage"])
+def test_missing_empty_or_garbage_latency_log_is_exit_2(failing_run, cli, damage: str) -> None:
+    """Regression: these exited 1 ("check failed") with no note."""
+    hlog = failing_run / "latency.hlog"
+    if damage == "missing":
+        hlog.unlink()
+    else:
+        hlog.write_bytes(b"" if damage == "empty" else b"\x00\xffnot a log\nat,all\n" * 50)
+    err = _one_line_exit_2(cli("report", str(failing_run)))
+    assert "latency.hlog: is " in err
+
+
+def test_latency_log_cut_inside_its_header_fails_with_a_note(failing_run, cli) -> None:
+    """Regression: it reported 0 requests and "did not recover", with no note."""
+    (failing_run / "latency.hlog").write_text("#[StartTime: 1795000000.000 (seconds since ep")
+    _edit_meta(failing_run, checks=["failures == 0"])  # would pass on an empty log
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  run directory intact" in result.stdout
+    counted = json.loads((failing_run / "run.json").read_text())["totals"]["requests"]
+    assert f"latency.hlog holds 0 request(s) (0 failed) of the {counted}" in result.stdout
+
+
+def test_latency_log_cut_in_the_middle_of_a_finished_run_fails(failing_run, cli) -> None:
+    hlog = failing_run / "latency.hlog"
+    text = hlog.read_text()
+    hlog.write_text(text[: len(text) // 2])
+    _edit_meta(failing_run, checks=["failures == 0"])
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "FAIL  run directory intact" in result.stdout
+    summary = json.loads((failing_run / "summary.json").read_text())
+    assert any("Locust counted" in w for w in summary["warnings"])
+
+
+def test_nan_time_in_events_is_skipped_with_a_warning(failing_run, cli) -> None:
+    """Regression: {"t": NaN} in events.jsonl gave a traceback."""
+    with (failing_run / "events.jsonl").open("a") as events:
+        events.write('{"t": NaN, "type": "stage", "index": 9}\n{"t": Infinity, "type": "x"}\n')
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "events.jsonl: skipped 2 torn or malformed line(s)" in result.stdout
+
+
+def test_started_at_zero_is_ignored_not_161_gib(failing_run, cli) -> None:
+    """Regression: started_at: 0 tried to allocate 161 GiB (MemoryError)."""
+    intact = analyse(load_run_dir(failing_run)).stat("run", "ALL", "p99")
+    _edit_meta(failing_run, started_at=0)
+    started = time.monotonic()
+    result = cli("report", str(failing_run))
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1 and "started_at 0 is not a time" in result.stdout
+    summary = json.loads((failing_run / "summary.json").read_text())
+    assert summary["overall"]["p99"] == pytest.approx(intact)
+    assert summary["run"]["duration_s"] == pytest.approx(20.0, abs=1.0)
+
+
+def test_tiny_interval_does_not_hang(failing_run, cli) -> None:
+    """Regression: interval_s: 1e-6 hung for more than 120 s."""
+    _edit_meta(failing_run, interval_s=1e-6)
+    started = time.monotonic()
+    result = cli("report", str(failing_run))
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1 and "interval_s 1e-06 is not 0.1 to 3600" in result.stdout
+
+
+def test_one_event_far_in_the_future_does_not_stretch_the_run(failing_run, cli) -> None:
+    """Regression: one event at t: 1e12 made the run 998203948727 s long, with no warning."""
+    with (failing_run / "events.jsonl").open("a") as events:
+        events.write('{"t": 1e12, "type": "users", "count": 3}\n')
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1
+    assert "skipped 1 event(s) far outside the run" in result.stdout
+    summary = json.loads((failing_run / "summary.json").read_text())
+    assert summary["run"]["duration_s"] == pytest.approx(20.0, abs=1.0)
+
+
+def test_hlog_rows_with_impossible_times_fail_the_run(failing_run, cli) -> None:
+    hlog = failing_run / "latency.hlog"
+    lines = hlog.read_text().splitlines()
+    first = next(k for k, line in enumerate(lines) if line.startswith("Tag="))
+    fields = lines[first].split(",")
+    fields[1] = "1e12"
+    lines[first] = ",".join(fields)
+    hlog.write_text("\n".join(lines) + "\n")
+    _edit_meta(failing_run, checks=["count > 0"])
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "impossible time" in result.stdout
+
+
+def test_zip_bomb_line_is_skipped_not_inflated(failing_run, cli) -> None:
+    import base64
+    import struct
+    import zlib
+
+    bomb = zlib.compress(b"\x00" * (64 << 20), 9)  # 64 MB of zeros in ~64 KB
+    payload = base64.b64encode(struct.pack(">II", 0x1C849314, len(bomb)) + bomb).decode()
+    with (failing_run / "latency.hlog").open("a") as hlog:
+        hlog.write(f"Tag=ok:GET%20/x,1.000,1.000,1.000,{payload}\n")
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "skipped 1 torn or malformed line(s)" in result.stdout
+
+
+def test_damaged_resources_are_skipped_with_a_warning(failing_run, cli) -> None:
+    with (failing_run / "resources.csv").open("a") as csv:
+        csv.write("nan,gateway,process,python,1e400,-5,x,\nnot,a,row\n")
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "resources.csv: skipped 2 row(s) without a time" in result.stdout
+
+
+def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> None:
+    """The writer ends the last interval at the stop: a worker's counts arriving then get a
+    0-length line (found by a real 1-worker run, where they were first taken for damage)."""
+    hlog = failing_run / "latency.hlog"
+    before = load_run_dir(failing_run).latency
+    last = hlog.read_text().splitlines()[-1].split(",")
+    last[2] = "0.000"
+    with hlog.open("a") as out:
+        out.write(",".join(last) + "\n")
+    after = load_run_dir(failing_run)
+    assert after.latency.out_of_range == 0 and not after.damage
+    assert len(after.latency.rows) == len(before.rows) + 1
