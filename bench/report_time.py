@@ -1,12 +1,13 @@
-"""Time and peak memory of ``loadkit report`` on a synthetic one-hour run.
+"""Time and peak memory of ``loadkit report`` on a synthetic run of ``--hours``.
 
-The run: 3,600 one-second intervals, 5,000 requests/s over 20 endpoints (18 M
+The run: one-second intervals, 5,000 requests/s over 20 endpoints (1 h: 18 M
 requests, 137,640 interval histograms, ~40 MB of .hlog), two faults, 1 % errors, a memory
-trend. The run directory is generated once (not timed); then
-``python -m loadkit report`` runs ``--repeat`` times in a fresh process and we
+trend. The run directory is generated once (not timed, or reused with ``--run-dir``);
+then ``python -m loadkit report`` runs ``--repeat`` times in a fresh process and we
 report the median wall time, CPU time and peak RSS of that process (imports,
 plots, HTML and all; on a shared machine the CPU time is the steadier figure).
-Prints one JSON object.
+``--in-memory`` measures the reader that loads every interval histogram (the
+reporter before the streamed pass) instead. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -23,20 +24,28 @@ from pathlib import Path
 
 from loadkit.rundir.synthetic import SyntheticFault, SyntheticRun, write_run_dir
 
+_IN_MEMORY = (
+    "import loadkit.report.report as r\n"
+    "from loadkit.report.analysis import analyse\n"
+    "from loadkit.rundir.reader import load_run_dir\n"
+    "r.analyse_run_dir = lambda d: analyse(load_run_dir(d))\n"
+)
 
-def _measure(run_dir: Path, out: Path) -> tuple[float, float, int]:
+
+def _measure(run_dir: Path, out: Path, in_memory: bool) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, peak RSS bytes) of one report in a child process."""
     code = (
         "import resource, sys, time\n"
         "started, cpu = time.perf_counter(), time.process_time()\n"
-        "from loadkit.cli import main\n"
+        + (_IN_MEMORY if in_memory else "")
+        + "from loadkit.cli import main\n"
         f"code = main(['report', {str(run_dir)!r}, '--out', {str(out)!r}])\n"
         "elapsed = time.perf_counter() - started\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
         "print(elapsed, time.process_time() - cpu, peak, code, file=sys.stderr)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=3600, check=False
     )
     elapsed, cpu, peak, exit_code = proc.stderr.strip().splitlines()[-1].split()
     if exit_code not in ("0", "1"):
@@ -46,11 +55,14 @@ def _measure(run_dir: Path, out: Path) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration-s", type=float, default=3600.0)
+    parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--run-dir", type=Path, help="reuse (or keep) the synthetic run here")
+    parser.add_argument("--in-memory", action="store_true", help="the reader before streaming")
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    args.duration_s = args.hours * 3600.0
     with tempfile.TemporaryDirectory(prefix="loadkit-bench-report-") as tmp:
         run = SyntheticRun(
             name="bench",
@@ -73,16 +85,22 @@ def main() -> None:
             checks=["p95 < 1s", "recovery(gw-pause) < 60s"],
         )
         started = time.perf_counter()
-        run_dir = write_run_dir(run, Path(tmp) / "run")
+        run_dir = args.run_dir or Path(tmp) / "run"
+        if not (run_dir / "latency.hlog").exists():
+            write_run_dir(run, run_dir)
         generated_s = time.perf_counter() - started
         hlog_mb = (run_dir / "latency.hlog").stat().st_size / 1e6
         lines = sum(1 for _ in (run_dir / "latency.hlog").open()) - 3
-        samples = [_measure(run_dir, Path(tmp) / f"out{i}") for i in range(args.repeat)]
+        samples = [
+            _measure(run_dir, Path(tmp) / f"out{i}", args.in_memory) for i in range(args.repeat)
+        ]
     times = [s[0] for s in samples]
     print(
         json.dumps(
             {
                 "figure": "report_time",
+                "reader": "in-memory" if args.in_memory else "streamed",
+                "hours": args.hours,
                 "duration_s": args.duration_s,
                 "rate_per_s": args.rate,
                 "endpoints": args.endpoints,

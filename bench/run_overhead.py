@@ -7,18 +7,24 @@ splits the wall time into:
 * ``startup_s``: command start -> the run's ``run_start`` event (scenario
   check, target start, Locust start, first user);
 * ``load_s``: ``run_start`` -> ``run.json``'s ``stopped_at``;
-* ``teardown_report_s``: the rest (Locust shutdown, target stop, reporter).
+* ``teardown_report_s``: the rest (Locust shutdown, target stop, reporter);
+* ``fixed_s``: ``wall_s - load_s``, the cost around the load.
+
+For comparison, plain ``locust -t DURATION --headless`` (an HttpUser on the
+target's /health, the target started beforehand and not timed): its
+``plain_locust_fixed_s`` is its wall time minus the planned duration.
 
 Also times ``load_scenario`` on scenarios/quickstart.yaml (median of 50, ms).
 Prints one JSON object with the medians (the machine is shared: medians only).
 
-    /work/venv/bin/python bench/run_overhead.py [--rounds 3] [--duration 5]
+    .venv/bin/python bench/run_overhead.py [--rounds 3] [--duration 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -60,7 +66,42 @@ def one_round(duration: float) -> dict[str, float]:
             "startup_s": run_start - started,
             "load_s": stopped - run_start,
             "teardown_report_s": ended - stopped,
+            "fixed_s": (ended - started) - (stopped - run_start),
         }
+
+
+PLAIN_LOCUSTFILE = """\
+from locust import HttpUser, constant, task
+
+
+class Health(HttpUser):
+    wait_time = constant(0.5)
+
+    @task
+    def health(self):
+        self.client.get("/health")
+"""
+
+
+def plain_locust_round(duration: float) -> float:
+    """Wall time of plain ``locust -t`` minus ``duration`` (target already running)."""
+    from loadkit.target.launcher import start_target
+
+    with tempfile.TemporaryDirectory(prefix="loadkit-bench-plain-") as tmp:
+        locustfile = Path(tmp) / "plain_locustfile.py"
+        locustfile.write_text(PLAIN_LOCUSTFILE)
+        target = start_target(Path(tmp) / "target")
+        try:
+            started = time.time()
+            subprocess.run(
+                [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+                 "-u", "2", "-r", "2", "-t", f"{duration:g}s", "--host", target.url,
+                 "--only-summary"],
+                capture_output=True, text=True, timeout=duration + 120, check=True, cwd=tmp,
+            )  # fmt: skip
+            return time.time() - started - duration
+        finally:
+            target.stop()
 
 
 def validate_ms(samples: int = 50) -> float:
@@ -85,8 +126,12 @@ def main() -> None:
         "rounds": args.rounds,
         "planned_load_s": args.duration,
     }
-    for key in ("wall_s", "startup_s", "load_s", "teardown_report_s"):
+    for key in ("wall_s", "startup_s", "load_s", "teardown_report_s", "fixed_s"):
         result[f"{key}_median"] = round(statistics.median(r[key] for r in rounds), 2)
+    plain = [plain_locust_round(args.duration) for _ in range(args.rounds)]
+    result["plain_locust_fixed_s_median"] = round(statistics.median(plain), 2)
+    result["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    result["cpus"] = os.cpu_count()
     result["validate_quickstart_ms_median"] = round(validate_ms(), 2)
     print(json.dumps(result))
 

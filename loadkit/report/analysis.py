@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from loadkit.rundir.hdr_codec import layout_for
 from loadkit.rundir.hlog_reader import LatencyLog
 from loadkit.rundir.layout import EventType
 from loadkit.rundir.reader import RunData
+
+if TYPE_CHECKING:
+    from loadkit.report.stream import Rollups
 
 __all__ = [
     "COMPOSITE_TYPES",
@@ -235,8 +238,11 @@ def _users(run: RunData) -> pd.DataFrame:
     return pd.DataFrame(points, columns=["s", "users"])
 
 
-def analyse(run: RunData) -> Analysis:
-    """Compute every statistic the report, checks and baselines use."""
+def analyse(run: RunData, rollups: Rollups | None = None) -> Analysis:
+    """Compute every statistic the report, checks and baselines use.
+
+    ``rollups`` come from a streamed pass (:func:`loadkit.report.stream.analyse_run_dir`),
+    which also left ``run.latency`` with one merged row per segment of the phases."""
     rows = run.latency.rows
     endpoints = run.latency.endpoints
     phases = derive_phases(run.events, run.end_s)
@@ -261,7 +267,9 @@ def analyse(run: RunData) -> Analysis:
         frame.insert(0, "phase", phase.name)
         frames.append(frame)
     stats = pd.concat(frames, ignore_index=True).set_index(["phase", "endpoint"])
-    series = interval_series(run, endpoints)
+    series = interval_series(run, endpoints) if rollups is None else rollups.series
     analysis = Analysis(run, endpoints, phases, faults, stats, series, _users(run))
+    if rollups is not None:
+        analysis.extras.update(rollups.extras())
     analysis.extras["distribution"] = distribution  # [endpoint, DISTRIBUTION_PERCENTILES] µs
     return analysis

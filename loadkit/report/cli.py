@@ -65,11 +65,10 @@ def _out_folder(out: Path) -> None:
 
 
 def _baseline_save(args: argparse.Namespace) -> int:
-    from loadkit.report.analysis import analyse
     from loadkit.report.baseline import save_baseline
-    from loadkit.rundir.reader import load_run_dir
+    from loadkit.report.stream import analyse_run_dir
 
-    path = save_baseline(analyse(load_run_dir(args.run_dir)), args.name, args.dir)
+    path = save_baseline(analyse_run_dir(args.run_dir), args.name, args.dir)
     print(f"saved baseline {args.name}: {path}")
     return EXIT_OK
 
@@ -87,13 +86,12 @@ def _baseline_show(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from loadkit.report.analysis import analyse
     from loadkit.report.baseline import compare_to_baseline, parse_tolerances, snapshot
     from loadkit.report.html import render_comparison
-    from loadkit.rundir.reader import load_run_dir
+    from loadkit.report.stream import analyse_run_dir
 
     tolerances = parse_tolerances(args.tolerance)
-    first, second = analyse(load_run_dir(args.run_a)), analyse(load_run_dir(args.run_b))
+    first, second = analyse_run_dir(args.run_a), analyse_run_dir(args.run_b)
     diffs = compare_to_baseline(snapshot(second), snapshot(first), tolerances)
     labels = (args.run_a.name, args.run_b.name)
     print(f"{labels[1]} compared with {labels[0]}:")

@@ -118,6 +118,9 @@ def fit_trend(name: str, unit: str, seconds: np.ndarray, values: np.ndarray) -> 
 
 
 def _p95_per_bucket(analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    streamed = analysis.extras.get("drift_p95")  # computed while streaming the log
+    if isinstance(streamed, tuple):
+        return streamed
     log = analysis.run.latency
     rows = log.rows
     bucket = np.floor(rows["t"].to_numpy() / BUCKET_S).astype(np.int64)

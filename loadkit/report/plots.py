@@ -124,12 +124,18 @@ def _series_of(analysis: Analysis, endpoint: str) -> pd.DataFrame:
 _SPLIT_SERIES = "plots.series_by_endpoint"
 
 
+def _series_width(analysis: Analysis) -> float:
+    """Seconds per point of the series (a long run's series are rolled up)."""
+    width = analysis.extras.get("series_width_s")
+    return float(width) if isinstance(width, int | float) else analysis.run.interval_s
+
+
 def _overall(analysis: Analysis, endpoint: str = OVERALL) -> pd.DataFrame:
     """One endpoint's series with a row for every interval: no requests = rate 0, no latency."""
     overall = _series_of(analysis, endpoint).set_index("s")
     if overall.empty:
         return overall.reset_index()
-    interval = analysis.run.interval_s
+    interval = _series_width(analysis)
     slots = np.arange(0, round(float(overall.index.max()) / interval) + 1) * interval
     full = overall.reindex(np.union1d(slots, overall.index.to_numpy()))
     for column in ("count", "failures", "rate"):
@@ -176,7 +182,7 @@ def _throughput_plot(analysis: Analysis) -> Figure:
     if overall.empty:
         _no_data(ax, "no requests recorded")
         return figure
-    interval = analysis.run.interval_s
+    interval = _series_width(analysis)
     ax.plot(overall["s"], overall["rate"], color=PALETTE[0], linewidth=1.2, label="requests/s")
     ax.set_ylabel("requests / s")
     ax.set_xlabel("time since start (s)")

@@ -86,6 +86,9 @@ def _recovery(analysis: Analysis, series: pd.DataFrame, position: int) -> Recove
         return Recovery(window.name, window.kind, revert, False, None, None, None, note)
     later = [w.start_s for w in analysis.faults[position + 1 :] if w.start_s >= window.end_s]
     horizon = min(later) if later else analysis.run.end_s
+    kept = analysis.extras.get("recovery_horizon_s")  # a streamed report keeps this long
+    if isinstance(kept, float) and window.end_s + kept < horizon:
+        horizon, later = window.end_s + kept, [horizon]
     p95_limit = p95 * (1 + P95_TOLERANCE) + P95_FLOOR_MS
     error_limit = errors + ERROR_RATE_TOLERANCE
     interval = analysis.run.interval_s
@@ -107,10 +110,16 @@ def _recovery(analysis: Analysis, series: pd.DataFrame, position: int) -> Recove
             streak = 0
         slot += 1
     note = f"not back to normal before {'the next fault' if later else 'the end of the run'}"
+    if isinstance(kept, float) and horizon == window.end_s + kept:
+        note = f"not back to normal within {kept:.0f} s of the revert"
     return Recovery(window.name, window.kind, revert, False, None, p95, errors, note)
 
 
 def find_recoveries(analysis: Analysis) -> list[Recovery]:
     """One :class:`Recovery` per fault window, in order of injection."""
-    series = analysis.series[analysis.series["endpoint"] == OVERALL].set_index("s")
+    streamed = analysis.extras.get("recovery_series")  # per interval, after each revert
+    if isinstance(streamed, pd.DataFrame):
+        series = streamed.set_index("s")
+    else:
+        series = analysis.series[analysis.series["endpoint"] == OVERALL].set_index("s")
     return [_recovery(analysis, series, position) for position in range(len(analysis.faults))]

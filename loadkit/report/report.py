@@ -23,6 +23,7 @@ from loadkit.report.baseline import (
 from loadkit.report.checks import parse_check
 from loadkit.report.drift import soak_drift
 from loadkit.report.recovery import Recovery, find_recoveries
+from loadkit.report.stream import stream_latency
 from loadkit.report.verdicts import Verdict, evaluate_checks
 from loadkit.rundir.layout import RUN_JSON, SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
@@ -217,7 +218,7 @@ def build_report(
     """Analyse ``run_dir``, evaluate its checks and baseline (ConfigError on bad input)."""
     for expression in extra_checks or []:
         parse_check(expression)  # bad input is found before the work
-    run = load_run_dir(run_dir)
+    run = load_run_dir(run_dir, read_latency=False)  # the latency log is streamed below
     for index, expression in enumerate(run.checks):
         try:
             parse_check(expression)
@@ -228,7 +229,7 @@ def build_report(
                 field=f"checks[{index}]",
                 fix="rebuild run.json from a copy, or pass the checks with --check",
             ) from None
-    analysis = analyse(run)
+    analysis = analyse(run, stream_latency(run))
     recoveries = find_recoveries(analysis)
     expressions = [(c, SCENARIO) for c in run.checks]
     expressions += [(c, COMMAND_LINE) for c in extra_checks or []]

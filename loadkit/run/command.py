@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,11 @@ exit codes: 0 checks passed, 1 a check failed, 2 bad input (nothing started),
 3 the run could not be carried out, 130 stopped by Ctrl-C/SIGTERM (reported;
 a second Ctrl-C kills Locust at once)."""
 OVERRUN_GRACE_S = 60.0  # how long Locust may run past the planned end before it is stopped
+STATUS_EVERY_S = 5.0  # a status line this often in a headless run
+# a quiet headless console: no stats tables (loadkit prints its own summary) and no INFO
+# logs (Locust's "Ramping..." lines, httpx's line per call): without Locust's log set-up
+# only warnings and errors reach the console (Python's last-resort handler, on stderr)
+QUIET_LOCUST_ARGS = ["--only-summary", "--skip-log-setup"]
 
 
 def register(subparsers: Any) -> None:
@@ -90,6 +95,12 @@ def register(subparsers: Any) -> None:
         "--out", default="reports", help="folder for run directories (default reports/)"
     )
     parser.add_argument("--baseline", help="baseline to compare with (overrides the scenario's)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also Locust's periodic stats tables and INFO logs (default: one status line "
+        f"every {STATUS_EVERY_S:g}s)",
+    )
     parser.set_defaults(func=run_command)
 
 
@@ -109,6 +120,7 @@ class RunPlan:
     web_port: int = 8089
     workers: int = 0
     proxy: bool = False  # start the fault proxy in front of the built-in target
+    verbose: bool = False  # Locust's periodic tables and INFO logs (library logs included)
 
 
 def _flag_error(flag: str, problem: str, fix: str) -> ConfigError:
@@ -167,6 +179,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         web_port=args.web_port,
         workers=args.workers,
         proxy=needs_proxy(scenario.faults),
+        verbose=bool(getattr(args, "verbose", False)),
     )
 
 
@@ -284,7 +297,8 @@ def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
 
 
 def _report(run_dir: Path, baseline: Path | None) -> int:
-    argv = [sys.executable, "-m", "loadkit", "report", str(run_dir)]
+    """``loadkit report RUN_DIR`` in this process (its imports were made during the run)."""
+    argv = ["report", str(run_dir)]
     if baseline is not None:
         if baseline.exists():
             argv += ["--baseline", str(baseline)]
@@ -293,7 +307,25 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
                 f"baseline {baseline} does not exist yet; no regression gate "
                 f"(save one with: loadkit baseline save {run_dir} NAME)"
             )
-    return subprocess.run(argv, check=False).returncode
+    from loadkit.cli import main
+
+    try:
+        return main(argv)
+    except Exception:  # a reporter bug: say so, the run is not judged (never a pass)
+        traceback.print_exc()
+        return EXIT_RUN_FAILED
+
+
+REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.report.junit")
+
+
+def _import_reporter() -> None:
+    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it."""
+    for name in REPORT_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the report step imports it again and says what is wrong
+            return
 
 
 def _report_run(run_dir: Path, baseline: Path | None) -> int:
@@ -325,6 +357,9 @@ def execute(plan: RunPlan) -> int:
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
+        quiet = not plan.web and not plan.verbose
+        if quiet:
+            extra = [*extra, *QUIET_LOCUST_ARGS]
         command = LocustCommand(
             scenario=scenario,
             host=host,
@@ -343,6 +378,8 @@ def execute(plan: RunPlan) -> int:
             lambda: find_new_run_dirs(plan.out_dir, before, scenario.name),
             # web UI: every test gets its report when it stops (Stop, --run-time)
             on_finished=(lambda run_dir: _report_run(run_dir, plan.baseline)) if plan.web else None,
+            planned_s=plan.planned_s,
+            status_every_s=None if plan.web else STATUS_EVERY_S,
         )
         if plan.web:
             _say(
@@ -354,6 +391,7 @@ def execute(plan: RunPlan) -> int:
         try:
             locust.start()
             progress.start()
+            threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True).start()
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()

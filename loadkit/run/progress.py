@@ -1,9 +1,10 @@
 """Follow runs while they go: find their run directories, print stage and fault events.
 
-Locust prints its own stats table; this adds one ``loadkit:`` line per event
-that matters to a person watching (a new stage, a fault injected or reverted,
-a worker lost), read from the run directory's ``events.jsonl`` (see
-docs/run-dir.md) in a background thread.
+One ``loadkit:`` line per event that matters to a person watching (a new stage,
+a fault injected or reverted, a worker lost), read from the run directory's
+``events.jsonl`` (see docs/run-dir.md) in a background thread, and every
+``status_every_s`` one status line for the latest run (:mod:`loadkit.run.status`:
+elapsed, stage, users, req/s, errors, p95 of the last interval, active faults).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import json
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loadkit.rundir.layout import EVENTS_JSONL, RUN_JSON, EventType
+
+if TYPE_CHECKING:
+    from loadkit.run.status import RunStatus
 
 __all__ = ["ProgressPrinter", "describe_event", "find_new_run_dir", "find_new_run_dirs"]
 
@@ -96,6 +101,9 @@ class ProgressPrinter(threading.Thread):
         stream: TextIO | None = None,
         poll_s: float = 0.5,
         on_finished: Callable[[Path], int] | None = None,
+        *,
+        planned_s: float | None = None,
+        status_every_s: float | None = None,
     ) -> None:
         super().__init__(name="loadkit-progress", daemon=True)
         self._find = find_run_dirs
@@ -109,6 +117,9 @@ class ProgressPrinter(threading.Thread):
         self.report_codes: dict[Path, int] = {}  # what on_finished returned, per run dir
         self._offsets: dict[Path, int] = {}
         self._starts: dict[Path, float] = {}
+        self._planned_s = planned_s
+        self._status_every_s = status_every_s
+        self._status: RunStatus | None = None  # of the latest run directory
 
     @property
     def run_dir(self) -> Path | None:
@@ -122,8 +133,14 @@ class ProgressPrinter(threading.Thread):
         self._drain()
 
     def run(self) -> None:
+        next_status = time.monotonic() + (self._status_every_s or 0.0)
         while not self._stopped.wait(self._poll_s):
             self._drain()
+            if self._status_every_s and time.monotonic() >= next_status:
+                next_status = time.monotonic() + self._status_every_s
+                status = self._status
+                if status is not None and status.run_dir not in self.finished:
+                    self._say(status.line())
 
     def _drain(self) -> None:
         with self._lock:  # the thread and stop() may drain at the same time
@@ -132,6 +149,10 @@ class ProgressPrinter(threading.Thread):
                     self._offsets[run_dir] = 0
                     self.run_dirs.append(run_dir)
                     self._say(f"run directory {run_dir}")
+                    if self._status_every_s:
+                        from loadkit.run.status import RunStatus  # numpy: off the start-up
+
+                        self._status = RunStatus(run_dir, self._planned_s)
             for run_dir in self.run_dirs:
                 if run_dir not in self.finished:
                     self._follow(run_dir)
@@ -161,6 +182,8 @@ class ProgressPrinter(threading.Thread):
             if event.get("type") == EventType.RUN_START and isinstance(t, int | float):
                 self._starts[run_dir] = float(t)
             stopped = stopped or event.get("type") == EventType.RUN_STOP
+            if self._status is not None and self._status.run_dir == run_dir:
+                self._status.on_event(event)
             line = describe_event(event, self._starts.get(run_dir))
             if line:
                 self._say(line)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,16 @@ from loadkit.rundir.hdr_batch import check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, Layout, inflate
 from loadkit.rundir.hlog import Outcome, decode_tag
 
-__all__ = ["LatencyLog", "read_latency_log"]
+__all__ = [
+    "MAX_ROW_LENGTH_S",
+    "MAX_ROW_TIME_S",
+    "InflatedLines",
+    "LatencyLog",
+    "decode_tag_or_none",
+    "empty_latency_log",
+    "parse_lines",
+    "read_latency_log",
+]
 
 MAX_ROW_TIME_S = 32 * 86_400.0  # from the log's start: a month and a day
 MAX_ROW_LENGTH_S = 7_200.0  # an interval histogram covers at most two hours
@@ -60,7 +70,7 @@ class LatencyLog:
 
 
 @dataclass
-class _Lines:
+class InflatedLines:
     """The well-formed data lines of a log, inflated but not yet decoded."""
 
     times: list[float] = field(default_factory=list)
@@ -70,43 +80,57 @@ class _Lines:
     compressed_lengths: list[int] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
     start_time: float | None = None
+    base_time: float = 0.0
     skipped: int = 0
 
 
-def _parse(path: Path) -> _Lines:
+def _parse(path: Path) -> InflatedLines:
     """Inflate every data line (base64 + zlib); headers are checked later, all at once."""
-    lines = _Lines()
-    base_time = 0.0
+    lines = InflatedLines()
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        parse_lines(handle, lines)
+    return lines
+
+
+def parse_lines(handle: Iterable[str], lines: InflatedLines, limit: int | None = None) -> bool:
+    """Inflate the next data lines of ``handle`` into ``lines`` (at most ``limit``).
+
+    ``lines.base_time`` and ``lines.start_time`` carry the header state from one
+    call to the next. Returns whether the file has more lines.
+    """
     times, lengths, tags = lines.times, lines.lengths, lines.tags
     externals, compressed, payloads = lines.externals, lines.compressed_lengths, lines.payloads
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if line[0] in '#"' or not line.strip():
-                if line.startswith("#"):
-                    if match := _START_TIME.match(line):
-                        lines.start_time = _number(match.group(1))
-                    elif match := _BASE_TIME.match(line):
-                        base_time = _number(match.group(1)) or 0.0
-                continue
-            fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
-            tagged = fields[0].startswith("Tag=")
-            try:
-                if len(fields) != 4 + tagged:
-                    raise ValueError("wrong number of fields")
-                t, length = float(fields[tagged]), float(fields[1 + tagged])
-                external, compressed_length, payload = inflate(fields[3 + tagged])
-                if len(payload) < HEADER_SIZE:
-                    raise ValueError("histogram payload too short")
-            except (ValueError, zlib.error):  # a torn or garbled line
-                lines.skipped += 1
-                continue
-            times.append(t + base_time)
-            lengths.append(length)
-            tags.append(fields[0][4:] if tagged else "")
-            externals.append(external)
-            compressed.append(compressed_length)
-            payloads.append(payload)
-    return lines
+    taken = 0
+    for line in handle:
+        if line[0] in '#"' or line.isspace():
+            if line.startswith("#"):
+                if match := _START_TIME.match(line):
+                    lines.start_time = _number(match.group(1))
+                elif match := _BASE_TIME.match(line):
+                    lines.base_time = _number(match.group(1)) or 0.0
+            continue
+        fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
+        tagged = fields[0].startswith("Tag=")
+        try:
+            if len(fields) != 4 + tagged:
+                raise ValueError("wrong number of fields")
+            t, length = float(fields[tagged]), float(fields[1 + tagged])
+            external, compressed_length, payload = inflate(fields[3 + tagged])
+            if len(payload) < HEADER_SIZE:
+                raise ValueError("histogram payload too short")
+        except (ValueError, zlib.error):  # a torn or garbled line
+            lines.skipped += 1
+            continue
+        times.append(t + lines.base_time)
+        lengths.append(length)
+        tags.append(fields[0][4:] if tagged else "")
+        externals.append(external)
+        compressed.append(compressed_length)
+        payloads.append(payload)
+        taken += 1
+        if limit is not None and taken >= limit:
+            return True
+    return False
 
 
 def _number(text: str) -> float | None:
@@ -137,7 +161,7 @@ def read_latency_log(path: Path) -> LatencyLog:
     tag_names = sorted(set(lines.tags))
     tag_of = {tag: k for k, tag in enumerate(tag_names)}
     tag_codes = np.fromiter((tag_of[tag] for tag in lines.tags), np.int32, len(lines.tags))
-    decoded = [_decode(tag) for tag in tag_names]
+    decoded = [decode_tag_or_none(tag) for tag in tag_names]
     known = np.array([d is not None for d in decoded], dtype=bool)[tag_codes]
     unknown_codes, unknown_lines = np.unique(tag_codes[~known], return_counts=True)
     unknown_tags = {
@@ -209,7 +233,7 @@ def read_latency_log(path: Path) -> LatencyLog:
     )
 
 
-def _decode(tag: str) -> tuple[Outcome, str] | None:
+def decode_tag_or_none(tag: str) -> tuple[Outcome, str] | None:
     """``(outcome, endpoint)`` of a tag; ``None`` for a tag loadkit cannot have written."""
     if not tag:
         return "ok", ""  # an untagged log (not loadkit's): one unnamed endpoint
@@ -217,6 +241,11 @@ def _decode(tag: str) -> tuple[Outcome, str] | None:
         return decode_tag(tag)
     except ValueError:
         return None
+
+
+def empty_latency_log() -> LatencyLog:
+    """A log without any histogram."""
+    return _empty_log(np.zeros(0, dtype=np.int32))
 
 
 def _empty_log(empty: IntArray) -> LatencyLog:

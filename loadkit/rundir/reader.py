@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from loadkit.errors import RunDirError
-from loadkit.rundir.hlog_reader import LatencyLog, read_latency_log
+from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log, read_latency_log
+from loadkit.rundir.hlog_stream import peek_start_time
 from loadkit.rundir.layout import (
     EVENTS_JSONL,
     LATENCY_HLOG,
@@ -44,7 +45,7 @@ from loadkit.rundir.meta import (
     read_run_json,
 )
 
-__all__ = ["RunData", "load_run_dir"]
+__all__ = ["RunData", "attach_latency", "load_run_dir"]
 
 
 MAX_SLOTS: Final = 500_000  # intervals per run the series may have (coarser beyond)
@@ -70,6 +71,7 @@ class RunData:
     baseline: str | None = None
     damage: list[str] = field(default_factory=list)  # what may hide measured requests
     interval_s: float = 1.0  # of the series: the run's interval, coarser on a very long run
+    latency_shift_s: float = 0.0  # added to latency.hlog's times to put them on the run's clock
 
     @property
     def name(self) -> str:
@@ -245,10 +247,16 @@ def _hlog_damage(
 
 
 def _series_interval(
-    meta: RunMeta, latency: LatencyLog, end_s: float, warnings: list[str]
+    meta: RunMeta,
+    latency: LatencyLog,
+    end_s: float,
+    warnings: list[str],
+    median_length: float | None = None,
 ) -> float:
     interval = meta.interval_s
-    if interval is None and len(latency.rows):
+    if interval is None and median_length is not None:
+        interval = median_length
+    elif interval is None and len(latency.rows):
         interval = float(np.median(latency.rows["length"].to_numpy()))
     interval = min(max(interval or 1.0, MIN_INTERVAL_S), MAX_INTERVAL_S)
     if end_s / interval > MAX_SLOTS:
@@ -258,8 +266,13 @@ def _series_interval(
     return interval
 
 
-def load_run_dir(path: Path) -> RunData:
-    """Load ``path`` or raise :class:`RunDirError` naming what is wrong."""
+def load_run_dir(path: Path, *, read_latency: bool = True) -> RunData:
+    """Load ``path`` or raise :class:`RunDirError` naming what is wrong.
+
+    ``read_latency=False`` leaves ``latency`` empty (its ``start_time`` read from the
+    log's header) for a caller that streams the log itself and then calls
+    :func:`attach_latency` (:func:`loadkit.report.stream.stream_latency`).
+    """
     if not path.is_dir():
         raise RunDirError(
             "is not a directory",
@@ -273,16 +286,12 @@ def load_run_dir(path: Path) -> RunData:
             "is missing", source=str(hlog), fix="pass a complete run directory written by loadkit"
         )
     warnings, damage = list(meta.warnings), list[str]()
-    latency = read_latency_log(hlog)
-    if latency.start_time is None and not len(latency.rows):  # no header, nothing readable
-        raise RunDirError(
-            "is empty or not an HdrHistogram interval log",
-            source=str(hlog),
-            fix="pass a run directory written by loadkit",
-        )
-    _hlog_damage(meta, latency, warnings, damage)
-    if not len(latency.rows):
-        warnings.append("latency.hlog holds no requests")
+    if read_latency:
+        latency = read_latency_log(hlog)
+        _check_latency(meta, latency, hlog, warnings, damage)
+    else:
+        latency = empty_latency_log()
+        latency.start_time = peek_start_time(hlog)
     events = _read_events(path, warnings)
     checks, baseline = _merge_checks(meta, events, warnings)
     resources = _read_resources(path, warnings)
@@ -313,7 +322,8 @@ def load_run_dir(path: Path) -> RunData:
     if not inside.all():
         warnings.append(f"resources.csv: skipped {int((~inside).sum())} row(s) outside the run")
         resources = resources[inside].reset_index(drop=True)
-    interval = _series_interval(meta, latency, end_s, warnings)
+    # streamed: the run's interval for now (attach_latency settles it with the log's end)
+    interval = _series_interval(meta, latency, end_s, warnings if read_latency else [])
     return RunData(
         path,
         meta.document,
@@ -327,4 +337,34 @@ def load_run_dir(path: Path) -> RunData:
         baseline,
         damage,
         interval,
+        latency.start_time - start if shift and latency.start_time is not None else 0.0,
     )
+
+
+def _check_latency(
+    meta: RunMeta, latency: LatencyLog, hlog: Path, warnings: list[str], damage: list[str]
+) -> None:
+    if latency.start_time is None and not len(latency.rows):  # no header, nothing readable
+        raise RunDirError(
+            "is empty or not an HdrHistogram interval log",
+            source=str(hlog),
+            fix="pass a run directory written by loadkit",
+        )
+    _hlog_damage(meta, latency, warnings, damage)
+    if not len(latency.rows):
+        warnings.append("latency.hlog holds no requests")
+
+
+def attach_latency(
+    run: RunData, latency: LatencyLog, measured_end_s: float | None, median_length: float | None
+) -> None:
+    """Give a run loaded with ``read_latency=False`` its (streamed) latency log: the checks
+    and warnings of the log, the run's end and the series interval, as when read whole.
+    ``latency.rows`` may be merged rows: only their count and outcome are used here; the
+    log's end and median interval length come from the stream."""
+    meta = read_run_json(run.path)
+    _check_latency(meta, latency, run.path / LATENCY_HLOG, run.warnings, run.damage)
+    run.latency = latency
+    if measured_end_s is not None:
+        run.end_s = max(run.end_s, measured_end_s)
+    run.interval_s = _series_interval(meta, latency, run.end_s, run.warnings, median_length)

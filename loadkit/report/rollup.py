@@ -1,0 +1,209 @@
+"""Merged histograms summed as a log streams by: per group, and per time bucket.
+
+:class:`Columns` numbers the bucket indices a run actually uses (a few
+thousand at most, whatever its length) so that the sums are small dense
+arrays. :class:`GroupSums` adds histograms into a fixed set of groups (the
+segments of a run's phases x endpoints x outcome). :class:`BucketSums` adds
+them into time buckets x groups and hands back each bucket once it is
+complete (:meth:`BucketSums.finish_before`), so only the buckets still open are
+in memory. Percentiles are read from the merged counts exactly as
+:mod:`loadkit.report.hdr` does (never averaged).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from loadkit.report.hdr import _dense_percentiles
+from loadkit.rundir.hdr_codec import IntArray
+
+__all__ = ["BoolArray", "BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class Columns:
+    """Dense column numbers for the bucket indices seen so far (indices mapped first)."""
+
+    def __init__(self, index_map: IntArray) -> None:
+        self.index_map = index_map  # bucket index -> the index it counts as (coarser layouts)
+        self.column_of = np.full(int(index_map.max()) + 1, -1, dtype=np.int64)
+        self.index_of_column = np.zeros(0, dtype=np.int64)
+        self.table = self.column_of[index_map]  # bucket index -> column (-1: not yet)
+
+    def __len__(self) -> int:
+        return len(self.index_of_column)
+
+    def columns(self, index: IntArray) -> IntArray:
+        """The column of each bucket index, numbering new ones."""
+        column = self.table[index]
+        if column.min(initial=0) < 0:
+            new = np.unique(self.index_map[index[column < 0]])
+            self.column_of[new] = np.arange(len(self), len(self) + len(new))
+            self.index_of_column = np.concatenate((self.index_of_column, new))
+            self.table = self.column_of[self.index_map]
+            column = self.table[index]
+        return column
+
+    def sorted_view(self, dense: FloatArray) -> tuple[FloatArray, IntArray]:
+        """Columns of ``dense`` in bucket order, and their bucket indices."""
+        order = np.argsort(self.index_of_column[: dense.shape[1]], kind="stable")
+        return dense[:, order], self.index_of_column[order]
+
+
+def _widen(array: FloatArray, rows: int, columns: int) -> FloatArray:
+    if array.shape[0] >= rows and array.shape[1] >= columns:
+        return array
+    wide = array.shape[1] if columns <= array.shape[1] else max(columns, 2 * array.shape[1], 64)
+    grown = np.zeros((max(rows, array.shape[0]), wide))
+    grown[: array.shape[0], : array.shape[1]] = array
+    return grown
+
+
+class GroupSums:
+    """Histograms merged per group (groups numbered from 0, growing as needed)."""
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+        self.counts = np.zeros((0, 0))
+
+    def add(self, group: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray) -> None:
+        """Add histograms: ``group`` of each one, and their non-empty buckets (the histogram
+        of each, its column from ``columns.columns``, its count)."""
+        if len(column) == 0:
+            return
+        groups = int(group.max()) + 1
+        width = len(self.columns)
+        self.counts = _widen(self.counts, groups, width)
+        key = (group * width)[entry_row] + column
+        flat = np.bincount(key, weights=counts, minlength=groups * width)
+        self.counts[:groups, :width] += flat.reshape(groups, width)
+
+    def sorted(self) -> tuple[FloatArray, IntArray]:
+        """Merged counts (groups x used buckets, in bucket order) and the bucket indices."""
+        return self.columns.sorted_view(self.counts[:, : len(self.columns)])
+
+
+class BucketSums:
+    """Histograms merged per (time bucket, group); complete buckets are handed back.
+
+    Buckets are numbered from 0 up; ``groups`` per bucket. Only buckets from
+    ``first_open`` on are kept: a histogram for an earlier bucket is *late*
+    and only counted in ``late``.
+    """
+
+    def __init__(self, columns: Columns, groups: int) -> None:
+        self.columns = columns
+        self.groups = groups
+        self.first_open = 0
+        self.counts = np.zeros((0, 0))  # (bucket - first_open) * groups + group, column
+        self.failures = np.zeros(0)  # failed requests per (bucket - first_open) * groups + group
+        self.late = 0
+
+    def set_groups(self, groups: int) -> None:
+        """Grow the groups per bucket (new groups are empty)."""
+        if groups <= self.groups:
+            return
+        buckets = -(-self.counts.shape[0] // self.groups) if self.groups else 0
+        counts = np.zeros((buckets, groups, self.counts.shape[1]))
+        failures = np.zeros((buckets, groups))
+        if buckets:
+            padded = _widen(self.counts, buckets * self.groups, self.counts.shape[1])
+            counts[:, : self.groups] = padded[: buckets * self.groups].reshape(
+                buckets, self.groups, -1
+            )
+            old = np.zeros(buckets * self.groups)
+            old[: len(self.failures)] = self.failures[: len(old)]
+            failures[:, : self.groups] = old.reshape(buckets, self.groups)
+        self.counts = counts.reshape(buckets * groups, self.counts.shape[1])
+        self.failures = failures.reshape(-1)
+        self.groups = groups
+
+    def add_failures(self, bucket: IntArray, group: IntArray, failed: IntArray) -> None:
+        """Failed requests (one figure per histogram) of each bucket and group."""
+        keep = bucket >= self.first_open
+        if not keep.any():
+            return
+        key = (bucket[keep] - self.first_open) * self.groups + group[keep]
+        size = max(int(key.max()) + 1, len(self.failures))
+        grown = np.zeros(size)
+        grown[: len(self.failures)] = self.failures
+        self.failures = grown + np.bincount(key, weights=failed[keep], minlength=size)
+
+    def add(
+        self,
+        bucket: IntArray,
+        group: IntArray,
+        entry_row: IntArray,
+        column: IntArray,
+        counts: IntArray,
+        keep: BoolArray | None = None,
+    ) -> None:
+        """Add histograms: the time ``bucket`` and ``group`` of each one (only those in
+        ``keep``), and their non-empty buckets (histogram, column, count)."""
+        late = bucket < self.first_open
+        if late.any():
+            late_entries = late[entry_row] if keep is None else (late & keep)[entry_row]
+            self.late += int(counts[late_entries].sum())
+        keep = ~late if keep is None else keep & ~late
+        if not keep.all():
+            chosen = keep[entry_row]
+            entry_row, column, counts = entry_row[chosen], column[chosen], counts[chosen]
+        if len(column) == 0:
+            return
+        low = int(bucket[keep].min()) - self.first_open
+        high = int(bucket[keep].max()) - self.first_open + 1
+        width = len(self.columns)
+        self.counts = _widen(self.counts, high * self.groups, width)
+        base = ((bucket - self.first_open - low) * self.groups + group) * width
+        span = (high - low) * self.groups
+        flat = np.bincount(base[entry_row] + column, weights=counts, minlength=span * width)
+        self.counts[low * self.groups : high * self.groups, :width] += flat.reshape(span, width)
+
+    def finish_before(self, bucket: int) -> Finished:
+        """Hand back the buckets before ``bucket`` and forget them."""
+        first = self.first_open
+        done = max(bucket - first, 0)
+        rows = min(done * self.groups, self.counts.shape[0])
+        block = np.zeros((done * self.groups, len(self.columns)))
+        have = min(self.counts.shape[1], len(self.columns))
+        block[:rows, :have] = self.counts[:rows, :have]
+        failures = np.zeros(done * self.groups)
+        taken = min(len(failures), len(self.failures))
+        failures[:taken] = self.failures[:taken]
+        rest = self.counts.shape[0] - rows  # shift the open buckets down, keep the capacity
+        self.counts[:rest] = self.counts[rows:]
+        self.counts[rest:] = 0.0
+        self.failures = self.failures[taken:].copy()
+        self.first_open = max(bucket, first)
+        ordered, indices = self.columns.sorted_view(block)
+        return Finished(
+            first,
+            ordered.reshape(done, self.groups, ordered.shape[1]),
+            failures.reshape(done, self.groups),
+            indices,
+        )
+
+
+@dataclass
+class Finished:
+    """Complete buckets: ``counts[bucket - first, group, column]``, columns in bucket order."""
+
+    first: int
+    counts: FloatArray
+    failures: FloatArray  # [bucket - first, group]
+    indices: IntArray  # the bucket index of each column
+
+
+def merged_percentiles(
+    counts: FloatArray, percentiles: list[float], values: IntArray
+) -> tuple[FloatArray, IntArray]:
+    """Percentiles (µs) and totals of each row of merged counts (columns worth ``values``)."""
+    if counts.shape[1] == 0:
+        rows = counts.shape[0]
+        return np.full((rows, len(percentiles)), np.nan), np.zeros(rows, dtype=np.int64)
+    return _dense_percentiles(counts, percentiles, values)
