@@ -13,17 +13,17 @@ All routes honour Locust's web UI authentication when it is enabled.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CollectorRegistry
 
 from loadkit.metrics.live import Snapshot, Window
 from loadkit.metrics.prometheus import metrics_response
+from loadkit.plugin.webtab import add_tab, auth_guard
 
 if TYPE_CHECKING:
     from locust.web import WebUI
@@ -126,9 +126,6 @@ def _page() -> str:
     return (resources.files("loadkit.metrics") / "templates" / "live.html").read_text("utf-8")
 
 
-_View = TypeVar("_View", bound=Callable[..., Any])
-
-
 def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: CollectorRegistry) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
     app = web_ui.app
@@ -136,8 +133,7 @@ def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: Collector
         return
     blueprint = Blueprint("loadkit_live", __name__)
 
-    def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
-        return cast(_View, web_ui.auth_required_if_enabled(view))
+    guard = auth_guard(web_ui)
 
     @blueprint.route("/loadkit")
     @guard
@@ -156,23 +152,10 @@ def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: Collector
         return Response(body, headers={"Content-Type": content_type})
 
     app.register_blueprint(blueprint)
-
-    args = web_ui.template_args
-    args["extended_tabs"] = [*args.get("extended_tabs", []), {"title": "loadkit", "key": TAB_KEY}]
-    args["extended_tables"] = [
-        *args.get("extended_tables", []),
-        {"key": TAB_KEY, "structure": TABLE_STRUCTURE},
-    ]
-
-    @app.after_request
-    def add_live_rows(response: Response) -> Response:
-        if request.path != "/stats/requests" or response.status_code != 200:
-            return response
-        payload = response.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return response
-        extended = [e for e in payload.get("extended_stats") or [] if e.get("key") != TAB_KEY]
-        extended.append({"key": TAB_KEY, "data": tab_rows(snapshot())})
-        payload["extended_stats"] = extended
-        response.set_data(json.dumps(payload))
-        return response
+    add_tab(
+        web_ui,
+        title="loadkit",
+        key=TAB_KEY,
+        structure=TABLE_STRUCTURE,
+        rows=lambda: tab_rows(snapshot()),
+    )
