@@ -19,15 +19,14 @@ inject has no "Late (ms)": nothing was planned.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from flask import Blueprint, Response, abort, jsonify, request
 
 from loadkit.faults.schedule import FaultSchedule
+from loadkit.plugin.webtab import add_tab, auth_guard
 from loadkit.safety.loopback import is_loopback
 
 if TYPE_CHECKING:
@@ -90,9 +89,6 @@ def _page() -> str:
     return (resources.files("loadkit.faults") / "templates" / "faults.html").read_text("utf-8")
 
 
-_View = TypeVar("_View", bound=Callable[..., Any])
-
-
 def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
     app = web_ui.app
@@ -100,8 +96,7 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
         return
     blueprint = Blueprint("loadkit_faults", __name__)
 
-    def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
-        return cast(_View, web_ui.auth_required_if_enabled(view))
+    guard = auth_guard(web_ui)
 
     login = bool(getattr(web_ui, "web_login", False))
 
@@ -139,23 +134,10 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
         return jsonify(row), code
 
     app.register_blueprint(blueprint)
-
-    args = web_ui.template_args
-    args["extended_tabs"] = [*args.get("extended_tabs", []), {"title": "Faults", "key": TAB_KEY}]
-    args["extended_tables"] = [
-        *args.get("extended_tables", []),
-        {"key": TAB_KEY, "structure": TABLE_STRUCTURE},
-    ]
-
-    @app.after_request
-    def add_fault_rows(response: Response) -> Response:
-        if request.path != "/stats/requests" or response.status_code != 200:
-            return response
-        payload = response.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return response
-        extended = [e for e in payload.get("extended_stats") or [] if e.get("key") != TAB_KEY]
-        extended.append({"key": TAB_KEY, "data": table_rows(schedule)})
-        payload["extended_stats"] = extended
-        response.set_data(json.dumps(payload))
-        return response
+    add_tab(
+        web_ui,
+        title="Faults",
+        key=TAB_KEY,
+        structure=TABLE_STRUCTURE,
+        rows=lambda: table_rows(schedule),
+    )
