@@ -3,7 +3,10 @@
 - ``list FILE``: the plan of a fault file (or scenario file) as a table;
 - ``check FILE``: validate it (exit 2 with a one-line error when bad);
 - ``recover``: undo faults left active by runs that were hard-killed (reads the
-  journal index and, with ``--run-dir``, a run's ``faults.journal``).
+  journal index and, with ``--run-dir``, a run's ``faults.journal``). A fault
+  whose subject was started by a ``loadkit run`` that has ended (its built-in
+  target or fault proxy died with it) is closed with a note, exit 0. Nothing
+  is written into a run directory's events (that run has ended).
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def _recover(args: argparse.Namespace) -> int:
     for r in results:
         if r.skipped:
             print(f"skipped  {r.name} ({r.kind}): {r.skipped}")
+        elif r.note:
+            print(f"closed   {r.name} ({r.kind}): {r.note}")
         elif r.ok:
             print(f"reverted {r.name} ({r.kind})")
         else:

@@ -11,9 +11,19 @@ date (rewritten atomically on every inject and revert):
   behind by any run on this machine without knowing its run directory.
 
 Each line is one active fault: ``{name, spec, context, owner_pid, run_dir,
-injected_at}``. :func:`recover` reverts the faults of journals whose owner is
-no longer running, and appends a ``fault_revert`` event with reason
-``recover`` to that run's ``events.jsonl``.
+injected_at, run_pid, run_owned}``. :func:`recover` reverts the faults of
+journals whose owner is no longer running. It never writes into a run
+directory's ``events.jsonl``: that run has ended, and a revert event written
+later would stretch it.
+
+With ``watchdog=True`` the journal starts a :class:`loadkit.safety.janitor.Janitor`
+at the first inject: if its owner dies, even by ``kill -9``, the janitor
+reverts the owner's faults within a second, without anyone's help.
+
+A fault whose subject was started by ``loadkit run`` itself (the built-in
+target, the run's fault proxy: ``run_owned``) cannot be reverted once that
+run has ended, and needs no revert (the subject died with it); recover
+closes such an entry with a note instead of failing on it forever.
 """
 
 from __future__ import annotations
@@ -31,11 +41,26 @@ import psutil
 from loadkit.errors import LoadkitError
 from loadkit.faults.backends.base import BackendContext, BackendSet
 from loadkit.faults.model import FaultSpec
-from loadkit.rundir.layout import EVENTS_JSONL, FAULTS_JOURNAL, EventType
+from loadkit.rundir.layout import FAULTS_JOURNAL
+from loadkit.safety.janitor import Janitor
+from loadkit.safety.redact import redact_value
 
-__all__ = ["FaultJournal", "RecoverResult", "default_index_dir", "recover"]
+__all__ = [
+    "RUN_PID_ENV",
+    "RUN_PROXY_API_ENV",
+    "RUN_TARGET_INFO_ENV",
+    "FaultJournal",
+    "RecoverResult",
+    "default_index_dir",
+    "recover",
+    "run_owned",
+]
 
 JOURNAL_NAME = FAULTS_JOURNAL
+# set by ``loadkit run`` for its Locust processes: what it started itself
+RUN_PID_ENV = "LOADKIT_RUN_PID"
+RUN_TARGET_INFO_ENV = "LOADKIT_RUN_TARGET_INFO"
+RUN_PROXY_API_ENV = "LOADKIT_RUN_PROXY_API"
 
 
 def default_index_dir() -> Path:
@@ -78,6 +103,8 @@ class FaultJournal:
         run_dir: Path | None,
         context: BackendContext,
         index_dir: Path | None = None,
+        *,
+        watchdog: bool = False,
     ) -> None:
         self.run_dir = run_dir
         self.context = context
@@ -85,8 +112,23 @@ class FaultJournal:
         self.index_path = index / f"{os.getpid()}-{time.time_ns()}.journal"
         self.run_path = run_dir / JOURNAL_NAME if run_dir else None
         self._entries: dict[str, dict[str, Any]] = {}
+        self._watchdog = watchdog
+        self._janitor: Janitor | None = None
         if self.run_path:
             _write_atomic(self.run_path, [])
+        self._watch()  # now, so the first inject does not wait for it
+
+    def _watch(self) -> None:
+        """Start the janitor that reverts this journal's faults if this process dies."""
+        if self._watchdog and self._janitor is None:
+            self._janitor = Janitor().start()
+            self._janitor.tell("recover", str(self.index_path))
+
+    def close(self) -> None:
+        """The owner ends cleanly: the janitor reverts what is still journaled, now."""
+        if self._janitor is not None:
+            self._janitor.close()
+            self._janitor = None
 
     def use_run_dir(self, run_dir: Path | None) -> None:
         """Mirror to this run directory from now on (the metrics part makes one per test)."""
@@ -99,13 +141,16 @@ class FaultJournal:
         self._flush()
 
     def add(self, spec: FaultSpec) -> None:
+        run_pid = os.environ.get(RUN_PID_ENV, "")
         self._entries[spec.name] = {
             "name": spec.name,
-            "spec": spec.to_dict(),
+            "spec": redact_value(spec.to_dict()),
             "context": self.context.to_dict(),
             "owner_pid": os.getpid(),
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "injected_at": time.time(),
+            "run_pid": int(run_pid) if run_pid.isdigit() else None,
+            "run_owned": run_owned(spec, self.context),
         }
         self._flush()
 
@@ -134,6 +179,36 @@ class RecoverResult:
     ok: bool
     error: str | None = None
     skipped: str | None = None  # why it was left alone (owner still running)
+    note: str | None = None  # why an entry that cannot be reverted was closed
+
+
+def run_owned(spec: FaultSpec, context: BackendContext) -> bool:
+    """True when the fault's subject was started by ``loadkit run`` (it dies with the run)."""
+    p = spec.params
+    target_info = os.environ.get(RUN_TARGET_INFO_ENV)
+    proxy_api = os.environ.get(RUN_PROXY_API_ENV)
+    if spec.via == "proxy":
+        return bool(proxy_api) and not p.get("api") and context.proxy_api == proxy_api
+    if spec.via == "process":
+        return bool(target_info) and bool(p.get("target")) and context.target_info == target_info
+    if spec.via == "http":
+        return (
+            bool(target_info)
+            and spec.kind != "request"
+            and not p.get("url")
+            and context.target_info == target_info
+        )
+    return False
+
+
+def _gone_with_its_run(entry: dict[str, Any]) -> str | None:
+    """A note when the entry's subject ended with the ``loadkit run`` that started it."""
+    run_pid = entry.get("run_pid")
+    if not entry.get("run_owned") or not isinstance(run_pid, int):
+        return None
+    if run_pid != os.getpid() and _owner_alive(run_pid):
+        return None
+    return f"its subject was started by loadkit run (pid {run_pid}) and ended with it"
 
 
 def _owner_alive(pid: Any) -> bool:
@@ -143,23 +218,6 @@ def _owner_alive(pid: Any) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def _append_event(run_dir: str | None, event: dict[str, Any]) -> None:
-    if not run_dir or not Path(run_dir).is_dir():
-        return
-    path = Path(run_dir) / EVENTS_JSONL
-    prefix = ""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                prefix = "" if fh.read(1) == b"\n" else "\n"  # close a torn last line
-    except OSError:
-        pass
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(prefix + json.dumps(event) + "\n")
 
 
 def _key(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -184,18 +242,8 @@ def _recover_entry(entry: dict[str, Any], force: bool, journal: Path) -> Recover
         error = str(exc)
     except Exception as exc:  # a backend bug must not stop recovering the others
         error = f"{type(exc).__name__}: {exc}"
-    _append_event(
-        entry.get("run_dir"),
-        {
-            "t": time.time(),
-            "type": EventType.FAULT_REVERT,
-            "name": spec.name,
-            "kind": spec.kind,
-            "reason": "recover",
-            "ok": error is None,
-            "error": error,
-        },
-    )
+    if error is not None and (note := _gone_with_its_run(entry)):
+        return RecoverResult(spec.name, spec.kind, str(journal), False, error, note=note)
     return RecoverResult(spec.name, spec.kind, str(journal), error is None, error)
 
 
@@ -205,6 +253,8 @@ def recover(
     *,
     force: bool = False,
     drop_failed: bool = False,
+    journals: Iterable[Path] | None = None,
+    run_pid: int | None = None,
 ) -> list[RecoverResult]:
     """Revert faults left active by runs that are no longer running.
 
@@ -214,9 +264,15 @@ def recover(
     ``force`` also reverts the faults of runs that are still running;
     ``drop_failed`` forgets faults whose revert failed (after reporting them),
     for leftovers that can no longer be reverted (the process is gone).
+    ``journals`` names the index journals to read instead of the whole index
+    (the janitor of one owner); ``run_pid`` keeps only the entries of that
+    ``loadkit run``'s children. Entries closed with a ``note`` are forgotten.
     """
-    index = index_dir or default_index_dir()
-    paths = sorted(index.glob("*.journal")) if index.is_dir() else []
+    if journals is not None:
+        paths = [Path(p) for p in journals if Path(p).exists()]
+    else:
+        index = index_dir or default_index_dir()
+        paths = sorted(index.glob("*.journal")) if index.is_dir() else []
     paths += [Path(d) / JOURNAL_NAME for d in run_dirs]
     by_file = {path: read_entries(path) for path in paths}
     for entries in list(by_file.values()):
@@ -228,18 +284,19 @@ def recover(
     unique: dict[tuple[Any, Any, Any], tuple[dict[str, Any], Path]] = {}
     for path, entries in by_file.items():
         for entry in entries:
-            unique.setdefault(_key(entry), (entry, path))
+            if run_pid is None or entry.get("run_pid") == run_pid:
+                unique.setdefault(_key(entry), (entry, path))
     ordered = sorted(unique.items(), key=lambda kv: -float(kv[1][0].get("injected_at") or 0))
     results: list[RecoverResult] = []
     resolved: set[tuple[Any, Any, Any]] = set()
     for key, (entry, path) in ordered:
         result = _recover_entry(entry, force, path)
         results.append(result)
-        if result.ok or (drop_failed and result.skipped is None):
+        if result.ok or result.note or (drop_failed and result.skipped is None):
             resolved.add(key)
     for path, entries in by_file.items():
-        if entries:
-            _rewrite(path, [e for e in entries if _key(e) not in resolved])
+        if entries:  # re-read: another recover (a janitor, the run) may have changed it
+            _rewrite(path, [e for e in read_entries(path) if _key(e) not in resolved])
     return results
 
 

@@ -169,7 +169,7 @@ def _attach(context: PluginContext) -> FaultSchedule | None:
         proxy_api=getattr(options, "loadkit_proxy_api", None) or DEFAULT_PROXY_API,
         proxy_name=getattr(options, "loadkit_proxy_name", None),
     )
-    journal = FaultJournal(_run_dir_of(recorder), backend_context, index)
+    journal = FaultJournal(_run_dir_of(recorder), backend_context, index, watchdog=True)
 
     def tell_workers(names: list[str]) -> None:
         _set_active(names)

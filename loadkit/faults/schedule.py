@@ -9,8 +9,12 @@ after its inject. Every action writes an event through the run recorder
 ``on_change`` with the names of the active faults (the plugin tells workers).
 
 ``late_ms`` is the time from the planned instant to the moment the backend
-call returned (the fault is in effect). Timing uses the monotonic clock (wall
-clock steps cannot move a fault); events carry wall-clock ``t`` as usual.
+call returned (the fault is in effect), or to the moment the backend says it
+took effect (an :class:`~loadkit.faults.backends.base.Effect`: the signal
+time of a kill; the time a restarted process answered again, which closes
+the window of a ``restart``). Event fields are redacted (no secrets). Timing
+uses the monotonic clock (wall clock steps cannot move a fault); events carry
+wall-clock ``t`` as usual.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import gevent.lock
 import gevent.pool
 
 from loadkit.errors import LoadkitError
-from loadkit.faults.backends.base import BackendSet
+from loadkit.faults.backends.base import BackendSet, Effect
 from loadkit.faults.journal import FaultJournal
 from loadkit.faults.model import FaultSpec
 from loadkit.rundir.layout import EventType
+from loadkit.safety.redact import redact_value
 
 __all__ = ["FaultSchedule", "FaultStatus", "Recorder"]
 
@@ -142,18 +147,19 @@ class FaultSchedule:
                 return status
             started = time.monotonic()
             try:
-                self.backends.inject(spec)
+                effect = self.backends.inject(spec)
             except Exception as exc:
                 self._failed(status, "inject", exc)
                 return status
-            done = time.monotonic()
+            done = time.monotonic() if effect is None else _mono(effect.at)
             planned_abs = (
                 started
                 if planned_at_s is None or self._t0_mono is None
                 else self._t0_mono + planned_at_s
             )
             status.state, status.injected_at, status.error = "active", done, None
-            status.late_ms = round((done - planned_abs) * 1000, 3)
+            manual = planned_at_s is None
+            status.late_ms = None if manual else round((done - planned_abs) * 1000, 3)
             if self.journal and not spec.instant:
                 self.journal.add(spec)
             self._event(
@@ -165,9 +171,12 @@ class FaultSchedule:
                 planned_at_s=round(self._offset(planned_abs), 6),
                 late_ms=status.late_ms,
                 trigger="schedule" if planned_at_s is not None else "manual",
+                **_at(effect),
             )
             if spec.instant:  # done once it returned: close its window at once
-                status.state, status.reverted_at = "done", time.monotonic()
+                until = effect.until if effect is not None else None
+                status.state = "done"
+                status.reverted_at = time.monotonic() if until is None else _mono(until)
                 self._event(
                     EventType.FAULT_REVERT,
                     name=name,
@@ -175,6 +184,7 @@ class FaultSchedule:
                     reason="scheduled" if planned_at_s is not None else "manual",
                     ok=True,
                     error=None,
+                    **({} if until is None else {"t": until}),
                 )
         self._changed()
         return status
@@ -192,11 +202,12 @@ class FaultSchedule:
             if status.state not in ("active", "revert_failed"):
                 return status
             error: str | None = None
+            effect: Effect | None = None
             try:
-                self.backends.revert(spec)
+                effect = self.backends.revert(spec)
             except Exception as exc:
                 error = _message(exc)
-            status.reverted_at = time.monotonic()
+            status.reverted_at = time.monotonic() if effect is None else _mono(effect.at)
             extra: dict[str, Any] = {}
             if planned_at_s is not None and self._t0_mono is not None:
                 late = status.reverted_at - (self._t0_mono + planned_at_s)
@@ -209,6 +220,7 @@ class FaultSchedule:
                 ok=error is None,
                 error=error,
                 **extra,
+                **_at(effect),
             )
             if error is None:
                 status.state, status.error = "reverted", None
@@ -230,6 +242,7 @@ class FaultSchedule:
         log.warning("fault %s (%s): %s failed: %s", spec.name, spec.where, action, message)
 
     def _event(self, type_: str, **fields: Any) -> None:
+        fields = redact_value(fields)
         if self.recorder is not None:
             try:
                 self.recorder.event(type_, **fields)
@@ -273,6 +286,16 @@ class FaultSchedule:
                 }
             )
         return rows
+
+
+def _mono(wall: float) -> float:
+    """A wall-clock instant on the monotonic clock."""
+    return time.monotonic() - (time.time() - wall)
+
+
+def _at(effect: Effect | None) -> dict[str, float]:
+    """The event's ``t`` when the backend knows when the action took effect."""
+    return {} if effect is None else {"t": effect.at}
 
 
 def _maybe_offset(t0: float | None, t: float | None) -> float | None:

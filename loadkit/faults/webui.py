@@ -7,19 +7,27 @@
 - ``GET /faults/state``: the plan with live state as JSON;
 - ``POST /faults/<name>/inject`` and ``POST /faults/<name>/revert``.
 
-All routes honour Locust's web UI authentication when it is enabled.
+All routes honour Locust's web UI authentication when it is enabled. The
+routes act on processes and services (they can SIGSTOP and kill), so without
+Locust's web login they answer loopback clients only (403 otherwise), even
+when Locust's web UI listens on every interface.
+
+A manual inject of a fault with ``for:`` is reverted ``for`` later (reason
+``manual``), unless it was reverted or injected again before. A manual
+inject has no "Late (ms)": nothing was planned.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify, request
+import gevent
+from flask import Blueprint, Response, abort, jsonify, request
 
 from loadkit.faults.schedule import FaultSchedule
+from loadkit.plugin.webtab import add_tab, auth_guard
+from loadkit.safety.loopback import is_loopback
 
 if TYPE_CHECKING:
     from locust.web import WebUI
@@ -61,11 +69,24 @@ def table_rows(schedule: FaultSchedule) -> list[dict[str, Any]]:
     return rows
 
 
+def _revert_after_for(schedule: FaultSchedule, name: str) -> None:
+    """A manual inject honours ``for:``: revert it then, unless it changed meanwhile."""
+    status = schedule.statuses[name]
+    for_s = status.spec.for_s
+    if status.state != "active" or for_s is None or status.spec.instant:
+        return
+    injected_at = status.injected_at
+
+    def revert_if_same() -> None:
+        current = schedule.statuses[name]
+        if current.state == "active" and current.injected_at == injected_at:
+            schedule.revert(name, reason="manual")
+
+    gevent.spawn_later(for_s, revert_if_same)
+
+
 def _page() -> str:
     return (resources.files("loadkit.faults") / "templates" / "faults.html").read_text("utf-8")
-
-
-_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
@@ -75,8 +96,14 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
         return
     blueprint = Blueprint("loadkit_faults", __name__)
 
-    def guard(view: _View) -> _View:  # Locust's decorator is unannotated; it keeps the view
-        return cast(_View, web_ui.auth_required_if_enabled(view))
+    guard = auth_guard(web_ui)
+
+    login = bool(getattr(web_ui, "web_login", False))
+
+    @blueprint.before_request
+    def loopback_only() -> None:
+        if not login and not is_loopback(request.remote_addr or ""):
+            abort(403, "the fault routes answer loopback clients only (or use --web-login)")
 
     @blueprint.route("/faults")
     @guard
@@ -97,6 +124,7 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
             return jsonify({"error": f"no fault named {name!r}", "field": "name"}), 404
         if action == "inject":
             status = schedule.inject(name)
+            _revert_after_for(schedule, name)
         elif action == "revert":
             status = schedule.revert(name, reason="manual")
         else:
@@ -106,23 +134,10 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
         return jsonify(row), code
 
     app.register_blueprint(blueprint)
-
-    args = web_ui.template_args
-    args["extended_tabs"] = [*args.get("extended_tabs", []), {"title": "Faults", "key": TAB_KEY}]
-    args["extended_tables"] = [
-        *args.get("extended_tables", []),
-        {"key": TAB_KEY, "structure": TABLE_STRUCTURE},
-    ]
-
-    @app.after_request
-    def add_fault_rows(response: Response) -> Response:
-        if request.path != "/stats/requests" or response.status_code != 200:
-            return response
-        payload = response.get_json(silent=True)
-        if not isinstance(payload, dict):
-            return response
-        extended = [e for e in payload.get("extended_stats") or [] if e.get("key") != TAB_KEY]
-        extended.append({"key": TAB_KEY, "data": table_rows(schedule)})
-        payload["extended_stats"] = extended
-        response.set_data(json.dumps(payload))
-        return response
+    add_tab(
+        web_ui,
+        title="Faults",
+        key=TAB_KEY,
+        structure=TABLE_STRUCTURE,
+        rows=lambda: table_rows(schedule),
+    )

@@ -19,14 +19,25 @@ Memory is bounded by endpoints × HDR buckets × pending intervals, never by run
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from loadkit.rundir.hlog import MAX_INDEX, HlogWriter, encode_tag
 
-__all__ = ["Counts", "IntervalCounter", "IntervalMerger", "from_wire", "interval_index", "to_wire"]
+__all__ = [
+    "Counts",
+    "IntervalCounter",
+    "IntervalListener",
+    "IntervalMerger",
+    "from_wire",
+    "interval_index",
+    "to_wire",
+]
 
 # (request_type, name, ok) -> {hdr counts index: count}
 Counts = dict[tuple[str, str, bool], dict[int, int]]
+# (interval index, start, end as Unix times, counts): an interval just written to the hlog
+IntervalListener = Callable[[int, float, float, Counts], None]
 
 
 _SUB_BUCKET_COUNT = 2048
@@ -117,6 +128,7 @@ class IntervalMerger:
         self.stopped_at: float | None = None
         self._pending: dict[int, Counts] = {}
         self.requests_written = 0
+        self.on_written: IntervalListener | None = None  # the live view (metrics/live.py)
 
     def add(self, index: int, counts: Counts) -> None:
         if not counts:
@@ -150,3 +162,5 @@ class IntervalMerger:
             self.requests_written += sum(buckets.values())
             tag = encode_tag("ok" if ok else "fail", f"{request_type} {name}")
             self.writer.write_counts(tag, start - self.started_at, end - self.started_at, buckets)
+        if self.on_written is not None:
+            self.on_written(index, start, end, counts)

@@ -28,6 +28,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
 
 from loadkit.errors import ConfigError
+from loadkit.metrics import live_plugin as _live
 from loadkit.metrics import settings as _settings
 from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
 from loadkit.metrics.recorder import RunInfo, RunRecorder
@@ -50,6 +51,7 @@ WORKER_GRACE_S = 4.0
 def add_arguments(parser: Any) -> None:
     """Add this part's --loadkit-* arguments to Locust's parser."""
     _settings.add_arguments(parser)
+    _live.add_arguments(parser)
 
 
 def recorder_of(environment: Environment) -> RunRecorder | None:
@@ -81,6 +83,10 @@ def attach(context: PluginContext) -> None:
     pipeline = _RunPipeline(context, counter, settings)
     pipeline.install()
     context.recorder = pipeline.recorder
+    try:  # after install: the live view's test_start runs after the recorder's
+        _live.attach(context, pipeline.recorder)
+    except ConfigError as exc:
+        exit_bad_input(exc, context)
 
 
 class _IntervalTicker:

@@ -35,9 +35,12 @@ def register(subparsers: Any) -> None:
         help="JSON list of proxies to create at start, as Toxiproxy's -config",
     )
     parser.add_argument(
+        "--allow-non-loopback",
         "--allow-remote",
+        dest="allow_remote",
         action="store_true",
-        help="let proxies listen on non-loopback addresses (default: loopback only)",
+        help="let the API and the proxies listen on non-loopback addresses "
+        "(default: loopback only; the API has no authentication)",
     )
     parser.set_defaults(func=handle)
 
@@ -48,6 +51,9 @@ def handle(args: argparse.Namespace) -> int:
             f"{args.port} is not a port", field="--port", fix="use 0..65535 (0 picks a free port)"
         )
     from loadkit.proxy.server import run
+    from loadkit.safety.loopback import check_loopback
+
+    check_loopback(args.host, args.allow_remote)
 
     return run(
         args.host, args.port, config=args.config, allow_remote=args.allow_remote, announce=_announce

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import tempfile
 import threading
@@ -37,10 +38,12 @@ from loadkit.errors import (
     ConfigError,
     ScenarioError,
 )
+from loadkit.faults.journal import RUN_PID_ENV, RUN_PROXY_API_ENV, RUN_TARGET_INFO_ENV
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import needs_proxy, start_proxy
 from loadkit.rundir.layout import REPORT_HTML
+from loadkit.safety.janitor import Janitor
 from loadkit.scenario.load import load_scenario
 from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
@@ -166,6 +169,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
     baseline_path = None
     if baseline:
         baseline_path = _baseline_path(baseline, scenario, required=bool(args.baseline))
+    _check_faults(scenario, None if args.web else planned, builtin=target == "builtin")
     return RunPlan(
         scenario=scenario,
         target=target,
@@ -181,6 +185,15 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         proxy=needs_proxy(scenario.faults),
         verbose=bool(getattr(args, "verbose", False)),
     )
+
+
+def _check_faults(scenario: Scenario, planned_s: float | None, *, builtin: bool) -> None:
+    """Faults that cannot happen in this run (never fire, no such process): exit 2 now."""
+    if not scenario.faults:
+        return
+    from loadkit.faults.preflight import check_plan
+
+    check_plan(scenario.faults, planned_s=planned_s, builtin=builtin)
 
 
 def _check_target(raw: str) -> str:
@@ -249,7 +262,7 @@ def _say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
+def _target(plan: RunPlan, janitor: Janitor) -> Iterator[tuple[str, Path | None]]:
     """Yield (host URL, target.json or None); the built-in target lives only this long."""
     if plan.target != "builtin":
         yield plan.target, None
@@ -257,6 +270,7 @@ def _target(plan: RunPlan) -> Iterator[tuple[str, Path | None]]:
     from loadkit.target.launcher import start_target
 
     with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
+        janitor.tell("remove", data_dir)
         options: dict[str, Any] = dict(plan.scenario.target_options)  # validated by the loader
         target = start_target(data_dir, **options)
         try:
@@ -348,6 +362,23 @@ def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) ->
         not_audited(run_dir, f"the audit failed: {type(exc).__name__}: {exc}", service_url)
 
 
+def _recover_left_by_locust() -> None:
+    """Faults a killed master left in the journal: reverted now, or closed with a note.
+
+    Their subjects (the built-in target, the fault proxy) are ours and stop
+    with this run right after, so one that cannot be reverted is closed.
+    """
+    from loadkit.faults.journal import recover
+
+    for result in recover(run_pid=os.getpid()):
+        if result.note:
+            _say(f"fault {result.name} ({result.kind}) closed: {result.note}")
+        elif result.ok:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: reverted")
+        else:
+            _say(f"fault {result.name} ({result.kind}) left by Locust: {result.error}")
+
+
 def _report_run(run_dir: Path, baseline: Path | None) -> int:
     """Write ``run_dir``'s report and say where; returns the reporter's exit code."""
     code = _report(run_dir, baseline)
@@ -368,16 +399,23 @@ def execute(plan: RunPlan) -> int:
         f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
     )
     signals = _Signals()
+    janitor = Janitor().start()  # removes our temp folders if we are killed
     with contextlib.ExitStack() as stack:
+        stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
-        host, target_info = stack.enter_context(_target(plan))
+        host, target_info = stack.enter_context(_target(plan, janitor))
         service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
+        janitor.tell("remove", str(scratch))
         extra: list[str] = []
+        owned = {RUN_PID_ENV: str(os.getpid())}
+        if target_info is not None:
+            owned[RUN_TARGET_INFO_ENV] = str(target_info)
         if plan.proxy and plan.target == "builtin":
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
+            owned[RUN_PROXY_API_ENV] = proxy.api_url
         quiet = not plan.web and not plan.verbose
         if quiet:
             extra = [*extra, *QUIET_LOCUST_ARGS]
@@ -394,7 +432,7 @@ def execute(plan: RunPlan) -> int:
             workers=plan.workers,
             extra_args=extra,
         )
-        locust = LocustProcesses(command, scratch)
+        locust = LocustProcesses(command, scratch, env=owned)
 
         def _audit_and_report(run_dir: Path) -> int:
             _audit(run_dir, service_url, scenario, "done")  # a test ended by Stop: audit it
@@ -426,6 +464,7 @@ def execute(plan: RunPlan) -> int:
         for problem in locust.worker_problems():
             _say(problem)
         locust_code = locust.returncode
+        _recover_left_by_locust()  # while the target still runs (a killed master left them)
         done = dict(progress.report_codes)  # web UI: audited and reported as each test ended
         for run_dir in progress.run_dirs or find_new_run_dirs(plan.out_dir, before, scenario.name):
             if run_dir not in done:  # audited while the target is still up

@@ -1,10 +1,13 @@
 """Locust as child processes of ``loadkit run``: one local runner, or a master and N workers.
 
-Every child runs in its own session with stdin closed, so a Ctrl-C in the
-terminal reaches ``loadkit run`` only; it then stops Locust gracefully (Locust
-fires ``quitting``, the fault schedule reverts its faults, the metrics plugin
-closes the run directory) and escalates to SIGKILL only after a grace period.
-All addresses are 127.0.0.1.
+Every child is a :class:`loadkit._proc.Child`: its own session with stdin
+closed, so a Ctrl-C in the terminal reaches ``loadkit run`` only (it then
+stops Locust gracefully: Locust fires ``quitting``, the fault schedule reverts
+its faults, the metrics plugin closes the run directory, and escalates to
+SIGKILL only after a grace period); and a lifeline, so a ``kill -9`` of
+``loadkit run`` takes the master and the workers with it at once. When the
+master ends, however it ends, the workers are stopped promptly (they would
+otherwise wait for a master that is gone). All addresses are 127.0.0.1.
 
 The graceful signal is SIGTERM, which Locust handles in the web UI mode; in
 a headless run with a load shape Locust installs its own handler only after the
@@ -15,24 +18,25 @@ the master tells them to quit.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from loadkit._proc import Child
 from loadkit.scenario.model import Scenario, project_root
 
 __all__ = ["LocustCommand", "LocustProcesses", "free_port"]
 
 STOP_GRACE_S = 30.0
 WORKER_WAIT_S = 60.0
+WORKER_QUIT_S = 3.0  # workers follow a master that quit; one that died leaves them waiting
 
 
 def free_port() -> int:
@@ -112,53 +116,56 @@ class LocustCommand:
         ]
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra or {}))
     root = str(project_root())  # so a locustfile can import its siblings (locustfiles.*)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
 class LocustProcesses:
-    """Start, watch and stop the Locust processes of one run."""
+    """Start, watch and stop the Locust processes of one run.
 
-    def __init__(self, command: LocustCommand, log_dir: Path) -> None:
+    ``env`` is added to the children's environment (``loadkit run`` names
+    what it started itself, for the fault journal).
+    """
+
+    def __init__(
+        self, command: LocustCommand, log_dir: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.command = command
         self.log_dir = log_dir
-        self.main: subprocess.Popen[bytes] | None = None
-        self.workers: list[subprocess.Popen[bytes]] = []
+        self.env = dict(env or {})
+        self.main: Child | None = None
+        self.workers: list[Child] = []
         self._logs: list[IO[bytes]] = []
         self._stop_sent_at: float | None = None
 
-    def _spawn(self, argv: list[str], log: IO[bytes] | None) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT if log is not None else None,
-            env=_child_env(),
-            start_new_session=True,
-        )
+    def _spawn(self, argv: list[str], log: IO[bytes] | None, name: str) -> Child:
+        return Child(argv, name=name, stdout=log, env=_child_env(self.env)).start()
 
     def start(self) -> None:
         """The master (or local runner) prints to our terminal; workers log to files."""
-        self.main = self._spawn(self.command.main_argv(), None)
+        self.main = self._spawn(self.command.main_argv(), None, "locust")
         for index in range(self.command.workers):
             log = (self.log_dir / f"locust-worker-{index + 1}.log").open("ab")
             self._logs.append(log)
-            self.workers.append(self._spawn(self.command.worker_argv(), log))
+            self.workers.append(self._spawn(self.command.worker_argv(), log, f"worker-{index + 1}"))
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.pid for child in [self.main, *self.workers] if child is not None]
 
     @property
     def returncode(self) -> int | None:
-        return None if self.main is None else self.main.poll()
+        return None if self.main is None else self.main.returncode
 
     def stop(self) -> None:
         """Ask Locust to stop gracefully (SIGTERM to the master / local runner, once)."""
         if self._stop_sent_at is None:
             self._stop_sent_at = time.monotonic()
-            if self.main is not None and self.main.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.main.send_signal(signal.SIGTERM)
+            if self.main is not None:
+                self.main.signal(signal.SIGTERM)
 
     def kill_if_overdue(self) -> bool:
         """SIGKILL what is still running ``STOP_GRACE_S`` after :meth:`stop`."""
@@ -168,29 +175,21 @@ class LocustProcesses:
         return True
 
     def kill(self) -> None:
-        for proc in [self.main, *self.workers]:
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+        for child in [self.main, *self.workers]:
+            if child is not None and child.running():
+                child.kill()
 
     def finish(self) -> None:
         """After the main process ended: let workers quit (they follow the master), reap all."""
-        deadline = time.monotonic() + 15.0
-        for proc in self.workers:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                try:
-                    proc.wait(5.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        if self.main is not None and self.main.poll() is None:
-            self.main.kill()
-            self.main.wait()
+        deadline = time.monotonic() + WORKER_QUIT_S
+        for child in self.workers:
+            if child.wait(max(0.1, deadline - time.monotonic())) is None:
+                child.stop(5.0)
+        if self.main is not None:
+            self.main.kill()  # reaps it (a no-op signal when it already ended)
         for log in self._logs:
             log.close()
+        self._logs = []
 
     def worker_problems(self) -> list[str]:
         """One line per worker that ended badly: its exit code and last log line."""

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from loadkit.errors import TargetError
+from loadkit.errors import FaultError, TargetError
+from loadkit.proxy.process import ProxyProcess
 from loadkit.run.locust import free_port
 
 if TYPE_CHECKING:
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["PROXY_NAME", "RunningProxy", "needs_proxy", "start_proxy"]
 
 PROXY_NAME = "gateway"
-START_TIMEOUT_S = 60.0
 
 
 def needs_proxy(faults: Iterable[FaultSpec]) -> bool:
@@ -46,15 +43,6 @@ class RunningProxy:
         return ["--loadkit-proxy-api", self.api_url, "--loadkit-proxy-name", self.name]
 
 
-def _read_api_line(proc: subprocess.Popen[str], lines: list[str], ready: threading.Event) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.strip())
-        if line.startswith("api: "):
-            ready.set()
-    ready.set()  # EOF: the proxy ended
-
-
 @contextlib.contextmanager
 def start_proxy(upstream_url: str, scratch: Path) -> Iterator[RunningProxy]:
     """Run ``loadkit proxy`` forwarding to ``upstream_url``; stopped (SIGTERM) on exit."""
@@ -67,27 +55,12 @@ def start_proxy(upstream_url: str, scratch: Path) -> Iterator[RunningProxy]:
         "upstream": f"{upstream.hostname}:{upstream.port}",
         "enabled": True,
     }]))  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loadkit", "proxy", "--port", "0", "--config", str(config)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    ready = threading.Event()
-    reader = threading.Thread(target=_read_api_line, args=(proc, lines, ready), daemon=True)
-    reader.start()
+    proxy = ProxyProcess(config=config)
     try:
-        ready.wait(START_TIMEOUT_S)
-        api = next((line.removeprefix("api: ") for line in lines if line.startswith("api: ")), None)
-        if api is None or proc.poll() is not None:
-            last = lines[-1] if lines else f"no 'api:' line in {START_TIMEOUT_S:.0f}s"
-            raise TargetError(f"the fault proxy did not start: {last}")
+        api = proxy.start()
+    except FaultError as exc:
+        raise TargetError(str(exc).replace("loadkit proxy", "the fault proxy", 1)) from None
+    try:
         yield RunningProxy(api_url=api, url=f"http://127.0.0.1:{listen_port}")
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        proxy.stop()

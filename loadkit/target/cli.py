@@ -8,7 +8,7 @@ SIGTERM. Binds to loopback unless ``--allow-non-loopback`` is given.
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import shutil
 import signal
 import sys
 import tempfile
@@ -18,6 +18,8 @@ from types import FrameType
 from typing import Any
 
 from loadkit.errors import EXIT_OK, ConfigError
+from loadkit.safety.janitor import Janitor
+from loadkit.safety.loopback import check_loopback
 from loadkit.target.config import (
     AgentConfig,
     TargetConfig,
@@ -69,36 +71,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=handler)
 
 
-def _check_host(host: str, allow_non_loopback: bool) -> None:
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        raise ConfigError(
-            f"{host!r} is not an IP address", field="--host", fix="use e.g. 127.0.0.1"
-        ) from None
-    if not loopback and not allow_non_loopback:
-        raise ConfigError(
-            f"{host} is not a loopback address",
-            field="--host",
-            fix="use 127.0.0.1, or add --allow-non-loopback to expose the target on purpose",
-        )
-
-
 def _check_port(value: int, flag: str) -> None:
     if not 0 <= value <= 65535:
         raise ConfigError(f"{value} is not a port", field=flag, fix="use 0 (any) to 65535")
 
 
 def handler(args: argparse.Namespace) -> int:
-    _check_host(args.host, args.allow_non_loopback)
+    check_loopback(args.host, args.allow_non_loopback)
     _check_port(args.port, "--port")
     _check_port(args.agent_port, "--agent-port")
     for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS):
         if getattr(args, name) < 0:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{getattr(args, name)} is negative", field=flag, fix="use >= 0")
+    own_dir = not args.data_dir  # a temp dir of ours is removed again on exit
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="loadkit-"))
     options = {
         name: getattr(args, name) for name in (*GATEWAY_OPTIONS, *AGENT_OPTIONS, *BREAK_OPTIONS)
@@ -112,9 +98,18 @@ def handler(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-    target = start_target(
-        data_dir, host=args.host, port=args.port, agent_port=args.agent_port, **options
-    )
+    janitor = Janitor().start()  # removes our temp folder even after a kill -9
+    if own_dir:
+        janitor.tell("remove", str(data_dir))
+    try:
+        target = start_target(
+            data_dir, host=args.host, port=args.port, agent_port=args.agent_port, **options
+        )
+    except BaseException:
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        janitor.cancel()
+        raise
     try:
         print(f"gateway: {target.url}", flush=True)
         print(f"agent: {target.agent_url}", flush=True)
@@ -126,5 +121,8 @@ def handler(args: argparse.Namespace) -> int:
     finally:
         target.stop()
         signal.signal(signal.SIGTERM, previous)
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        janitor.cancel()
     print("target stopped", file=sys.stderr, flush=True)
     return EXIT_OK

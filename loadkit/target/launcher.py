@@ -19,9 +19,10 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -30,8 +31,10 @@ from typing import Any
 import httpx
 import psutil
 
+from loadkit._proc import Child
 from loadkit.errors import ConfigError, TargetError
 from loadkit.target.config import AgentConfig, TargetConfig, to_argv
+from loadkit.target.control import ControlServer
 
 __all__ = ["ManagedProcess", "RunningTarget", "start_target"]
 
@@ -42,7 +45,11 @@ _AGENT_FIELDS = {f.name for f in dataclasses.fields(AgentConfig)} - {"data_dir",
 
 
 class ManagedProcess:
-    """One child process of the target: ``pid``, ``cmd``, ``url``; start, stop, kill."""
+    """One child process of the target: ``pid``, ``cmd``, ``url``; start, stop, kill.
+
+    The process is a :class:`loadkit._proc.Child` (it dies with the launcher);
+    stopping or killing it reaps it, so nobody ever waits on a zombie.
+    """
 
     def __init__(self, name: str, cmd: list[str], data_dir: Path, port_file: Path) -> None:
         self.name = name
@@ -50,27 +57,31 @@ class ManagedProcess:
         self.data_dir = data_dir
         self.port_file = port_file
         self.url = ""
-        self.popen: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
+        self.lock = threading.RLock()  # one action at a time (the control API runs in threads)
+        self.start_times: list[float] = []  # how long the last starts took, spawn to healthy
+        self.ready_at: float | None = None  # wall clock of the last start's first healthy answer
+        self.comeback: threading.Timer | None = None  # a planned start (see RunningTarget.act)
+        self.signalled_at = 0.0  # wall clock of the last kill/terminate/restart signal
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        return self.child.popen if self.child is not None else None
 
     @property
     def pid(self) -> int:
-        return self.popen.pid if self.popen is not None else 0
+        return self.child.pid if self.child is not None else 0
 
     def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.child is not None and self.child.running()
 
     def start(self, host: str, timeout_s: float = START_TIMEOUT_S) -> None:
         self.port_file.unlink(missing_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
         with (logs / f"{self.name}.log").open("ab") as log:
-            self.popen = subprocess.Popen(
-                self.cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self.child = Child(self.cmd, name=self.name, stdout=log).start()
         deadline = time.monotonic() + timeout_s
         while not self.port_file.exists():
             self._check_alive(logs / f"{self.name}.log")
@@ -81,12 +92,24 @@ class ManagedProcess:
         port = int(self.port_file.read_text(encoding="ascii").strip())
         self.url = f"http://{_url_host(host)}:{port}"
         self._set_port(port)
+        self.wait_healthy(deadline, logs / f"{self.name}.log")
+        self.ready_at = time.time()
+        self.start_times = [*self.start_times[-4:], time.monotonic() - began]
+
+    @property
+    def start_s(self) -> float:
+        """The usual start time (median of the last five), to plan a comeback."""
+        return statistics.median(self.start_times) if self.start_times else 0.0
+
+    def wait_healthy(self, deadline: float, log_file: Path | None = None) -> None:
+        """Poll ``GET /health`` until it answers 200 (TargetError past ``deadline``)."""
         while not self._healthy():
-            self._check_alive(logs / f"{self.name}.log")
+            if log_file is not None:
+                self._check_alive(log_file)
             if time.monotonic() > deadline:
                 self.kill()
                 raise TargetError(f"{self.name} at {self.url} did not become healthy")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def _set_port(self, port: int) -> None:
         """Pin ``--port`` in ``cmd`` to the port really bound, so a restart reuses it."""
@@ -94,9 +117,9 @@ class ManagedProcess:
         self.cmd[index + 1] = str(port)
 
     def _check_alive(self, log_file: Path) -> None:
-        if self.popen is not None and self.popen.poll() is not None:
+        if self.child is not None and not self.child.running():
             lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            last = lines[-1] if lines else f"exit code {self.popen.returncode}"
+            last = lines[-1] if lines else f"exit code {self.child.returncode}"
             raise TargetError(f"{self.name} exited at start: {last}")
 
     def _healthy(self) -> bool:
@@ -107,29 +130,18 @@ class ManagedProcess:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (and SIGCONT, in case it was paused), then SIGKILL after ``timeout_s``."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(signal.SIGTERM)
-                self.popen.send_signal(signal.SIGCONT)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.popen.wait()
+        if self.child is not None:
+            self.child.stop(timeout_s)
 
     def kill(self) -> None:
-        """``kill -9``: no cleanup of any kind."""
-        if self.popen is not None and self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.kill()
-            self.popen.wait()
+        """``kill -9``: no cleanup of any kind (the process is reaped)."""
+        if self.child is not None:
+            self.child.kill()
 
     def signal(self, signum: int) -> None:
         """Send a signal (e.g. SIGSTOP / SIGCONT to pause and resume)."""
-        if self.popen is not None and self.popen.poll() is None:
-            os.kill(self.popen.pid, signum)
+        if self.child is not None:
+            self.child.signal(signum)
 
     def describe(self) -> dict[str, Any]:
         return {"pid": self.pid, "url": self.url, "cmd": list(self.cmd)}
@@ -162,6 +174,8 @@ class RunningTarget:
         self.host = host
         self.gateway = gateway
         self.agent = agent
+        self.control: ControlServer | None = None
+        self._stopping = False
 
     @property
     def url(self) -> str:
@@ -184,16 +198,71 @@ class RunningTarget:
         except BaseException:
             self.stop()
             raise
+        self.control = ControlServer(self.act).start()
         self.write_manifest()
 
-    def restart(self, name: str) -> None:
-        """Stop ``name`` (if it still runs) and start it again on the same port and data."""
+    def act(self, name: str, action: str, back_after_s: float | None = None) -> dict[str, Any]:
+        """Kill, terminate, start or restart ``name``; when each step happened (wall clock).
+
+        ``signalled_at``: the signal was sent; ``stopped_at``: the process was
+        reaped; ``ready_at``: ``GET /health`` answered 200 again. A kill or
+        terminate with ``back_after_s`` plans the start so that the process
+        answers again ``back_after_s`` after the signal (it starts that much
+        earlier than the time its last start took), also if nobody asks for
+        it: a fault of a run that died still ends. ``start`` then waits for
+        that comeback and reports when it answered.
+        """
         process = self.processes.get(name)
         if process is None:
             raise ConfigError(f"no process {name!r}", field="name", fix="use gateway or agent")
-        self._stop(name, process)
-        process.start(self.host)
-        self.write_manifest()
+        times: dict[str, Any] = {"name": name, "action": action}
+        with process.lock:
+            if self._stopping:
+                raise TargetError("the target is stopping")
+            if action in ("kill", "terminate", "restart"):
+                self._cancel_comeback(process)
+                times["signalled_at"] = process.signalled_at = time.time()
+                if action == "kill":
+                    process.kill()
+                else:
+                    self._stop(name, process)
+                times["stopped_at"] = time.time()
+                if back_after_s is not None and action != "restart":
+                    lead = back_after_s - process.start_s - (time.time() - times["signalled_at"])
+                    timer = threading.Timer(max(0.0, lead), self._comeback, args=(name,))
+                    timer.daemon = True
+                    process.comeback = timer
+                    timer.start()
+            if action in ("start", "restart"):
+                self._cancel_comeback(process)
+                if not process.running():
+                    process.start(self.host)
+                    self.write_manifest()
+                if process.ready_at is not None and process.ready_at > process.signalled_at:
+                    times["ready_at"] = process.ready_at  # it came back after the last signal
+        times["pid"] = process.pid
+        return times
+
+    @staticmethod
+    def _cancel_comeback(process: ManagedProcess) -> None:
+        if process.comeback is not None:
+            process.comeback.cancel()
+            process.comeback = None
+
+    def _comeback(self, name: str) -> None:
+        """A planned start (see :meth:`act`); a later start or stop may have made it moot."""
+        process = self.processes[name]
+        with process.lock:
+            if self._stopping or process.comeback is None or process.running():
+                return
+            process.comeback = None
+            with contextlib.suppress(TargetError):
+                process.start(self.host)
+                self.write_manifest()
+
+    def restart(self, name: str) -> None:
+        """Stop ``name`` (if it still runs) and start it again on the same port and data."""
+        self.act(name, "restart")
 
     def stop(self) -> None:
         """Stop the agent, then the gateway: SIGTERM, then kill after a grace period.
@@ -201,14 +270,21 @@ class RunningTarget:
         A process restarted by someone else from ``target.json`` (the process
         fault backend records its new pid there) is stopped too.
         """
+        self._stopping = True
+        for process in (self.agent, self.gateway):
+            self._cancel_comeback(process)
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         self._stop("agent", self.agent)
         self._stop("gateway", self.gateway)
 
     def _stop(self, name: str, process: ManagedProcess) -> None:
-        process.stop()
-        pid = self._restarted_elsewhere(name, process)
-        if pid:
-            _terminate(pid)
+        with process.lock:  # not while the control API acts on it
+            process.stop()
+            pid = self._restarted_elsewhere(name, process)
+            if pid:
+                _terminate(pid)
 
     def _restarted_elsewhere(self, name: str, process: ManagedProcess) -> int:
         """The pid in target.json when it is another live copy of ``process``, else 0."""
@@ -222,11 +298,14 @@ class RunningTarget:
         return 0
 
     def write_manifest(self) -> None:
-        manifest = {
+        manifest: dict[str, Any] = {
             "gateway": self.gateway.describe(),
             "agent": self.agent.describe(),
             "data_dir": str(self.data_dir),
+            "owner_pid": os.getpid(),
         }
+        if self.control is not None:
+            manifest["control"] = self.control.describe()
         path = self.data_dir / "target.json"
         tmp = path.with_name(".target.json.tmp")
         tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

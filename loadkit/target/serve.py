@@ -19,6 +19,7 @@ from typing import Any
 
 import uvicorn
 
+from loadkit._proc import alive
 from loadkit.errors import EXIT_BAD_INPUT, TargetError
 
 __all__ = ["bind_socket", "exit_with_error", "serve", "write_port_file"]
@@ -49,19 +50,9 @@ def write_port_file(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _watch(server: uvicorn.Server, pid: int) -> None:
     while not server.should_exit:
-        if not _pid_alive(pid):
+        if not alive(pid):
             server.should_exit = True
             return
         time.sleep(0.5)

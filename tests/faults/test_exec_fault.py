@@ -5,6 +5,7 @@ killed at its timeout."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -88,27 +89,40 @@ def test_the_revert_runs_on_ctrl_c(tmp_path):
     assert revert["reason"] in ("signal", "stop") and revert["ok"] is True
 
 
-def test_faults_recover_runs_the_revert_after_a_kill_9(tmp_path, fault_index):
-    proc, log, out = start(tmp_path, 120)
+def test_faults_recover_runs_the_revert_after_a_kill_9(tmp_path, fault_index, target_factory):
+    """Plain Locust (no `loadkit run`, whose janitor would revert at once) killed with -9."""
+    target = target_factory()
+    log = tmp_path / "exec.log"
+    plan = scenario(tmp_path, log, 120)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), LOADKIT_FAULTS_INDEX=str(fault_index))
+    out = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "locust", "-f", str(root / "locustfiles" / "workspace.py"),
+            "--headless", "--host", target.url, "-u", "1", "-r", "1", "-t", "120s",
+            "--loadkit-faults", str(plan), "--loadkit-out", str(out), "--skip-log-setup",
+        ],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
     try:
         wait_until(lambda: lines(log) == ["inject"], timeout=120, what="the inject command")
         journal = wait_until(lambda: sorted(fault_index.glob("*.journal")), what="the journal")
         (entry,) = [json.loads(line) for line in journal[0].read_text().splitlines()]
-        assert entry["spec"]["via"] == "exec"
-        kill_tree(entry["owner_pid"])  # kill -9 of the Locust process that owns the fault
-        proc.wait(timeout=120)
+        assert entry["spec"]["via"] == "exec" and entry["owner_pid"] == proc.pid
+        kill_tree(proc)  # kill -9 of the Locust process that owns the fault
     finally:
         kill_tree(proc)
     time.sleep(0.5)
     assert lines(log) == ["inject"]  # nobody reverted it
     recover = subprocess.run(
-        [*LOADKIT, "faults", "recover"], capture_output=True, text=True, timeout=120
+        [*LOADKIT, "faults", "recover"], capture_output=True, text=True, timeout=120, env=env
     )
     assert recover.returncode == 0, recover.stdout + recover.stderr
     assert "reverted fill (exec)" in recover.stdout
     assert lines(log) == ["inject", "revert"]
-    reverts = read_events(run_dir_of(out), "fault_revert")
-    assert [r["reason"] for r in reverts] == ["recover"] and reverts[0]["ok"] is True
+    assert not sorted(fault_index.glob("*.journal"))  # nothing left to recover
 
 
 def test_a_command_that_outlives_its_timeout_is_killed_and_fails(tmp_path):

@@ -143,3 +143,83 @@ def test_faults_page_and_locust_tab_render_in_headless_chromium(web_locust, tmp_
     assert httpx.post(f"{ui}/swarm", data={"user_count": 1, "spawn_rate": 1}, timeout=30).is_success
     tab = chromium_dom(f"{ui}/?tab=loadkit-faults", tmp_path / "chromium")
     assert ">hold</td>" in tab and "600s until reverted" in tab
+
+
+def _in_process_ui(web_login: bool):
+    """Locust's real WebUI (not started: Flask's test client speaks to it) with the tab."""
+    from locust.env import Environment
+
+    from loadkit.faults import webui
+    from loadkit.faults.backends.base import BackendContext, BackendSet
+    from loadkit.faults.model import parse_faults
+    from loadkit.faults.schedule import FaultSchedule
+
+    specs = parse_faults(
+        [{"name": "hold", "at": "10m", "kind": "pause", "pid": 999_999_999}], source="t"
+    )
+    env = Environment()
+    ui = env.create_web_ui("127.0.0.1", 0, web_login=web_login, delayed_start=True)
+    if web_login:  # what a locustfile using --web-login sets up
+        ui.app.secret_key = "test-only"
+        ui.login_manager.user_loader(lambda _user_id: None)
+    webui.install(ui, FaultSchedule(specs, BackendSet(BackendContext())))
+    return ui.app.test_client()
+
+
+@pytest.mark.parametrize("route", ["/faults", "/faults/state"])
+def test_fault_routes_refuse_non_loopback_clients_without_web_login(route):
+    client = _in_process_ui(web_login=False)
+    assert client.get(route, environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.get(route, environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"}).status_code == 200
+    assert client.get(route, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    refused = client.post("/faults/hold/inject", environ_base={"REMOTE_ADDR": "192.168.1.9"})
+    assert refused.status_code == 403
+
+
+def test_with_web_login_the_login_decides_not_the_address():
+    client = _in_process_ui(web_login=True)
+    answer = client.get("/faults/state", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert answer.status_code != 403  # Locust's login guard answers (redirect/401)
+    assert answer.status_code in (302, 401)
+
+
+def test_manual_inject_honours_for_and_has_no_late_ms(spawn, tmp_path):
+    host_port, web_port = free_port(), free_port()
+    spawn(http_server_cmd(host_port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sleeper = spawn(SLEEPER)
+    plan = write_plan(
+        tmp_path / "plan.yaml",
+        [{"name": "brief", "at": "10m", "for": "2s", "kind": "pause", "pid": sleeper.pid}],
+    )
+    log = open(tmp_path / "locust.log", "wb")  # noqa: SIM115
+    proc = spawn(
+        locust_cmd(
+            f"http://127.0.0.1:{host_port}", plan,
+            "--web-host", "127.0.0.1", "--web-port", str(web_port), run_time=None,
+        ),
+        stdout=log, stderr=log,
+        env=locust_env(tmp_path / "run", tmp_path / "fault-index"),
+    )  # fmt: skip
+    ui = f"http://127.0.0.1:{web_port}"
+
+    def up():
+        try:
+            return httpx.get(f"{ui}/faults/state", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, timeout=90, what="locust web UI")
+    injected = httpx.post(f"{ui}/faults/brief/inject", timeout=30)
+    assert injected.status_code == 200 and injected.json()["state"] == "active"
+    assert injected.json()["late_ms"] is None and faults_rows(ui)["brief"]["late_ms"] == ""
+    assert process_state(sleeper.pid) == psutil.STATUS_STOPPED
+    wait_until(
+        lambda: process_state(sleeper.pid) != psutil.STATUS_STOPPED,
+        timeout=10,
+        what="reverted after for: 2s",
+    )
+    (inject,) = read_events(tmp_path / "run", "fault_inject")
+    (revert,) = read_events(tmp_path / "run", "fault_revert")
+    assert 1.8 <= revert["t"] - inject["t"] <= 3.5, revert["t"] - inject["t"]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)

@@ -17,9 +17,23 @@ from typing import Any, Protocol
 
 from loadkit.faults.model import FaultSpec
 
-__all__ = ["BACKEND_MODULES", "BackendContext", "BackendSet", "FaultBackend"]
+__all__ = ["BACKEND_MODULES", "BackendContext", "BackendSet", "Effect", "FaultBackend"]
 
 DEFAULT_PROXY_API = "http://127.0.0.1:8474"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """When an action really took effect (wall clock), when a backend knows better.
+
+    ``at``: for an inject, when the signal was sent or the call made; for a
+    revert, when the subject answered again. ``until``: for an instant fault
+    (``restart``), when the subject answered again (the end of its window).
+    A backend returning None leaves the schedule's own clock in charge.
+    """
+
+    at: float
+    until: float | None = None
 
 
 class FaultBackend(Protocol):
@@ -33,9 +47,9 @@ class FaultBackend(Protocol):
         """Get ready for ``spec`` before the run (e.g. open an API client): nothing by default."""
         del spec
 
-    def inject(self, spec: FaultSpec) -> None: ...
+    def inject(self, spec: FaultSpec) -> Effect | None: ...
 
-    def revert(self, spec: FaultSpec) -> None: ...
+    def revert(self, spec: FaultSpec) -> Effect | None: ...
 
     def describe(self, spec: FaultSpec) -> str: ...
 
@@ -94,11 +108,11 @@ class BackendSet:
         for spec in specs:
             self.for_spec(spec).prepare(spec)
 
-    def inject(self, spec: FaultSpec) -> None:
-        self.for_spec(spec).inject(spec)
+    def inject(self, spec: FaultSpec) -> Effect | None:
+        return self.for_spec(spec).inject(spec)
 
-    def revert(self, spec: FaultSpec) -> None:
-        self.for_spec(spec).revert(spec)
+    def revert(self, spec: FaultSpec) -> Effect | None:
+        return self.for_spec(spec).revert(spec)
 
     def describe(self, spec: FaultSpec) -> str:
         return self.for_spec(spec).describe(spec)

@@ -6,13 +6,18 @@
   service's base URL; it defaults to the gateway's URL in ``target.json``
   (``--loadkit-target-info``, so the call bypasses a fault proxy), else the
   run's ``--host``.
+  A fault with ``for:`` carries it as ``for_s``: the target clears the fault
+  by itself when it expires, even if the run that set it was killed.
 - ``request``: a generic call for a user's own service: ``method``, ``url``,
   ``json``, ``headers`` to inject, and an optional ``revert: {method, url,
   json, headers}`` to undo it. A ``url`` that is a path (``/admin/mode``) is
   joined to the same base URL as the app-level faults (the built-in target's
   gateway, else the run's ``--host``), so it works with a random port.
 
-Any status of 400 or more, or no answer, is a :class:`FaultError`.
+``${NAME}`` in a URL, header or body is replaced by the environment variable
+at the moment of the call only: specs, events and the journal keep the
+reference, never the secret. Any status of 400 or more, or no answer, is a
+:class:`FaultError` (its message is redacted).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import httpx
 from loadkit.errors import FaultError
 from loadkit.faults.backends.base import BackendContext, FaultBackend
 from loadkit.faults.model import FaultSpec
+from loadkit.safety.redact import MASK, expand_env, install_log_filter, redact_text
+
+install_log_filter()  # httpx logs every request URL at INFO
 
 __all__ = ["HttpBackend"]
 
@@ -52,8 +60,8 @@ class HttpBackend(FaultBackend):
         p = spec.params
         if spec.kind == "request":
             undo = p.get("revert")
-            tail = f"; revert: {undo['method']} {undo['url']}" if undo else ""
-            return f"{p['method']} {p['url']}{tail}"
+            tail = f"; revert: {undo['method']} {redact_text(undo['url'])}" if undo else ""
+            return f"{p['method']} {redact_text(p['url'])}{tail}"
         where = p.get("path") or "all routes"
         if spec.kind == "app-error":
             return f"{p['error_rate']:.0%} of {where} answer {p['status']}"
@@ -71,6 +79,8 @@ class HttpBackend(FaultBackend):
             body.update(error_rate=p["error_rate"], status=p["status"])
         else:
             body["latency_ms"] = round(p["latency"] * 1000)
+        if spec.for_s is not None and spec.for_s > 0:
+            body["for_s"] = spec.for_s  # the target clears it itself if nobody else does
         _call("POST", f"{self._base_url(spec)}/admin/faults", body)
 
     def revert(self, spec: FaultSpec) -> None:
@@ -103,17 +113,26 @@ def _call(
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> None:
+    shown = redact_text(url)
+    if MASK in repr((url, body, headers)):
+        raise FaultError(
+            f"{method} {shown}: a secret of this fault was not stored "
+            "(write it as ${ENV} so it can be replayed)"
+        )
     try:
         response = httpx.request(
             method,
-            url,
-            json=body,
-            headers=headers,
+            expand_env(url),
+            json=expand_env(body),
+            headers=expand_env(headers),
             params=params,
             timeout=TIMEOUT_S,
             follow_redirects=False,
         )
     except httpx.HTTPError as exc:
-        raise FaultError(f"{method} {url}: {exc or type(exc).__name__}") from None
+        raise FaultError(
+            f"{method} {shown}: {redact_text(str(exc)) or type(exc).__name__}"
+        ) from None
     if response.status_code >= 400:
-        raise FaultError(f"{method} {url}: HTTP {response.status_code} {response.text[:200]!r}")
+        text = redact_text(response.text[:200])
+        raise FaultError(f"{method} {shown}: HTTP {response.status_code} {text!r}")

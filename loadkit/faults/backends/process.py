@@ -11,8 +11,19 @@ The target is one of:
 ``pause`` sends SIGSTOP and its revert SIGCONT. ``kill`` (SIGKILL) and
 ``terminate`` (SIGTERM) are reverted by starting the process again when a
 command is known (``command:``, or the target's ``cmd``), and ``restart``
-stops and starts it at once (nothing to revert). A restarted target's new pid
-is written back to ``target.json`` so later faults and ``recover`` find it.
+stops and starts it at once (nothing to revert).
+
+A process of the reference target belongs to its launcher, which alone can
+reap it: when ``target.json`` names the launcher's control API
+(:mod:`loadkit.target.control`), kill, terminate, restart and start are asked
+of the launcher, which reports when each step happened. Otherwise the backend
+acts itself, counts a zombie as gone (never waits on one), writes a restarted
+target's new pid back to ``target.json``, and waits until the process answers
+``GET /health`` again.
+
+Every action returns an :class:`~loadkit.faults.backends.base.Effect`: an
+inject happened at the signal time; a revert (and the end of a restart) when
+the process answered again, so the window is the real outage.
 """
 
 from __future__ import annotations
@@ -21,18 +32,17 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import psutil
+import httpx
 
+from loadkit._proc import Child, alive, reap_quietly
 from loadkit.errors import FaultError
-from loadkit.faults.backends.base import BackendContext, FaultBackend
+from loadkit.faults.backends.base import BackendContext, Effect, FaultBackend
 from loadkit.faults.model import FaultSpec
 
 __all__ = ["ProcessBackend", "ProcessTarget"]
@@ -48,6 +58,7 @@ class ProcessTarget:
     command: list[str] | None
     url: str | None = None
     info_key: str | None = None  # the key in target.json, when it came from there
+    control: dict[str, str] | None = None  # the launcher's control API, from target.json
 
 
 class ProcessBackend(FaultBackend):
@@ -91,6 +102,7 @@ class ProcessBackend(FaultBackend):
                 command=command or entry.get("cmd"),
                 url=entry.get("url"),
                 info_key=params["target"],
+                control=data.get("control") if isinstance(data.get("control"), dict) else None,
             )
         if params.get("pid") is not None:
             return ProcessTarget(f"pid {params['pid']}", int(params["pid"]), command)
@@ -102,53 +114,65 @@ class ProcessBackend(FaultBackend):
 
     # -- actions ------------------------------------------------------------------
 
-    def inject(self, spec: FaultSpec) -> None:
+    def inject(self, spec: FaultSpec) -> Effect:
         target = self.resolve(spec)
         if spec.kind == "pause":
+            at = time.time()
             _signal(target, signal.SIGSTOP)
-        elif spec.kind == "kill":
+            return Effect(at)
+        if target.control and target.info_key:
+            back = spec.for_s if spec.kind in ("kill", "terminate") else None
+            times = _ask_launcher(target, spec.kind, back)
+            ready = times.get("ready_at")
+            return Effect(float(times["signalled_at"]), until=None if ready is None else ready)
+        at = time.time()
+        if spec.kind == "kill":
             _signal(target, signal.SIGKILL)
             _wait_gone(target)
         elif spec.kind == "terminate":
             _stop(target)
         elif spec.kind == "restart":
             _stop(target)
-            self._start(target)
+            return Effect(at, until=self._start(target))
+        return Effect(at)
 
-    def revert(self, spec: FaultSpec) -> None:
+    def revert(self, spec: FaultSpec) -> Effect | None:
         target = self.resolve(spec)
         if spec.kind == "pause":
             _signal(target, signal.SIGCONT)
-        elif spec.kind in ("kill", "terminate"):
-            if _alive(target.pid):
-                return  # already back (restarted by someone else)
-            if not target.command:
-                raise FaultError(f"{target.label} stays down: no command known to start it again")
-            self._start(target)
+            return Effect(time.time())
+        if spec.kind not in ("kill", "terminate"):
+            return None
+        if target.control and target.info_key:
+            ready = _ask_launcher(target, "start").get("ready_at")
+            return None if ready is None else Effect(float(ready))
+        if alive(target.pid):
+            return None  # already back (restarted by someone else)
+        if not target.command:
+            raise FaultError(f"{target.label} stays down: no command known to start it again")
+        return Effect(self._start(target))
 
-    def _start(self, target: ProcessTarget) -> None:
+    def _start(self, target: ProcessTarget) -> float:
+        """Start ``target`` again; when it answered (or started, without a URL)."""
         assert target.command is not None
         info = self.context.target_info
         log_dir = Path(info).parent if info and target.info_key else None
         log_path = (log_dir / f"{target.info_key}.restart.log") if log_dir else None
         out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        # no lifeline: a process we bring back is the service's, it must outlive this run
+        child = Child(target.command, name=target.label, stdout=out, lifeline=False)
         try:
-            proc = subprocess.Popen(
-                target.command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            child.start()
         except OSError as exc:
             raise FaultError(f"cannot start {target.label}: {exc}") from None
         finally:
             if log_path and not isinstance(out, int):
                 out.close()
         if target.info_key:
-            self._record_pid(target.info_key, proc.pid)
+            self._record_pid(target.info_key, child.pid)
         if target.url:
-            _wait_listening(target, proc)
+            return _wait_answering(target, child)
+        return time.time()
 
     def _record_pid(self, key: str, pid: int) -> None:
         path, data = self._target_info()
@@ -156,13 +180,6 @@ class ProcessBackend(FaultBackend):
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _signal(target: ProcessTarget, signum: int) -> None:
@@ -175,14 +192,13 @@ def _signal(target: ProcessTarget, signum: int) -> None:
 
 
 def _wait_gone(target: ProcessTarget, timeout: float = STOP_WAIT_S) -> bool:
-    """True once the process is gone. A zombie is gone: its parent (say ``loadkit run``,
-    which started the target) may reap it only later, and ``psutil.wait`` would wait
-    for that until the timeout."""
+    """Wait until the process ended; a zombie counts as ended (and is reaped if ours)."""
     deadline = time.monotonic() + timeout
-    while _alive(target.pid):
-        if time.monotonic() >= deadline:
+    while alive(target.pid):
+        if time.monotonic() > deadline:
             return False
-        time.sleep(0.02)
+        time.sleep(0.01)
+    reap_quietly(target.pid)
     return True
 
 
@@ -199,19 +215,40 @@ def _signal_quietly(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _wait_listening(target: ProcessTarget, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the restarted process accepts connections on its URL's port."""
-    parts = urlsplit(target.url or "")
-    host, port = parts.hostname or "127.0.0.1", parts.port
-    if port is None:
-        return
+def _wait_answering(target: ProcessTarget, child: Child) -> float:
+    """Wait until the restarted process answers ``GET /health``; returns when it did."""
+    url = f"{(target.url or '').rstrip('/')}/health"
     deadline = time.monotonic() + READY_WAIT_S
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise FaultError(f"{target.label} exited with {proc.returncode} right after restart")
+        if not child.running():
+            raise FaultError(f"{target.label} exited with {child.returncode} right after restart")
         try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise FaultError(f"{target.label} did not listen on {host}:{port} within {READY_WAIT_S:.0f}s")
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return time.time()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    raise FaultError(f"{target.label} did not answer {url} within {READY_WAIT_S:.0f}s")
+
+
+def _ask_launcher(
+    target: ProcessTarget, action: str, back_after_s: float | None = None
+) -> dict[str, Any]:
+    """Ask the launcher that owns ``target`` to act on it (see loadkit.target.control)."""
+    from loadkit.target.control import TOKEN_HEADER
+
+    assert target.control is not None and target.info_key is not None
+    url = f"{target.control['url']}/processes/{target.info_key}/{action}"
+    try:
+        response = httpx.post(
+            url,
+            headers={TOKEN_HEADER: str(target.control.get("token", ""))},
+            params={} if back_after_s is None else {"back_after_s": f"{back_after_s:g}"},
+            timeout=READY_WAIT_S + STOP_WAIT_S + 5.0,
+        )
+    except httpx.HTTPError as exc:
+        raise FaultError(f"{target.label}: its launcher does not answer ({exc})") from None
+    body: dict[str, Any] = response.json() if response.content else {}
+    if response.status_code != 200:
+        raise FaultError(f"{target.label}: launcher: {body.get('error') or response.status_code}")
+    return body

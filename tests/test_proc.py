@@ -1,0 +1,171 @@
+"""loadkit._proc and loadkit.safety.janitor against real processes: lifelines, reaping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from loadkit._proc import PIPE, Child, alive
+from loadkit.safety.janitor import Janitor
+
+SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_wait_for_line_returns_the_ready_line_and_none_on_exit():
+    child = Child([sys.executable, "-c", "print('noise'); print('api: http://x', flush=True)"])
+    child.stdout = PIPE
+    child.start()
+    assert child.wait_for_line("api: ", 30) == "http://x"
+    assert child.wait(30) == 0
+    quiet = Child([sys.executable, "-c", "print('no ready line')"], stdout=PIPE).start()
+    assert quiet.wait_for_line("api: ", 30) is None
+    assert quiet.last_line() == "no ready line"
+    quiet.stop()
+
+
+def test_stop_reaps_and_takes_the_childs_group_with_it():
+    code = (
+        "import subprocess, sys, time; p = subprocess.Popen(%r); "
+        "print(p.pid, flush=True); time.sleep(600)"
+    )
+    child = Child([sys.executable, "-c", code % (SLEEP,)], stdout=PIPE).start()
+    grandchild = int(child.wait_for_line("", 30) or 0)
+    assert alive(grandchild)
+    child.stop(grace_s=5)
+    assert child.returncode is not None  # reaped: no zombie left
+    assert wait_until(lambda: not alive(grandchild), 5)
+
+
+def test_stop_wakes_a_paused_child_and_kill_is_immediate():
+    paused = Child(SLEEP).start()
+    paused.signal(signal.SIGSTOP)
+    assert paused.stop(grace_s=10) == -signal.SIGTERM
+    stubborn = Child(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ok', flush=True); time.sleep(600)",
+        ],
+        stdout=PIPE,
+    ).start()
+    assert stubborn.wait_for_line("ok", 30) == ""
+    assert stubborn.stop(grace_s=0.5) == -signal.SIGKILL
+
+
+def test_alive_counts_a_zombie_as_gone():
+    # in a plain interpreter: gevent (imported by these tests via locust) reaps children itself
+    code = textwrap.dedent("""
+        import os, subprocess, sys, time
+        from loadkit._proc import alive
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        while open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        print(alive(proc.pid), alive(os.getpid()), alive(0))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True", "False"], out.stderr
+
+
+@pytest.mark.parametrize("lifeline", [True, False])
+def test_a_kill_9_of_the_parent_takes_a_child_with_a_lifeline(tmp_path, lifeline):
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import sys, time
+        from loadkit._proc import Child
+        child = Child({SLEEP!r}, lifeline={lifeline}).start()
+        print(child.pid, flush=True)
+        time.sleep(600)
+    """)
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    gone = wait_until(lambda: not alive(pid), 1.0)
+    if lifeline:
+        assert gone, "the child outlived its parent's kill -9 by more than a second"
+    else:
+        assert not gone  # without a lifeline it survives: the lifeline is what does it
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_janitor_cleans_after_its_owner_dies_and_not_after_cancel(tmp_path):
+    doomed, kept = tmp_path / "doomed", tmp_path / "kept"
+    doomed.mkdir()
+    kept.mkdir()
+    script = tmp_path / "owner.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import sys, time
+        from loadkit.safety.janitor import Janitor
+        j = Janitor().start()
+        j.tell("remove", {str(doomed)!r})
+        print(j.pid, flush=True)
+        time.sleep(600)
+    """)
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    janitor_pid = int(owner.stdout.readline())
+    owner.kill()
+    owner.wait()
+    assert wait_until(lambda: not doomed.exists(), 10)
+    assert wait_until(lambda: not alive(janitor_pid), 10)
+    janitor = Janitor().start()
+    janitor.tell("remove", str(kept))
+    janitor.cancel()
+    assert kept.exists() and not alive(janitor.pid)
+    with pytest.raises(ValueError):
+        Janitor().tell("remove", "two\nlines")
+
+
+def test_janitor_reads_commands_until_eof(tmp_path: Path):
+    target = tmp_path / "x"
+    target.mkdir()
+    code = textwrap.dedent(f"""
+        import os
+        from loadkit.safety.janitor import main
+        r, w = os.pipe()
+        os.write(w, b"remove {target}\\n")
+        os.close(w)
+        raise SystemExit(main(["--fd", str(r)]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert not target.exists()
+
+
+def test_a_child_started_from_a_short_lived_thread_outlives_that_thread(tmp_path):
+    # PR_SET_PDEATHSIG fires when the forking *thread* ends; the spawner thread prevents it.
+    # (in a plain interpreter: these tests run with gevent's patched threading)
+    code = textwrap.dedent(f"""
+        import threading, time
+        from loadkit._proc import Child, alive
+        box = []
+        t = threading.Thread(target=lambda: box.append(Child({SLEEP!r}).start()))
+        t.start(); t.join()
+        time.sleep(1.0)
+        print(alive(box[0].pid))
+        box[0].kill()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr
