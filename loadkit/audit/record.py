@@ -25,7 +25,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from loadkit._jsonl import JsonLines, read_jsonl
+from loadkit.rundir.jsonl import JsonLines, read_jsonl
 from loadkit.rundir.layout import ACCEPTED_JSONL
 
 __all__ = [

@@ -26,8 +26,8 @@ import gevent
 import httpx
 import jmespath
 
-from loadkit._jsonl import JsonLines
 from loadkit.probes.model import ProbeSpec
+from loadkit.rundir.jsonl import JsonLines
 from loadkit.rundir.layout import PROBES_JSONL
 
 __all__ = ["PROBES_FILE", "ProbeSampler", "sample_once"]

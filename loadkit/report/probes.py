@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadkit._jsonl import read_jsonl
 from loadkit.report.analysis import Analysis
 from loadkit.report.servicechecks import ServiceCheck
 from loadkit.report.verdicts import Verdict
+from loadkit.rundir.jsonl import read_jsonl
 from loadkit.rundir.layout import PROBES_JSONL
 
 __all__ = ["ProbeSample", "evaluate_probe_check", "probe_plots", "read_samples"]

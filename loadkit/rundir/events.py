@@ -1,53 +1,37 @@
 """``events.jsonl``: the run's timeline, one JSON object per line, flushed per line.
 
-Safe from several greenlets and OS threads: each line is written whole under a
-lock and flushed, so a hard kill leaves at most one torn last line. The lock is
-a real OS lock even under gevent's monkey patching (a patched lock must not be
-taken from a threadpool thread); nothing inside it can switch greenlets.
+Written through :class:`~loadkit.rundir.jsonl.JsonLines`: each line whole,
+under a real OS lock, flushed, so a hard kill leaves at most one torn last
+line.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from loadkit.rundir.jsonl import JsonLines
 
 __all__ = ["EventLog", "read_events"]
 
 
-def _os_lock() -> Any:
-    try:
-        from gevent.monkey import get_original
-
-        return get_original("threading", "Lock")()
-    except ImportError:  # pragma: no cover - gevent always comes with Locust
-        return threading.Lock()
-
-
 class EventLog:
+    """``events.jsonl``: each record carries its time ``t`` and its ``type``."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = _os_lock()
-        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._lines = JsonLines(path)
 
     def append(self, type_: str, fields: dict[str, Any], t: float | None = None) -> None:
         record: dict[str, Any] = {"t": time.time() if t is None else t, "type": type_}
         record.update(fields)
-        line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
-        with self._lock:
-            if self._file is None:
-                return
-            self._file.write(line)
-            self._file.flush()
+        self._lines.append(record)
 
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        self._lines.close()
 
 
 def read_events(path: Path | str) -> Iterator[dict[str, Any]]:

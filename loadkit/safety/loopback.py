@@ -28,12 +28,12 @@ def check_loopback(host: str, allow_non_loopback: bool, *, field: str = "--host"
     if host == "localhost":
         return
     try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         raise ConfigError(
             f"{host!r} is not an IP address", field=field, fix="use e.g. 127.0.0.1"
         ) from None
-    if not loopback and not allow_non_loopback:
+    if not is_loopback(host) and not allow_non_loopback:
         raise ConfigError(
             f"{host} is not a loopback address",
             field=field,

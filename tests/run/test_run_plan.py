@@ -26,7 +26,8 @@ def no_child(*args, **kwargs):
     raise AssertionError(f"make_plan started a child process: {args!r}")
 
 subprocess.run = subprocess.Popen = no_child
-from loadkit.run.command import make_plan, register
+from loadkit.run.command import register
+from loadkit.run.plan import make_plan
 
 parser = argparse.ArgumentParser()
 register(parser.add_subparsers())
