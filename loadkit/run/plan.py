@@ -21,6 +21,7 @@ from loadkit.units import parse_duration
 
 __all__ = ["RunPlan", "make_plan"]
 
+
 @dataclass(frozen=True)
 class RunPlan:
     """A validated run: what `loadkit run` will do, decided before anything starts."""
