@@ -64,12 +64,17 @@ def test_the_installed_package_is_not_this_tree(installed: Path, tmp_path: Path)
 def test_loadkit_run_in_an_empty_folder_runs_the_quickstart(
     installed: Path, tmp_path: Path
 ) -> None:
-    proc = _run(installed, tmp_path, "run", "--users", "3", "--duration", "5s")
+    # 13 s: the quickstart's fault is injected at 12 s, and a fault the run would end
+    # before is refused before anything starts (tested below)
+    proc = _run(installed, tmp_path, "run", "--users", "3", "--duration", "13s")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     assert "run quickstart" in output and "verdict: PASS" in output, output[-4000:]
     assert "JOB echo" in output, output[-4000:]
     assert list((tmp_path / "reports").glob("*quickstart*/summary.json")), output[-2000:]
+    short = _run(installed, tmp_path, "run", "--users", "3", "--duration", "5s")
+    assert short.returncode == 2, short.stdout + short.stderr
+    assert "never fires" in short.stderr and "Traceback" not in short.stderr, short.stderr
 
 
 def test_loadkit_init_output_runs_green(installed: Path, tmp_path: Path) -> None:
