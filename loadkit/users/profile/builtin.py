@@ -49,7 +49,8 @@ class BuiltinJobs:
         data = call_json(client, "GET", f"/status/{job_id}", name="/status/[id]")
         raw = str(data.get("state"))
         error = data.get("error")
-        return JobState(_JOB_STATES.get(raw, raw), raw, None if error is None else str(error), data)
+        state = _JOB_STATES.get(raw, raw)
+        return JobState(state, raw, None if error is None else str(error), data, _server_ms(data))
 
     def output(self, client: HttpClient, job_id: str) -> str:
         data = call_json(client, "GET", f"/responses/{job_id}", name="/responses/[id]")
@@ -90,3 +91,11 @@ class BuiltinSessions:
 
     def close(self, client: HttpClient, session_id: str) -> None:
         call_json(client, "DELETE", f"/sessions/{session_id}", name="/sessions/[id]")
+
+
+def _server_ms(data: Mapping[str, Any]) -> float | None:
+    """created_at -> completed_at by the target's own clock (epoch seconds), once completed."""
+    created, completed = data.get("created_at"), data.get("completed_at")
+    if not isinstance(created, int | float) or not isinstance(completed, int | float):
+        return None
+    return max(0.0, (completed - created) * 1000.0)
