@@ -29,7 +29,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # isort: skip
 
     monkey.patch_all(thread=False)
     os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-    import locust  # noqa: F401  # isort: skip
+    import locust  # isort: skip
 
     del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 else:
