@@ -58,6 +58,9 @@ def _watch(server: uvicorn.Server, pid: int) -> None:
         time.sleep(0.5)
 
 
+KEEP_ALIVE_S = 75  # nginx's default keepalive_timeout
+
+
 def serve(app: Any, sock: socket.socket, *, watch_pid: int = 0) -> None:
     """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (or until ``watch_pid`` exits)."""
     config = uvicorn.Config(
@@ -65,6 +68,10 @@ def serve(app: Any, sock: socket.socket, *, watch_pid: int = 0) -> None:
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=3,
+        # Idle keep-alive connections stay open this long (uvicorn's default is 5 s, like
+        # Node's). A shorter time closes every idle connection of the clients when the
+        # process resumes from a pause longer than it, racing their next request.
+        timeout_keep_alive=KEEP_ALIVE_S,
         lifespan="on",
         ws_per_message_deflate=False,  # compression costs ~40% more CPU per WS delivery
     )
