@@ -8,6 +8,13 @@ one-line message when the service breaks the expectation:
 
 - ``CleanupUser`` — ``CLEANUP ttl``: a response older than the TTL is deleted
   by ``POST /cleanup/run``, a younger one is kept.
+- ``LongJobUser`` — ``JOB timeout`` only, back to back (each job sleeps until
+  ``--job-timeout-ms`` ends it on the agent): a few of them keep jobs running on
+  the agent at every moment, so a gateway outage or an agent kill always finds
+  work in flight, whenever it comes.
+- ``EchoRateUser`` — ``JOB echo`` started at a fixed rate (``ECHO_JOBS_PER_S``,
+  the open model): the rate and job time it sees are the service's, not those of
+  a load generator slowed down by a busy machine.
 - ``SustainedSessionUser`` — ``SessionUser`` in sustained mode
   (``--session-rate`` activations per second) beside bursting users.
 - ``ExpiryUser`` — ``SessionUser``'s idle/expiry probe alone (``SESSION expiry``,
@@ -43,13 +50,16 @@ from sync import SyncClientUser
 from workspace import WorkspaceUser
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
+from loadkit.load.arrival import ArrivalRate
 from loadkit.users import SessionUser
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.http import call_json
 
 __all__ = [
     "CleanupUser",
+    "EchoRateUser",
     "ExpiryUser",
+    "LongJobUser",
     "PreviewUser",
     "SessionBurstUser",
     "SessionQueueUser",
@@ -60,6 +70,7 @@ __all__ = [
 ]
 
 CLEANUP_TTL_S = 4.0
+ECHO_JOBS_PER_S = 2.0
 PREVIEW_HOLD_S = 20.0
 EXPIRY_LIMIT_S = 300.0
 QUEUE_MESSAGES = 5
@@ -118,6 +129,29 @@ class CleanupUser(FastHttpUser):
             kept = call_json(self.client, "GET", f"/responses/{young}", name="/responses/[id]")
             if kept.get("output") != "young":
                 raise CheckFailed(f"response of {young}, younger than the TTL, lost: {kept}")
+
+
+class LongJobUser(WorkspaceUser):
+    """A WorkspaceUser that runs only ``timeout`` jobs (whatever ``--job-tasks`` says)."""
+
+    def option(self, name: str, default: Any) -> Any:
+        return "timeout:1" if name == "tasks" else super().option(name, default)
+
+
+class EchoRateUser(WorkspaceUser):
+    """``JOB echo`` started ``ECHO_JOBS_PER_S`` times a second, each checked like
+    WorkspaceUser's, however long the ones before take (``ITER echo job`` per start)."""
+
+    concurrency = 64  # jobs side by side on one client
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.tasks = [EchoRateUser.echo_at_rate]
+
+    def echo_at_rate(self) -> None:
+        plan = ArrivalRate(rate_per_s=ECHO_JOBS_PER_S, max_in_flight=64, name="echo job",
+                           graceful_stop_s=10.0)  # fmt: skip
+        plan.run(self.task_echo, self.environment.events.request)
 
 
 class SustainedSessionUser(SessionUser):

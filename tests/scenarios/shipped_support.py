@@ -87,8 +87,25 @@ def derive(
 
 
 def run_scenario(path: Path, out: Path, *extra: str, timeout: float = 600) -> Outcome:
-    """Run ``loadkit run`` on ``path`` to its end."""
-    return finish_run(start_run(path, out, *extra), out, timeout)
+    """Run ``loadkit run`` on ``path`` to its end (run directories under ``out/reports``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
+    argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
+    try:
+        proc = subprocess.run(
+            [*argv, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = exc.output.decode() if isinstance(exc.output, bytes) else exc.output or ""
+        problem = f"loadkit run took more than {timeout:g}s:\n{output[-3000:]}"
+        raise AssertionError(problem) from None
+    return _outcome(proc.returncode, proc.stdout, out)
 
 
 def junit_failures(run_dir: Path) -> set[str]:
@@ -101,33 +118,6 @@ def junit_failures(run_dir: Path) -> set[str]:
         for case in root.iter("testcase")
         if case.find("failure") is not None or case.find("error") is not None
     }
-
-
-def start_run(path: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
-    """Start ``loadkit run`` on ``path`` (see :func:`finish_run`): a green run and its twin
-    can go side by side."""
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
-    argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
-    return subprocess.Popen(
-        [*argv, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-
-
-def finish_run(proc: subprocess.Popen[str], out: Path, timeout: float = 600) -> Outcome:
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-        problem = f"loadkit run took more than {timeout:g}s:\n{output[-3000:]}"
-        raise AssertionError(problem) from None
-    return _outcome(proc.returncode, output, out)
 
 
 def _outcome(code: int, output: str, out: Path) -> Outcome:

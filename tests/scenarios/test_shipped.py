@@ -4,7 +4,8 @@ Every run here is derived from ``scenarios/NAME.yaml`` by :func:`shipped_support
 only the stages and the fault times are shortened (``SHORT``); faults, probes and
 checks are the file's. A twin is the same derived file with one ``break_*`` target
 option on; it must fail exactly the check that names the broken behaviour, in
-``summary.json`` and in ``junit.xml``. A green run and its twin go side by side.
+``summary.json`` and in ``junit.xml``. A green run and its twin go one after the
+other: side by side they would double the load each scenario was written for.
 
 The profile runs aim a scenario at the small independent service of its dialect
 (``tests/users/services/``) through its profile, keeping the faults and checks that
@@ -27,10 +28,9 @@ from shipped_support import (
     Service,
     Short,
     derive,
-    finish_run,
     junit_failures,
     load,
-    start_run,
+    run_scenario,
 )
 
 from loadkit.run.proxy import start_proxy
@@ -41,11 +41,13 @@ pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
 SHORT: dict[str, Short] = {
     "gateway-callbacks": Short(
         stages=[
-            {"name": "ramp-up", "duration": "2s", "users": 9, "spawn_rate": 9},
-            {"name": "steady", "duration": "6s", "users": 9},
-            {"name": "faults", "duration": "15s", "users": 9},
+            {"name": "ramp-up", "duration": "2s", "users": 10, "spawn_rate": 10},
+            {"name": "steady", "duration": "6s", "users": 10},
+            {"name": "faults", "duration": "15s", "users": 10},
         ],
-        faults={"disk-full": (8, 3), "gw-down": (11, 3), "agent-kill": (19, 1)},
+        # gw-down outlasts LongJobUser's 4 s jobs by 1 s: each in flight when it starts
+        # ends during it, and its result waits in the outbox
+        faults={"disk-full": (8, 3), "gw-down": (12, 5), "agent-kill": (19, 1)},
     ),
     "breaker-health": Short(
         stages=[
@@ -62,7 +64,9 @@ SHORT: dict[str, Short] = {
     ),
     "session-queues": Short(
         stages=[
-            {"name": "ramp-up", "duration": "1s", "users": 4, "spawn_rate": 4},
+            # ramp-up outlasts an activation (~1 s): the sustained stage then counts a
+            # full 12 s of them, not fewer by the time the first one takes
+            {"name": "ramp-up", "duration": "3s", "users": 4, "spawn_rate": 4},
             {"name": "sustained", "duration": "12s", "users": 4},
         ],
         faults={},
@@ -161,9 +165,8 @@ def test_a_shipped_scenario_passes_and_its_twin_fails_exactly_its_check(
     name: str, tmp_path: Path
 ) -> None:
     knob, named = TWINS[name]
-    green = start_run(derive(name, SHORT[name], tmp_path), tmp_path / "green")
-    twin = start_run(derive(name, SHORT[name], tmp_path, broken=knob), tmp_path / "twin")
-    passed, failed = finish_run(green, tmp_path / "green"), finish_run(twin, tmp_path / "twin")
+    passed = run_scenario(derive(name, SHORT[name], tmp_path), tmp_path / "green")
+    failed = run_scenario(derive(name, SHORT[name], tmp_path, broken=knob), tmp_path / "twin")
 
     assert passed.code == 0, _tail(passed)
     assert set(passed.checks) == set(load(name)["checks"]), _tail(passed)
@@ -259,30 +262,61 @@ def sync_edit(service_url: str, proxy_api: str) -> Callable[[dict[str, Any]], No
     return edit
 
 
-@pytest.mark.slow
-def test_gateway_callbacks_through_the_camel_gateway_profile(tmp_path: Path) -> None:
-    service = Service("camel_gateway")
+# The profile runs keep the checks of the steady stage and one fault (see the edits
+# above), so they need less of the plan than the green runs do.
+PROFILE_SHORT: dict[str, Short] = {
+    "gateway-callbacks": Short(  # only gw-down is kept
+        stages=[
+            {"name": "ramp-up", "duration": "2s", "users": 9, "spawn_rate": 9},
+            {"name": "steady", "duration": "6s", "users": 9},
+            {"name": "faults", "duration": "6s", "users": 9},
+        ],
+        faults={"disk-full": (8, 1), "gw-down": (9, 3), "agent-kill": (13, 1)},
+    ),
+    "preview-sessions": Short(  # no fault is kept
+        stages=[
+            {"name": "ramp-up", "duration": "1s", "users": 3, "spawn_rate": 3},
+            {"name": "steady", "duration": "8s", "users": 3},
+            {"name": "restart", "duration": "1s", "users": 3},
+        ],
+        faults={"gw-restart": (9, None)},
+    ),
+}
+
+
+def _run_on(service: Service, name: str, edit: Any, out: Path) -> Outcome:
+    """``name``, shortened for profile runs and edited by ``edit(service)``, on ``service``."""
     try:
-        path = derive("gateway-callbacks", SHORT["gateway-callbacks"], tmp_path,
-                      edit=camel_edit(service))  # fmt: skip
-        outcome = finish_run(start_run(path, tmp_path / "run"), tmp_path / "run")
+        path = derive(name, PROFILE_SHORT[name], out, edit=edit(service))
+        return run_scenario(path, out / "run")
     finally:
         service.stop()
+
+
+@pytest.mark.slow
+def test_gateway_callbacks_through_the_camel_gateway_profile(tmp_path: Path) -> None:
+    outcome = _run_on(Service("camel_gateway"), "gateway-callbacks", camel_edit, tmp_path)
     assert outcome.code == 0, _tail(outcome)
     assert len(outcome.checks) == 3 and all(outcome.checks.values()), _tail(outcome)
 
 
 @pytest.mark.slow
 def test_preview_sessions_through_the_hermes_profile(tmp_path: Path) -> None:
-    service = Service("hermes_sessions")
-    try:
-        path = derive("preview-sessions", SHORT["preview-sessions"], tmp_path,
-                      edit=hermes_edit(service))  # fmt: skip
-        outcome = finish_run(start_run(path, tmp_path / "run"), tmp_path / "run")
-    finally:
-        service.stop()
+    outcome = _run_on(Service("hermes_sessions"), "preview-sessions", hermes_edit, tmp_path)
     assert outcome.code == 0, _tail(outcome)
     assert len(outcome.checks) == 2 and all(outcome.checks.values()), _tail(outcome)
+
+
+def _sync_run(out: Path, *flags: str) -> Outcome:
+    """task-sync through its profile and a fault proxy, on the service started with ``flags``."""
+    service = Service("task_sync", *flags)
+    try:
+        with start_proxy(service.url, _folder(out / "proxy")) as proxy:
+            path = derive("task-sync", SHORT["task-sync"], out,
+                          edit=sync_edit(proxy.url, proxy.api_url))  # fmt: skip
+            return run_scenario(path, out / "run")
+    finally:
+        service.stop()
 
 
 @pytest.mark.slow
@@ -290,26 +324,10 @@ def test_task_sync_through_its_profile_and_a_proxy_passes_and_a_dropping_twin_fa
     tmp_path: Path,
 ) -> None:
     """The twin is the same run against the service started with ``--drop-updates``."""
-    good, bad = Service("task_sync"), Service("task_sync", "--drop-updates")
-    try:
-        with (
-            start_proxy(good.url, _folder(tmp_path / "p1")) as p1,
-            start_proxy(bad.url, _folder(tmp_path / "p2")) as p2,
-        ):
-            short = SHORT["task-sync"]
-            green_path = derive("task-sync", short, _folder(tmp_path / "g"),
-                                edit=sync_edit(p1.url, p1.api_url))  # fmt: skip
-            twin_path = derive("task-sync", short, _folder(tmp_path / "t"),
-                               edit=sync_edit(p2.url, p2.api_url))  # fmt: skip
-            green = start_run(green_path, tmp_path / "green")
-            twin = start_run(twin_path, tmp_path / "twin")
-            passed = finish_run(green, tmp_path / "green")
-            failed = finish_run(twin, tmp_path / "twin")
-    finally:
-        good.stop()
-        bad.stop()
+    passed = _sync_run(_folder(tmp_path / "green"))
     assert passed.code == 0, _tail(passed)
     assert len(passed.checks) == 8 and all(passed.checks.values()), _tail(passed)
+    failed = _sync_run(_folder(tmp_path / "twin"), "--drop-updates")
     assert failed.code == 1, _tail(failed)
     assert failed.failed == {"missed(sync) == 0"}, _tail(failed)
 
