@@ -9,7 +9,9 @@ other: side by side they would double the load each scenario was written for.
 
 The profile runs aim a scenario at the small independent service of its dialect
 (``tests/users/services/``) through its profile, keeping the faults and checks that
-service can carry (see each ``*_edit``).
+service can carry (see each ``*_edit``). breaker-health and session-queues have none:
+no dialect service has a breaker that opens (the camel gateway's /health names one that
+is always closed), message queues or containers.
 """
 
 from __future__ import annotations
