@@ -199,17 +199,11 @@ class Child:
 
     def _read(self) -> None:
         assert self.popen is not None and self.popen.stdout is not None
-        # A plain blocking file on the pipe: when gevent has patched subprocess but not
-        # threads (pytest-xdist workers), popen.stdout belongs to the hub of the thread
-        # that made it and cannot be read from this one.
-        fd = self.popen.stdout.fileno()
-        os.set_blocking(fd, True)
-        with open(fd, "rb", closefd=False) as stream:
-            for raw in stream:
-                with self._line_seen:
-                    self.lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                    del self.lines[:-MAX_LINES]
-                    self._line_seen.notify_all()
+        for raw in self.popen.stdout:
+            with self._line_seen:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                del self.lines[:-MAX_LINES]
+                self._line_seen.notify_all()
         with self._line_seen:
             self._eof = True
             self._line_seen.notify_all()
