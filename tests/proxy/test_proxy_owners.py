@@ -25,6 +25,8 @@ from loadkit.proxy import ToxiproxyClient
 from loadkit.proxy.owner import Owner, local_scope
 from loadkit.proxy.process import ProxyProcess
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 LATENCY_MS = 600
 FAST_S = 0.3  # a request this fast did not go through the 600 ms toxic
 BACK_WITHIN_S = 2.0  # the proxy watches owners every 0.5 s
