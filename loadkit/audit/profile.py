@@ -103,7 +103,7 @@ class Auditors:
         self.builtin = BUILTIN_AUDITORS if builtin is None else builtin
         self.profile = profile
         self._profiles: dict[str, Mapping[str, AuditSpec | str] | str] = {}
-        self._auditors: dict[AuditSpec, ProfileAuditor] = {}
+        self._auditors: dict[int, ProfileAuditor] = {}  # by id(): specs hold mappings
 
     def _audits(self, reference: str) -> Mapping[str, AuditSpec | str] | str:
         if reference not in self._profiles:
@@ -135,4 +135,4 @@ class Auditors:
             return f"the profile {reference} does not describe {kind}"
         if isinstance(spec, str):
             return f"{spec} [{reference}]"
-        return self._auditors.setdefault(spec, ProfileAuditor(spec))
+        return self._auditors.setdefault(id(spec), ProfileAuditor(spec))
