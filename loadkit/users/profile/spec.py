@@ -20,6 +20,9 @@ A profile (a file, or a scenario's ``service:`` section)::
       close: {method: DELETE, path: "/sessions/{id}"}             # optional
 
 ``state:`` is a JMESPath query; without it the HTTP status is the state.
+Each section may also say how the loss audit reads an item back (``audit:``),
+and the profile may name calls for probes (top-level ``calls:``): see
+:mod:`loadkit.users.profile.servicecalls`.
 A job ``status`` may also read ``created`` and ``completed`` (epoch seconds or
 ISO 8601): the service's own timing, fired as ``JOB <kind> server`` events.
 """
