@@ -12,6 +12,7 @@ in memory. Percentiles are read from the merged counts exactly as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,16 @@ import numpy.typing as npt
 from loadkit.report.hdr import _dense_percentiles
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["BoolArray", "BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
+__all__ = [
+    "BoolArray",
+    "BucketSums",
+    "Columns",
+    "Finished",
+    "GroupSums",
+    "Scatter",
+    "merged_percentiles",
+    "scatter_add",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -64,11 +74,33 @@ def _widen(array: FloatArray, rows: int, columns: int) -> FloatArray:
     return grown
 
 
+Scatter = Callable[[FloatArray, IntArray, IntArray, IntArray, IntArray], None]
+
+
+def scatter_add(
+    target: FloatArray, offsets: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray
+) -> None:
+    """``target.flat[offsets[entry_row[e]] + column[e]] += counts[e]`` for every entry whose
+    histogram's offset is not negative (numpy; ``hdr_kernels.scatter_add`` is the compiled
+    twin). Sums of integer counts in float64 are exact, in any order."""
+    key = offsets[entry_row]
+    if len(offsets) and int(offsets.min()) < 0:
+        chosen = key >= 0
+        key, column, counts = key[chosen], column[chosen], counts[chosen]
+    if len(key) == 0:
+        return
+    key = key + column
+    low, high = int(key.min()), int(key.max()) + 1
+    flat = target.reshape(-1)
+    flat[low:high] += np.bincount(key - low, weights=counts, minlength=high - low)
+
+
 class GroupSums:
     """Histograms merged per group (groups numbered from 0, growing as needed)."""
 
-    def __init__(self, columns: Columns) -> None:
+    def __init__(self, columns: Columns, scatter: Scatter = scatter_add) -> None:
         self.columns = columns
+        self.scatter = scatter
         self.counts = np.zeros((0, 0))
 
     def add(self, group: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray) -> None:
@@ -76,12 +108,8 @@ class GroupSums:
         of each, its column from ``columns.columns``, its count)."""
         if len(column) == 0:
             return
-        groups = int(group.max()) + 1
-        width = len(self.columns)
-        self.counts = _widen(self.counts, groups, width)
-        key = (group * width)[entry_row] + column
-        flat = np.bincount(key, weights=counts, minlength=groups * width)
-        self.counts[:groups, :width] += flat.reshape(groups, width)
+        self.counts = _widen(self.counts, int(group.max()) + 1, len(self.columns))
+        self.scatter(self.counts, group * self.counts.shape[1], entry_row, column, counts)
 
     def sorted(self) -> tuple[FloatArray, IntArray]:
         """Merged counts (groups x used buckets, in bucket order) and the bucket indices."""
@@ -96,8 +124,9 @@ class BucketSums:
     and only counted in ``late``.
     """
 
-    def __init__(self, columns: Columns, groups: int) -> None:
+    def __init__(self, columns: Columns, groups: int, scatter: Scatter = scatter_add) -> None:
         self.columns = columns
+        self.scatter = scatter
         self.groups = groups
         self.first_open = 0
         self.counts = np.zeros((0, 0))  # (bucket - first_open) * groups + group, column
@@ -150,19 +179,13 @@ class BucketSums:
             late_entries = late[entry_row] if keep is None else (late & keep)[entry_row]
             self.late += int(counts[late_entries].sum())
         keep = ~late if keep is None else keep & ~late
-        if not keep.all():
-            chosen = keep[entry_row]
-            entry_row, column, counts = entry_row[chosen], column[chosen], counts[chosen]
-        if len(column) == 0:
+        if len(column) == 0 or not keep.any():
             return
-        low = int(bucket[keep].min()) - self.first_open
         high = int(bucket[keep].max()) - self.first_open + 1
-        width = len(self.columns)
-        self.counts = _widen(self.counts, high * self.groups, width)
-        base = ((bucket - self.first_open - low) * self.groups + group) * width
-        span = (high - low) * self.groups
-        flat = np.bincount(base[entry_row] + column, weights=counts, minlength=span * width)
-        self.counts[low * self.groups : high * self.groups, :width] += flat.reshape(span, width)
+        self.counts = _widen(self.counts, high * self.groups, len(self.columns))
+        row = (bucket - self.first_open) * self.groups + group
+        offsets = np.where(keep, row * self.counts.shape[1], -1)
+        self.scatter(self.counts, offsets, entry_row, column, counts)
 
     def finish_before(self, bucket: int) -> Finished:
         """Hand back the buckets before ``bucket`` and forget them."""

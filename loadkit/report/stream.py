@@ -44,6 +44,7 @@ from loadkit.report.rollup import (
     Finished,
     GroupSums,
     merged_percentiles,
+    scatter_add,
 )
 from loadkit.report.segments import RECOVERY_HORIZON_S, phase_segments, recovery_ranges
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
@@ -149,14 +150,17 @@ class _Pass:
         full_index = np.arange(fine.counts_len, dtype=np.int64)
         self.fine_columns = fine_columns = Columns(full_index)
         self.coarse_columns = coarse_columns = Columns(coarse.index_of(fine.highest_equivalent))
-        self.phase_sums = GroupSums(fine_columns)
-        self.drift = BucketSums(fine_columns, 1)
+        scatter = scatter_add
+        if self.stream.compiled:  # a large log: the compiled loop (imports numba)
+            from loadkit.rundir.hdr_kernels import scatter_add as scatter
+        self.phase_sums = GroupSums(fine_columns, scatter)
+        self.drift = BucketSums(fine_columns, 1, scatter)
         self.factor = series_factor(
             _expected_intervals(self.run, self.stream, first, shift), self.interval
         )
-        self.series = BucketSums(coarse_columns, 1)
+        self.series = BucketSums(coarse_columns, 1, scatter)
         self.series.first_open = int(self._slot(first.t + shift).min()) // self.factor
-        self.recovery = BucketSums(coarse_columns, 2)  # group 0: all requests; 1: failed ones
+        self.recovery = BucketSums(coarse_columns, 2, scatter)  # 0: all requests; 1: failed
         self.recovery.first_open = min((r[0] for r in self.ranges), default=0)
 
     def _slot(self, t: np.ndarray) -> IntArray:

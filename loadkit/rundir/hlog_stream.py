@@ -42,6 +42,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 CHUNK_LINES = 4096
 THREADED_BYTES = 16_000_000  # logs this large are decoded in threads (~25 min at 5,000 req/s)
+COMPILED_BYTES = 16_000_000  # ... and by compiled loops (hdr_kernels: numba, ~0.4 s to load)
 _WIDEST = 1 << 62  # decode with the widest layout; the final layout is the widest seen
 
 
@@ -76,6 +77,7 @@ class HlogStream:
     workers: int | None = None  # decoding threads; None: by the log's size (_workers)
     out_of_range: int = 0  # lines skipped for a time or length no run can have
     lengths: dict[float, int] = field(default_factory=dict)  # interval length -> kept lines
+    compiled: bool | None = None  # decode with hdr_kernels; None: by the log's size
 
     @property
     def median_length(self) -> float | None:
@@ -102,6 +104,9 @@ class HlogStream:
         code_of: dict[str, int] = {}
         tag_cache: dict[str, tuple[int, bool] | None] = {}
         workers = _workers(self.path) if self.workers is None else self.workers
+        if self.compiled is None:
+            self.compiled = self.path.stat().st_size >= COMPILED_BYTES
+        compiled = self.compiled
         pool = ThreadPoolExecutor(workers, "loadkit-hlog") if workers else None
         pending: deque[tuple[Future[_Inflated] | _Inflated, int]] = deque()
         try:
@@ -109,7 +114,11 @@ class HlogStream:
                 state: tuple[float | None, float] = (None, 0.0)  # before the next batch
                 for batch in _batches(handle, self.chunk_lines or CHUNK_LINES):
                     tell = cast(io.BufferedReader, handle.buffer).tell()
-                    job = pool.submit(_inflate, batch, *state) if pool else _inflate(batch, *state)
+                    job = (
+                        pool.submit(_inflate, batch, *state, compiled)
+                        if pool
+                        else _inflate(batch, *state, compiled)
+                    )
                     pending.append((job, tell))
                     state = _header_state(batch, *state)
                     while pending and (pool is None or len(pending) > workers):
@@ -219,7 +228,9 @@ class _Inflated:
     line_total: IntArray  # the count of each line (0 for an invalid one)
 
 
-def _inflate(batch: list[str], start_time: float | None, base_time: float) -> _Inflated:
+def _inflate(
+    batch: list[str], start_time: float | None, base_time: float, compiled: bool = False
+) -> _Inflated:
     """Parse and decode ``batch``: zlib and numpy release the GIL, so threads overlap."""
     lines = InflatedLines(start_time=start_time, base_time=base_time)
     parse_lines(iter(batch), lines)
@@ -239,7 +250,9 @@ def _inflate(batch: list[str], start_time: float | None, base_time: float) -> _I
         )
         widest = layout_for(lowest, _WIDEST, figures)
         payloads = [lines.payloads[k] for k in lines_of.tolist()]
-        decoded = decode_payloads(payloads, headers.size[lines_of], widest.counts_len)
+        decoded = decode_payloads(
+            payloads, headers.size[lines_of], widest.counts_len, compiled=compiled
+        )
         rows.append(lines_of[decoded.row])
         index.append(decoded.index)
         count.append(decoded.count.astype(np.int64))

@@ -1,0 +1,100 @@
+"""The compiled loops of large logs (rundir.hdr_kernels) give exactly what hdrh and the
+numpy forms give, on random histograms and their edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from loadkit.report.rollup import scatter_add as numpy_scatter_add
+from loadkit.rundir.hdr_batch import decode_varints
+from loadkit.rundir.hdr_codec import layout_for, unwrap
+from loadkit.rundir.hdr_kernels import decode_streams, scatter_add
+
+HIGHEST = 3_600_000_000
+WIDEST = 1 << 62  # the streamed reader decodes with the widest layout of a precision
+HUGE = (1 << 55) - 1  # the largest count an 8-byte varint holds (ZigZag doubles it)
+
+values = st.integers(1, HIGHEST)
+counts = st.one_of(st.integers(1, 300), st.integers(1, HUGE), st.just(HUGE))
+histogram = st.dictionaries(values, counts, max_size=40)
+histograms = st.lists(st.tuples(st.sampled_from([2, 3]), histogram), min_size=1, max_size=6)
+
+
+def _encode(figures: int, recorded: dict[int, int]) -> tuple[HdrHistogram, bytes]:
+    reference = HdrHistogram(1, HIGHEST, figures)
+    for value, count in recorded.items():
+        reference.record_value(value, count)
+    return reference, unwrap(reference.encode().decode())[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(histograms)
+@example([(3, {})])  # empty
+@example([(3, {1: 1})])  # the lowest value, once
+@example([(3, {HIGHEST: 1})])  # the highest trackable value
+@example([(2, {HIGHEST: HUGE, 1: HUGE, 12_345: 7})])  # huge counts at both ends
+@example([(3, {}), (3, {5: 1}), (3, {})])  # empty streams between others
+def test_compiled_decoder_equals_hdrh_and_the_numpy_decoder(
+    cases: list[tuple[int, dict[int, int]]],
+) -> None:
+    for figures in (2, 3):
+        batch = [(ref, stream) for f, h in cases if f == figures for ref, stream in [_encode(f, h)]]
+        if not batch:
+            continue
+        streams = [stream for _, stream in batch]
+        sizes = np.array([len(s) for s in streams], dtype=np.int64)
+        starts = np.cumsum(sizes) - sizes
+        data = np.frombuffer(b"".join(streams), dtype=np.uint8)
+        counts_len = layout_for(1, WIDEST, figures).counts_len
+        row, index, count, total = decode_streams(data, starts, sizes, counts_len)
+        for k, (reference, _) in enumerate(batch):
+            expected_index = np.flatnonzero(reference.counts)
+            assert index[row == k].tolist() == expected_index.tolist()
+            assert count[row == k].tolist() == [int(reference.counts[i]) for i in expected_index]
+            assert int(total[k]) == reference.get_total_count()
+        numpy_row, numpy_index, numpy_count = decode_varints(data, sizes, counts_len)
+        assert row.tolist() == numpy_row.tolist()
+        assert index.tolist() == numpy_index.tolist()
+        assert count.tolist() == numpy_count.tolist()
+
+
+def test_buckets_past_the_layout_are_dropped_and_a_nine_byte_varint_is_refused() -> None:
+    _, stream = _encode(3, {10: 1, HIGHEST: 2})
+    data = np.frombuffer(stream, dtype=np.uint8)
+    sizes = np.array([len(stream)], dtype=np.int64)
+    small = layout_for(1, 1000, 3).counts_len  # the layout of a narrower histogram
+    row, index, count, total = decode_streams(data, np.zeros(1, np.int64), sizes, small)
+    numpy_row, numpy_index, numpy_count = decode_varints(data, sizes, small)
+    assert index.tolist() == numpy_index.tolist() == [10]
+    assert count.tolist() == numpy_count.tolist() == [1] and total.tolist() == [1]
+    bad = np.frombuffer(b"\x02" + b"\xff" * 8 + b"\x01", dtype=np.uint8)
+    with pytest.raises(ValueError):
+        decode_streams(bad, np.zeros(1, np.int64), np.array([len(bad)]), 100)
+    cut = np.frombuffer(b"\x02\xff", dtype=np.uint8)  # a varint cut by its stream's end
+    with pytest.raises(ValueError):
+        decode_streams(cut, np.zeros(1, np.int64), np.array([2]), 100)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 9),
+    st.lists(st.tuples(st.integers(-1, 5), st.integers(0, 8), st.integers(0, 2**40)), max_size=60),
+)
+def test_compiled_scatter_add_equals_the_numpy_one(
+    rows: int, width: int, entries: list[tuple[int, int, int]]
+) -> None:
+    rng = np.random.default_rng(len(entries))
+    offsets = np.array([(r % rows) * width if r >= 0 else -1 for r in range(-1, 6)], np.int64)
+    entry_row = np.array([e[0] + 1 for e in entries], dtype=np.int64)
+    column = np.array([e[1] % width for e in entries], dtype=np.int64)
+    added = np.array([e[2] for e in entries], dtype=np.int64)
+    start = rng.integers(0, 1000, (rows, width)).astype(np.float64)
+    expected, got = start.copy(), start.copy()
+    numpy_scatter_add(expected, offsets, entry_row, column, added)
+    scatter_add(got, offsets, entry_row, column, added)
+    assert np.array_equal(got, expected)
