@@ -129,7 +129,7 @@ def scatter_add(
     _scatter(
         target.reshape(-1),
         np.asarray(offsets, np.int64),
-        np.asarray(entry_row, np.int64),
-        np.asarray(column, np.int64),
-        np.asarray(counts, np.int64),
+        entry_row,
+        column,
+        counts,
     )

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, cast
@@ -25,15 +26,9 @@ from typing import TextIO, cast
 import numpy as np
 import numpy.typing as npt
 
-from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
-from loadkit.rundir.hlog_reader import (
-    MAX_ROW_LENGTH_S,
-    MAX_ROW_TIME_S,
-    InflatedLines,
-    decode_tag_or_none,
-    parse_lines,
-)
+from loadkit.rundir.hlog_lines import Inflated, InflatedLines, inflate_batch, parse_lines
+from loadkit.rundir.hlog_reader import MAX_ROW_LENGTH_S, MAX_ROW_TIME_S, decode_tag_or_none
 
 __all__ = ["Chunk", "HlogStream", "peek_start_time"]
 
@@ -41,9 +36,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 CHUNK_LINES = 4096
-THREADED_BYTES = 16_000_000  # logs this large are decoded in threads (~25 min at 5,000 req/s)
+WORKER_BYTES = 16_000_000  # logs this large are decoded in worker processes (~25 min at 5,000/s)
 COMPILED_BYTES = 16_000_000  # ... and by compiled loops (hdr_kernels: numba, ~0.4 s to load)
-_WIDEST = 1 << 62  # decode with the widest layout; the final layout is the widest seen
 
 
 @dataclass
@@ -74,7 +68,7 @@ class HlogStream:
     significant_figures: int | None = None
     highest: int = 0  # the widest kept histogram
     bytes_read: int = 0
-    workers: int | None = None  # decoding threads; None: by the log's size (_workers)
+    workers: int | None = None  # decoding processes; None: by the log's size (_workers)
     out_of_range: int = 0  # lines skipped for a time or length no run can have
     lengths: dict[float, int] = field(default_factory=dict)  # interval length -> kept lines
     compiled: bool | None = None  # decode with hdr_kernels; None: by the log's size
@@ -107,21 +101,21 @@ class HlogStream:
         if self.compiled is None:
             self.compiled = self.path.stat().st_size >= COMPILED_BYTES
         compiled = self.compiled
-        pool = ThreadPoolExecutor(workers, "loadkit-hlog") if workers else None
-        pending: deque[tuple[Future[_Inflated] | _Inflated, int]] = deque()
+        pool = _pool(workers) if workers else None
+        pending: deque[tuple[Future[Inflated] | Inflated, int]] = deque()
         try:
             with self.path.open("r", encoding="utf-8", errors="replace") as handle:
                 state: tuple[float | None, float] = (None, 0.0)  # before the next batch
                 for batch in _batches(handle, self.chunk_lines or CHUNK_LINES):
                     tell = cast(io.BufferedReader, handle.buffer).tell()
                     job = (
-                        pool.submit(_inflate, batch, *state, compiled)
+                        pool.submit(inflate_batch, batch, *state, compiled)
                         if pool
-                        else _inflate(batch, *state, compiled)
+                        else inflate_batch(batch, *state, compiled)
                     )
                     pending.append((job, tell))
                     state = _header_state(batch, *state)
-                    while pending and (pool is None or len(pending) > workers):
+                    while pending and (pool is None or len(pending) > 2 * workers):
                         yield from self._take(pending.popleft(), code_of, tag_cache)
                 while pending:
                     yield from self._take(pending.popleft(), code_of, tag_cache)
@@ -131,7 +125,7 @@ class HlogStream:
 
     def _take(
         self,
-        item: tuple[Future[_Inflated] | _Inflated, int],
+        item: tuple[Future[Inflated] | Inflated, int],
         code_of: dict[str, int],
         tag_cache: dict[str, tuple[int, bool] | None],
     ) -> Iterator[Chunk]:
@@ -147,7 +141,7 @@ class HlogStream:
 
     def _decode(
         self,
-        inflated: _Inflated,
+        inflated: Inflated,
         code_of: dict[str, int],
         tag_cache: dict[str, tuple[int, bool] | None],
     ) -> Chunk | None:
@@ -216,59 +210,6 @@ class HlogStream:
         )
 
 
-@dataclass
-class _Inflated:
-    """A batch of lines parsed, inflated and decoded (the part that runs in a thread)."""
-
-    lines: InflatedLines  # times, lengths, tags, skipped, header state (payloads dropped)
-    headers: Headers | None
-    entry_line: IntArray  # the line (in ``lines``) of each non-empty bucket
-    entry_index: IntArray
-    entry_count: IntArray
-    line_total: IntArray  # the count of each line (0 for an invalid one)
-
-
-def _inflate(
-    batch: list[str], start_time: float | None, base_time: float, compiled: bool = False
-) -> _Inflated:
-    """Parse and decode ``batch``: zlib and numpy release the GIL, so threads overlap."""
-    lines = InflatedLines(start_time=start_time, base_time=base_time)
-    parse_lines(iter(batch), lines)
-    empty = np.zeros(0, dtype=np.int64)
-    if not lines.payloads:
-        return _Inflated(lines, None, empty, empty, empty, empty)
-    headers = check_headers(lines.externals, lines.compressed_lengths, lines.payloads)
-    rows, index, count = [], [], []
-    total = np.zeros(len(lines.payloads), dtype=np.int64)
-    # one decode per precision (a log has one; the caller keeps the lines of the first)
-    valid = headers.valid
-    lowest_of, figures_of = headers.lowest[valid].tolist(), headers.significant_figures[valid]
-    precisions = set(zip(lowest_of, figures_of.tolist(), strict=True))
-    for lowest, figures in sorted(precisions):
-        lines_of = np.flatnonzero(
-            headers.valid & (headers.lowest == lowest) & (headers.significant_figures == figures)
-        )
-        widest = layout_for(lowest, _WIDEST, figures)
-        payloads = [lines.payloads[k] for k in lines_of.tolist()]
-        decoded = decode_payloads(
-            payloads, headers.size[lines_of], widest.counts_len, compiled=compiled
-        )
-        rows.append(lines_of[decoded.row])
-        index.append(decoded.index)
-        count.append(decoded.count.astype(np.int64))
-        total[lines_of] = decoded.row_total
-    lines.payloads.clear()
-    lines.externals.clear()
-    return _Inflated(
-        lines,
-        headers,
-        np.concatenate([empty, *rows]),
-        np.concatenate([empty, *index]),
-        np.concatenate([empty, *count]),
-        total,
-    )
-
-
 def _batches(handle: TextIO, size: int) -> Iterator[list[str]]:
     batch: list[str] = []
     for line in handle:
@@ -289,9 +230,19 @@ def _header_state(
     return lines.start_time, lines.base_time
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for decoding (the line loop holds the GIL: threads would not overlap).
+
+    Spawned, not forked: the caller may be a gevent-patched process with threads
+    (``loadkit run`` reports in-process); a worker imports only numpy and
+    :mod:`loadkit.rundir.hlog_lines`.
+    """
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def _workers(path: Path) -> int:
-    """Decoding threads: none for a small log, else one per CPU (at most 4)."""
-    if path.stat().st_size < THREADED_BYTES:
+    """Decoding processes: none for a small log, else one per CPU (at most 4)."""
+    if path.stat().st_size < WORKER_BYTES:
         return 0
     return max(1, min(4, os.cpu_count() or 1))
 

@@ -67,8 +67,8 @@ def test_buckets_past_the_layout_are_dropped_and_a_nine_byte_varint_is_refused()
     data = np.frombuffer(stream, dtype=np.uint8)
     sizes = np.array([len(stream)], dtype=np.int64)
     small = layout_for(1, 1000, 3).counts_len  # the layout of a narrower histogram
-    row, index, count, total = decode_streams(data, np.zeros(1, np.int64), sizes, small)
-    numpy_row, numpy_index, numpy_count = decode_varints(data, sizes, small)
+    _, index, count, total = decode_streams(data, np.zeros(1, np.int64), sizes, small)
+    _, numpy_index, numpy_count = decode_varints(data, sizes, small)
     assert index.tolist() == numpy_index.tolist() == [10]
     assert count.tolist() == numpy_count.tolist() == [1] and total.tolist() == [1]
     bad = np.frombuffer(b"\x02" + b"\xff" * 8 + b"\x01", dtype=np.uint8)

@@ -1,0 +1,146 @@
+"""Parse the data lines of ``latency.hlog``: inflate them, check and decode a batch.
+
+:func:`parse_lines` reads lines into :class:`InflatedLines` (base64 and zlib
+only; torn or malformed lines are skipped and counted); :func:`inflate_batch`
+does the whole of one batch of lines, headers checked and counts decoded, the
+part a large log runs in worker processes (:mod:`loadkit.rundir.hlog_stream`).
+Kept free of pandas so that a worker starts quickly.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
+from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, inflate, layout_for
+
+__all__ = ["Inflated", "InflatedLines", "inflate_batch", "parse_lines"]
+
+_START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
+_BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
+_WIDEST = 1 << 62  # decode with the widest layout; the final layout is the widest seen
+
+
+@dataclass
+class InflatedLines:
+    """The well-formed data lines of a log, inflated but not yet decoded."""
+
+    times: list[float] = field(default_factory=list)
+    lengths: list[float] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    externals: list[bytes] = field(default_factory=list)
+    compressed_lengths: list[int] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    start_time: float | None = None
+    base_time: float = 0.0
+    skipped: int = 0
+
+
+def parse_lines(handle: Iterable[str], lines: InflatedLines, limit: int | None = None) -> bool:
+    """Inflate the next data lines of ``handle`` into ``lines`` (at most ``limit``).
+
+    ``lines.base_time`` and ``lines.start_time`` carry the header state from one
+    call to the next. Returns whether the file has more lines.
+    """
+    times, lengths, tags = lines.times, lines.lengths, lines.tags
+    externals, compressed, payloads = lines.externals, lines.compressed_lengths, lines.payloads
+    taken = 0
+    for line in handle:
+        if line[0] in '#"' or line.isspace():
+            if line.startswith("#"):
+                if match := _START_TIME.match(line):
+                    lines.start_time = _number(match.group(1))
+                elif match := _BASE_TIME.match(line):
+                    lines.base_time = _number(match.group(1)) or 0.0
+            continue
+        fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
+        tagged = fields[0].startswith("Tag=")
+        try:
+            if len(fields) != 4 + tagged:
+                raise ValueError("wrong number of fields")
+            t, length = float(fields[tagged]), float(fields[1 + tagged])
+            external, compressed_length, payload = inflate(fields[3 + tagged])
+            if len(payload) < HEADER_SIZE:
+                raise ValueError("histogram payload too short")
+        except (ValueError, zlib.error):  # a torn or garbled line
+            lines.skipped += 1
+            continue
+        times.append(t + lines.base_time)
+        lengths.append(length)
+        tags.append(fields[0][4:] if tagged else "")
+        externals.append(external)
+        compressed.append(compressed_length)
+        payloads.append(payload)
+        taken += 1
+        if limit is not None and taken >= limit:
+            return True
+    return False
+
+
+def _number(text: str) -> float | None:
+    """A header's number (None when it is not one, e.g. a header cut in the middle)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+@dataclass
+class Inflated:
+    """A batch of lines parsed, inflated and decoded (what a worker process sends back)."""
+
+    lines: InflatedLines  # times, lengths, tags, skipped, header state (payloads dropped)
+    headers: Headers | None
+    entry_line: IntArray  # int32: the line (in ``lines``) of each non-empty bucket
+    entry_index: IntArray  # int32
+    entry_count: IntArray  # int32, or int64 if some bucket holds 2**31 or more
+    line_total: IntArray  # the count of each line (0 for an invalid one)
+
+
+def inflate_batch(
+    batch: list[str], start_time: float | None, base_time: float, compiled: bool = False
+) -> Inflated:
+    """Parse and decode ``batch`` (``compiled``: with ``hdr_kernels``)."""
+    lines = InflatedLines(start_time=start_time, base_time=base_time)
+    parse_lines(iter(batch), lines)
+    empty = np.zeros(0, dtype=np.int64)
+    if not lines.payloads:
+        return Inflated(lines, None, empty, empty, empty, empty)
+    headers = check_headers(lines.externals, lines.compressed_lengths, lines.payloads)
+    rows, index, count = [], [], []
+    total = np.zeros(len(lines.payloads), dtype=np.int64)
+    # one decode per precision (a log has one; the caller keeps the lines of the first)
+    valid = headers.valid
+    lowest_of, figures_of = headers.lowest[valid].tolist(), headers.significant_figures[valid]
+    precisions = set(zip(lowest_of, figures_of.tolist(), strict=True))
+    for lowest, figures in sorted(precisions):
+        lines_of = np.flatnonzero(
+            headers.valid & (headers.lowest == lowest) & (headers.significant_figures == figures)
+        )
+        widest = layout_for(lowest, _WIDEST, figures)
+        payloads = [lines.payloads[k] for k in lines_of.tolist()]
+        decoded = decode_payloads(
+            payloads, headers.size[lines_of], widest.counts_len, compiled=compiled
+        )
+        rows.append(lines_of[decoded.row].astype(np.int32))
+        index.append(decoded.index.astype(np.int32, copy=False))
+        count.append(decoded.count)
+        total[lines_of] = decoded.row_total
+    lines.payloads.clear()
+    lines.externals.clear()
+    counts = np.concatenate([empty, *count])
+    if len(counts) and int(counts.max()) <= np.iinfo(np.int32).max:
+        counts = counts.astype(np.int32)  # half the bytes a worker process sends back
+    return Inflated(
+        lines,
+        headers,
+        np.concatenate([empty.astype(np.int32), *rows]),
+        np.concatenate([empty.astype(np.int32), *index]),
+        counts,
+        total,
+    )
