@@ -2,17 +2,19 @@
 
 :class:`Columns` numbers the bucket indices a run actually uses (a few
 thousand at most, whatever its length) so that the sums are small dense
-arrays. :class:`GroupSums` adds histograms into a fixed set of groups (the
-segments of a run's phases x endpoints x outcome). :class:`BucketSums` adds
+arrays. :class:`GroupSums` sums histograms into a fixed set of groups (the
+segments of a run's phases x endpoints x outcome). :class:`BucketSums` sums
 them into time buckets x groups and hands back each bucket once it is
 complete (:meth:`BucketSums.finish_before`), so only the buckets still open are
-in memory. Percentiles are read from the merged counts exactly as
-:mod:`loadkit.report.hdr` does (never averaged).
+in memory. Both give each histogram's row (``offsets``); the counts are added
+there by :func:`scatter_add`, or decoded straight into them by
+:func:`loadkit.rundir.hdr_kernels.decode_scatter` (one pass for all the sums).
+Percentiles are read from the merged counts exactly as :mod:`loadkit.report.hdr`
+does (never averaged).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +29,6 @@ __all__ = [
     "Columns",
     "Finished",
     "GroupSums",
-    "Scatter",
     "merged_percentiles",
     "scatter_add",
 ]
@@ -74,15 +75,12 @@ def _widen(array: FloatArray, rows: int, columns: int) -> FloatArray:
     return grown
 
 
-Scatter = Callable[[FloatArray, IntArray, IntArray, IntArray, IntArray], None]
-
-
 def scatter_add(
     target: FloatArray, offsets: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray
 ) -> None:
     """``target.flat[offsets[entry_row[e]] + column[e]] += counts[e]`` for every entry whose
-    histogram's offset is not negative (numpy; ``hdr_kernels.scatter_add`` is the compiled
-    twin). Sums of integer counts in float64 are exact, in any order."""
+    histogram's offset is not negative. Sums of integer counts in float64 are exact, in
+    any order (``hdr_kernels.decode_scatter`` adds the same counts, decoded on the way)."""
     key = offsets[entry_row]
     if len(offsets) and int(offsets.min()) < 0:
         chosen = key >= 0
@@ -98,18 +96,19 @@ def scatter_add(
 class GroupSums:
     """Histograms merged per group (groups numbered from 0, growing as needed)."""
 
-    def __init__(self, columns: Columns, scatter: Scatter = scatter_add) -> None:
+    def __init__(self, columns: Columns) -> None:
         self.columns = columns
-        self.scatter = scatter
         self.counts = np.zeros((0, 0))
 
-    def add(self, group: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray) -> None:
-        """Add histograms: ``group`` of each one, and their non-empty buckets (the histogram
-        of each, its column from ``columns.columns``, its count)."""
-        if len(column) == 0:
-            return
-        self.counts = _widen(self.counts, int(group.max()) + 1, len(self.columns))
-        self.scatter(self.counts, group * self.counts.shape[1], entry_row, column, counts)
+    def offsets(self, group: IntArray, totals: IntArray) -> IntArray | None:
+        """Make room for histograms of ``group`` (their ``totals``: an empty one adds nothing)
+        and return where each one's row starts in ``counts`` (flat, -1: left out), for
+        :func:`scatter_add`; None when none adds anything. Number new columns first."""
+        keep = totals > 0
+        if not keep.any():
+            return None
+        self.counts = _widen(self.counts, int(group[keep].max()) + 1, len(self.columns))
+        return np.where(keep, group * self.counts.shape[1], -1)
 
     def sorted(self) -> tuple[FloatArray, IntArray]:
         """Merged counts (groups x used buckets, in bucket order) and the bucket indices."""
@@ -124,9 +123,8 @@ class BucketSums:
     and only counted in ``late``.
     """
 
-    def __init__(self, columns: Columns, groups: int, scatter: Scatter = scatter_add) -> None:
+    def __init__(self, columns: Columns, groups: int) -> None:
         self.columns = columns
-        self.scatter = scatter
         self.groups = groups
         self.first_open = 0
         self.counts = np.zeros((0, 0))  # (bucket - first_open) * groups + group, column
@@ -163,29 +161,24 @@ class BucketSums:
         grown[: len(self.failures)] = self.failures
         self.failures = grown + np.bincount(key, weights=failed[keep], minlength=size)
 
-    def add(
-        self,
-        bucket: IntArray,
-        group: IntArray,
-        entry_row: IntArray,
-        column: IntArray,
-        counts: IntArray,
-        keep: BoolArray | None = None,
-    ) -> None:
-        """Add histograms: the time ``bucket`` and ``group`` of each one (only those in
-        ``keep``), and their non-empty buckets (histogram, column, count)."""
+    def offsets(
+        self, bucket: IntArray, group: IntArray, totals: IntArray, keep: BoolArray | None = None
+    ) -> IntArray | None:
+        """Make room for histograms of time ``bucket`` and ``group`` (only those in ``keep``;
+        their ``totals``) and return where each one's row starts in ``counts`` (flat, -1: left
+        out), for :func:`scatter_add`; None when none adds anything. A histogram of a bucket
+        already handed back is counted in ``late`` and left out."""
         late = bucket < self.first_open
         if late.any():
-            late_entries = late[entry_row] if keep is None else (late & keep)[entry_row]
-            self.late += int(counts[late_entries].sum())
+            self.late += int(totals[late if keep is None else late & keep].sum())
         keep = ~late if keep is None else keep & ~late
-        if len(column) == 0 or not keep.any():
-            return
+        keep &= totals > 0  # an empty histogram adds nothing
+        if not keep.any():
+            return None
         high = int(bucket[keep].max()) - self.first_open + 1
         self.counts = _widen(self.counts, high * self.groups, len(self.columns))
         row = (bucket - self.first_open) * self.groups + group
-        offsets = np.where(keep, row * self.counts.shape[1], -1)
-        self.scatter(self.counts, offsets, entry_row, column, counts)
+        return np.where(keep, row * self.counts.shape[1], -1)
 
     def finish_before(self, bucket: int) -> Finished:
         """Hand back the buckets before ``bucket`` and forget them."""

@@ -150,17 +150,14 @@ class _Pass:
         full_index = np.arange(fine.counts_len, dtype=np.int64)
         self.fine_columns = fine_columns = Columns(full_index)
         self.coarse_columns = coarse_columns = Columns(coarse.index_of(fine.highest_equivalent))
-        scatter = scatter_add
-        if self.stream.compiled:  # a large log: the compiled loop (imports numba)
-            from loadkit.rundir.hdr_kernels import scatter_add as scatter
-        self.phase_sums = GroupSums(fine_columns, scatter)
-        self.drift = BucketSums(fine_columns, 1, scatter)
+        self.phase_sums = GroupSums(fine_columns)
+        self.drift = BucketSums(fine_columns, 1)
         self.factor = series_factor(
             _expected_intervals(self.run, self.stream, first, shift), self.interval
         )
-        self.series = BucketSums(coarse_columns, 1, scatter)
+        self.series = BucketSums(coarse_columns, 1)
         self.series.first_open = int(self._slot(first.t + shift).min()) // self.factor
-        self.recovery = BucketSums(coarse_columns, 2, scatter)  # 0: all requests; 1: failed
+        self.recovery = BucketSums(coarse_columns, 2)  # group 0: all requests; 1: failed ones
         self.recovery.first_open = min((r[0] for r in self.ranges), default=0)
 
     def _slot(self, t: np.ndarray) -> IntArray:
@@ -170,31 +167,53 @@ class _Pass:
         t = chunk.t + shift
         self.max_t = max(self.max_t, float(t.max()))
         self.end_s = max(self.end_s, float((t + chunk.length).max()))
-        rows, counts = chunk.entry_row, chunk.entry_count
-        fine = self.fine_columns.columns(chunk.entry_index)
-        coarse = self.coarse_columns.columns(chunk.entry_index)
+        totals = chunk.total
+        used = chunk.entry_index if chunk.varints is None else chunk.varints.used
+        fine, coarse = self.fine_columns.columns(used), self.coarse_columns.columns(used)
         n_seg = len(self.segments)
         segment = self.segments.of(t + chunk.length / 2)
         group = chunk.endpoint * (2 * n_seg) + segment * 2 + chunk.failed
-        self.phase_sums.add(group, rows, fine, counts)
+        phase = self.phase_sums.offsets(group, totals)
         slot = self._slot(t)
         failed = np.where(chunk.failed, chunk.total, 0)
         # series: one group per endpoint; their sum is the overall line (see _series)
         self.series.set_groups(len(self.stream.endpoints))
         bucket = slot // self.factor
-        self.series.add(bucket, chunk.endpoint, rows, coarse, counts)
+        series = self.series.offsets(bucket, chunk.endpoint, totals)
         self.series.add_failures(bucket, chunk.endpoint, failed)
         near = np.zeros(len(slot), dtype=bool)
         for first, last in self.ranges:
             near |= (slot >= first) & (slot < last)
         near &= self._overall_mask(len(self.stream.endpoints))[chunk.endpoint]
+        recovery = None
         if near.any():  # recovery: group 0 counts every request, group 1 the failed ones
             zeros = np.zeros(len(slot), np.int64)
-            self.recovery.add(slot, zeros, rows, coarse, counts, keep=near)
+            recovery = self.recovery.offsets(slot, zeros, totals, keep=near)
             ones = np.ones(int(near.sum()), np.int64)
             self.recovery.add_failures(slot[near], ones, failed[near])
         minute = np.floor(t / DRIFT_BUCKET_S).astype(np.int64)
-        self.drift.add(minute, np.zeros(len(minute), np.int64), rows, fine, counts)
+        drift = self.drift.offsets(minute, np.zeros(len(minute), np.int64), totals)
+        sums = [
+            (self.phase_sums.counts, phase, self.fine_columns.table, fine),
+            (self.series.counts, series, self.coarse_columns.table, coarse),
+            (self.recovery.counts, recovery, self.coarse_columns.table, coarse),
+            (self.drift.counts, drift, self.fine_columns.table, fine),
+        ]
+        chosen = [s for s in sums if s[1] is not None]
+        if chunk.varints is not None:  # a large log: decoded straight into the sums
+            from loadkit.rundir.hdr_kernels import decode_scatter
+
+            varints = chunk.varints
+            decode_scatter(
+                varints.data,
+                varints.start,
+                varints.size,
+                self.fine.counts_len,
+                [(target, offsets, table) for target, offsets, table, _ in chosen],
+            )
+        else:
+            for target, offsets, _, column in chosen:
+                scatter_add(target, offsets, chunk.entry_row, column, chunk.entry_count)
         self.finish(self.max_t - MARGIN_S)
 
     def finish(self, before_s: float) -> None:

@@ -121,19 +121,13 @@ class Decoded:
     row_total: IntArray  # int64: the total count of each histogram
 
 
-def decode_payloads(
-    payloads: list[bytes], sizes: IntArray, counts_len: int, *, compiled: bool = False
-) -> Decoded:
+def decode_payloads(payloads: list[bytes], sizes: IntArray, counts_len: int) -> Decoded:
     """Decode checked payloads: a 40-byte header then ``sizes[k]`` varint bytes each.
 
     Anything after the varints is ignored. Decoded a bounded chunk at a time
     straight into the result arrays (fresh memory is costly: temporaries stay
-    small and get reused); ``payloads`` is emptied as it goes. ``compiled``: in
-    one compiled loop (:mod:`loadkit.rundir.hdr_kernels`, for the bounded batches
-    of a large log; counts then come out int64).
+    small and get reused); ``payloads`` is emptied as it goes.
     """
-    if compiled:
-        return _decode_compiled(payloads, sizes, counts_len)
     n = len(payloads)
     lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=n)
     ends = np.cumsum(lengths)
@@ -165,17 +159,6 @@ def decode_payloads(
         row_total[first:last] = np.bincount(rows, weights=chunk_count, minlength=last - first)
         filled = end
     return Decoded(row[:filled], index[:filled], count[:filled], row_total)
-
-
-def _decode_compiled(payloads: list[bytes], sizes: IntArray, counts_len: int) -> Decoded:
-    from loadkit.rundir.hdr_kernels import decode_streams  # imports numba: large logs only
-
-    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=len(payloads))
-    starts = np.cumsum(lengths) - lengths + HEADER_SIZE
-    data = np.frombuffer(b"".join(payloads), dtype=np.uint8)
-    payloads.clear()
-    row, index, count, total = decode_streams(data, starts, sizes, counts_len)
-    return Decoded(row, index, count, total)
 
 
 def decode_batch(streams: list[bytes], counts_len: int) -> tuple[IntArray, IntArray, IntArray]:

@@ -1,13 +1,16 @@
 """Compiled loops for large interval logs: decode varint streams, add counts into sums.
 
-The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`,
-:func:`loadkit.report.rollup.scatter_add`) make a dozen passes over every
-byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M non-empty
-buckets) that is most of the report's time. These are the same loops written
-once, compiled by numba (cached on disk after the first run) and run without
-the GIL. Importing this module imports numba (~0.2 s), so only large logs use
-it (:data:`loadkit.rundir.hlog_stream.FAST_BYTES`); tests check both forms
-give the same numbers.
+The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`, then
+:func:`loadkit.report.rollup.scatter_add` into each sum) make a dozen passes
+over every byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M
+non-empty buckets) that was most of the report's time. Here the same loops are
+written once and compiled by numba (cached on disk after the first run):
+:func:`decode_streams` checks and counts a batch in a worker process,
+:func:`decode_scatter` decodes it again straight into every sum it belongs to,
+without a list of buckets in between. Importing this module imports numba
+(~0.2 s CPU), so only large logs use it
+(:data:`loadkit.rundir.hlog_stream.COMPILED_BYTES`); tests check that both
+forms give the same numbers, and the same as ``hdrh``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy.typing as npt
 
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["decode_streams", "scatter_add"]
+__all__ = ["decode_scatter", "decode_streams"]
 
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
@@ -110,26 +113,72 @@ def decode_streams(
 
 
 @_jit
-def _scatter(  # pragma: no cover - compiled; run (and compared) by the tests
-    target: Any, offsets: Any, entry_row: Any, column: Any, counts: Any
-) -> None:
-    for e in range(len(entry_row)):
-        base = offsets[entry_row[e]]
-        if base >= 0:
-            target[base + column[e]] += counts[e]
+def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the tests
+    data: Any,
+    starts: Any,
+    sizes: Any,
+    counts_len: int,
+    tables: Any,
+    targets: Any,
+    offsets: Any,
+) -> int:
+    n_targets = len(targets)
+    for k in range(len(starts)):
+        p = starts[k]
+        end = p + sizes[k]
+        position = 0
+        while p < end:
+            byte = np.int64(data[p])
+            p += 1
+            unsigned = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:
+                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                    return -1
+                byte = np.int64(data[p])
+                p += 1
+                unsigned |= (byte & 0x7F) << shift
+                shift += 7
+            value = (unsigned >> 1) ^ -(unsigned & 1)
+            if value < 0:
+                position = min(position - value, counts_len)
+            else:
+                if value > 0 and position < counts_len:
+                    for j in range(n_targets):
+                        base = offsets[j][k]
+                        if base >= 0:
+                            targets[j][base + tables[j][position]] += value
+                position += 1
+    return 0
 
 
-def scatter_add(
-    target: FloatArray, offsets: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray
+def decode_scatter(
+    data: ByteArray,
+    starts: IntArray,
+    sizes: IntArray,
+    counts_len: int,
+    sums: list[tuple[FloatArray, IntArray, IntArray]],
 ) -> None:
-    """``target.flat[offsets[entry_row[e]] + column[e]] += counts[e]`` for every entry whose
-    histogram's offset is not negative (see ``loadkit.report.rollup.scatter_add``)."""
-    if not target.flags.c_contiguous:
-        raise ValueError("scatter_add needs a C-contiguous target")
-    _scatter(
-        target.reshape(-1),
-        np.asarray(offsets, np.int64),
-        entry_row,
-        column,
-        counts,
+    """Decode varint streams (as :func:`decode_streams`) straight into sums, no bucket list.
+
+    ``sums`` holds, per target, (its C-contiguous float array, the offset of each
+    stream's row in it or -1 to leave the stream out, the column of each bucket
+    index): every non-empty bucket ``i`` of stream ``k`` adds its count to
+    ``target.flat[offset[k] + column[i]]`` (``scatter_add`` of the decoded buckets).
+    """
+    if not sums:
+        return
+    for target, _, _ in sums:
+        if not target.flags.c_contiguous:
+            raise ValueError("decode_scatter needs C-contiguous targets")
+    status = _decode_scatter(
+        data,
+        np.asarray(starts, np.int64),
+        np.asarray(sizes, np.int64),
+        int(counts_len),
+        tuple(np.asarray(table, np.int64) for _, _, table in sums),
+        tuple(target.reshape(-1) for target, _, _ in sums),
+        tuple(np.asarray(offset, np.int64) for _, offset, _ in sums),
     )
+    if status < 0:
+        raise ValueError("histogram count too large (corrupt varint)")

@@ -19,7 +19,7 @@ import numpy as np
 from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, inflate, layout_for
 
-__all__ = ["Inflated", "InflatedLines", "inflate_batch", "parse_lines"]
+__all__ = ["Inflated", "InflatedLines", "Varints", "inflate_batch", "parse_lines"]
 
 _START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
 _BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
@@ -91,6 +91,16 @@ def _number(text: str) -> float | None:
 
 
 @dataclass
+class Varints:
+    """The varint streams of a batch's valid lines, for the compiled decoder (no bucket list)."""
+
+    data: bytes  # the payloads of the valid lines, concatenated
+    start: IntArray  # per line: where its varints start in ``data`` (0 for an invalid line)
+    size: IntArray  # per line: how many bytes (0 for an invalid line)
+    used: dict[tuple[int, int], IntArray]  # per precision (lowest, figures): bucket indices used
+
+
+@dataclass
 class Inflated:
     """A batch of lines parsed, inflated and decoded (what a worker process sends back)."""
 
@@ -100,18 +110,23 @@ class Inflated:
     entry_index: IntArray  # int32
     entry_count: IntArray  # int32, or int64 if some bucket holds 2**31 or more
     line_total: IntArray  # the count of each line (0 for an invalid one)
+    varints: Varints | None = None  # compiled: the streams instead of the buckets (none listed)
 
 
 def inflate_batch(
     batch: list[str], start_time: float | None, base_time: float, compiled: bool = False
 ) -> Inflated:
-    """Parse and decode ``batch`` (``compiled``: with ``hdr_kernels``)."""
+    """Parse and decode ``batch``. ``compiled``: decoded with ``hdr_kernels`` to check the
+    streams and count them, then sent back as :class:`Varints` (a third of the bytes of
+    the bucket list) for :func:`loadkit.rundir.hdr_kernels.decode_scatter`."""
     lines = InflatedLines(start_time=start_time, base_time=base_time)
     parse_lines(iter(batch), lines)
     empty = np.zeros(0, dtype=np.int64)
     if not lines.payloads:
         return Inflated(lines, None, empty, empty, empty, empty)
     headers = check_headers(lines.externals, lines.compressed_lengths, lines.payloads)
+    if compiled:
+        return _inflate_compiled(lines, headers)
     rows, index, count = [], [], []
     total = np.zeros(len(lines.payloads), dtype=np.int64)
     # one decode per precision (a log has one; the caller keeps the lines of the first)
@@ -124,9 +139,7 @@ def inflate_batch(
         )
         widest = layout_for(lowest, _WIDEST, figures)
         payloads = [lines.payloads[k] for k in lines_of.tolist()]
-        decoded = decode_payloads(
-            payloads, headers.size[lines_of], widest.counts_len, compiled=compiled
-        )
+        decoded = decode_payloads(payloads, headers.size[lines_of], widest.counts_len)
         rows.append(lines_of[decoded.row].astype(np.int32))
         index.append(decoded.index.astype(np.int32, copy=False))
         count.append(decoded.count)
@@ -144,3 +157,35 @@ def inflate_batch(
         counts,
         total,
     )
+
+
+def _inflate_compiled(lines: InflatedLines, headers: Headers) -> Inflated:
+    from loadkit.rundir.hdr_kernels import decode_streams  # imports numba: large logs only
+
+    valid = headers.valid
+    payloads = lines.payloads
+    lengths = np.fromiter((len(p) for p in payloads), dtype=np.int64, count=len(payloads))
+    lengths[~valid] = 0
+    start = np.cumsum(lengths) - lengths + HEADER_SIZE
+    size = np.where(valid, headers.size, 0)
+    start[~valid] = 0
+    data = b"".join([p for p, ok in zip(payloads, valid.tolist(), strict=True) if ok])
+    lines.payloads.clear()
+    lines.externals.clear()
+    array = np.frombuffer(data, dtype=np.uint8)
+    total = np.zeros(len(valid), dtype=np.int64)
+    used: dict[tuple[int, int], IntArray] = {}
+    lowest_of, figures_of = headers.lowest[valid].tolist(), headers.significant_figures[valid]
+    for lowest, figures in sorted(set(zip(lowest_of, figures_of.tolist(), strict=True))):
+        lines_of = np.flatnonzero(
+            valid & (headers.lowest == lowest) & (headers.significant_figures == figures)
+        )
+        counts_len = layout_for(lowest, _WIDEST, figures).counts_len
+        _, index, _, total[lines_of] = decode_streams(
+            array, start[lines_of], size[lines_of], counts_len
+        )
+        seen = np.zeros(counts_len, dtype=bool)
+        seen[index] = True
+        used[(lowest, figures)] = np.flatnonzero(seen)
+    empty = np.zeros(0, dtype=np.int32)
+    return Inflated(lines, headers, empty, empty, empty, total, Varints(data, start, size, used))

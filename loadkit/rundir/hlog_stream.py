@@ -30,7 +30,7 @@ from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
 from loadkit.rundir.hlog_lines import Inflated, InflatedLines, inflate_batch, parse_lines
 from loadkit.rundir.hlog_reader import MAX_ROW_LENGTH_S, MAX_ROW_TIME_S, decode_tag_or_none
 
-__all__ = ["Chunk", "HlogStream", "peek_start_time"]
+__all__ = ["Chunk", "ChunkVarints", "HlogStream", "peek_start_time"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -52,6 +52,17 @@ class Chunk:
     entry_row: IntArray  # row of each non-empty bucket (rows in chunk order)
     entry_index: IntArray
     entry_count: IntArray
+    varints: ChunkVarints | None = None  # compiled: the rows' streams instead of the entries
+
+
+@dataclass
+class ChunkVarints:
+    """The varint streams of a chunk's rows, decoded by ``hdr_kernels.decode_scatter``."""
+
+    data: npt.NDArray[np.uint8]
+    start: IntArray  # of each row
+    size: IntArray
+    used: IntArray  # the bucket indices the rows use (sorted)
 
 
 @dataclass
@@ -190,24 +201,37 @@ class HlogStream:
         if len(source) == 0:
             return None
         self.highest = max(self.highest, int(headers.highest[source].max()))
-        # the entries of the kept lines (decoded: every valid line), renumbered
-        new_row = np.full(len(kept), -1, dtype=np.int64)
-        new_row[source] = np.arange(len(source))
-        entries = new_row[inflated.entry_line]
-        take = entries >= 0
         chosen = [keys[k] for k in source.tolist()]
         for length, n in zip(*np.unique(lengths[source], return_counts=True), strict=True):
             self.lengths[float(length)] = self.lengths.get(float(length), 0) + int(n)
-        return Chunk(
+        chunk = Chunk(
             t=times[source],
             length=lengths[source],
             endpoint=np.fromiter((k[0] for k in chosen if k), np.int64, len(chosen)),
             failed=np.fromiter((k[1] for k in chosen if k), bool, len(chosen)),
             total=inflated.line_total[source],
-            entry_row=entries[take],
-            entry_index=inflated.entry_index[take],
-            entry_count=inflated.entry_count[take],
+            entry_row=inflated.entry_line[:0],
+            entry_index=inflated.entry_index[:0],
+            entry_count=inflated.entry_count[:0],
         )
+        if inflated.varints is not None:
+            varints = inflated.varints
+            chunk.varints = ChunkVarints(
+                np.frombuffer(varints.data, dtype=np.uint8),
+                varints.start[source],
+                varints.size[source],
+                varints.used[(self.lowest, self.significant_figures)],
+            )
+            return chunk
+        # the entries of the kept lines (decoded: every valid line), renumbered
+        new_row = np.full(len(kept), -1, dtype=np.int64)
+        new_row[source] = np.arange(len(source))
+        entries = new_row[inflated.entry_line]
+        take = entries >= 0
+        chunk.entry_row = entries[take]
+        chunk.entry_index = inflated.entry_index[take]
+        chunk.entry_count = inflated.entry_count[take]
+        return chunk
 
 
 def _batches(handle: TextIO, size: int) -> Iterator[list[str]]:
