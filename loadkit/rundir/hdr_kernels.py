@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["decode_scatter", "decode_streams"]
+__all__ = ["decode_scatter", "decode_streams", "warm_up"]
 
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
@@ -182,3 +182,9 @@ def decode_scatter(
     )
     if status < 0:
         raise ValueError("histogram count too large (corrupt varint)")
+
+
+def warm_up() -> None:
+    """Load (or compile) :func:`decode_streams`'s loop now, e.g. before forking workers."""
+    empty = np.zeros(0, dtype=np.int64)
+    decode_streams(np.zeros(0, dtype=np.uint8), empty, empty, 1)

@@ -112,7 +112,7 @@ class HlogStream:
         if self.compiled is None:
             self.compiled = self.path.stat().st_size >= COMPILED_BYTES
         compiled = self.compiled
-        pool = _pool(workers) if workers else None
+        pool = _pool(workers, compiled) if workers else None
         pending: deque[tuple[Future[Inflated] | Inflated, int]] = deque()
         try:
             with self.path.open("r", encoding="utf-8", errors="replace") as handle:
@@ -254,14 +254,19 @@ def _header_state(
     return lines.start_time, lines.base_time
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, compiled: bool) -> ProcessPoolExecutor:
     """Worker processes for decoding (the line loop holds the GIL: threads would not overlap).
 
-    Spawned, not forked: the caller may be a gevent-patched process with threads
-    (``loadkit run`` reports in-process); a worker imports only numpy and
-    :mod:`loadkit.rundir.hlog_lines`.
+    Forked (Linux's default), not spawned: a spawned worker re-runs the caller's
+    main script, and a script without a ``__main__`` guard would then start
+    workers of its own. The compiled loops are loaded first, so that the
+    workers inherit them instead of each loading them.
     """
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if compiled:
+        from loadkit.rundir.hdr_kernels import warm_up
+
+        warm_up()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
 def _workers(path: Path) -> int:
