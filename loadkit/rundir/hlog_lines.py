@@ -1,25 +1,29 @@
 """Parse the data lines of ``latency.hlog``: inflate them, check and decode a batch.
 
 :func:`parse_lines` reads lines into :class:`InflatedLines` (base64 and zlib
-only; torn or malformed lines are skipped and counted); :func:`inflate_batch`
-does the whole of one batch of lines, headers checked and counts decoded, the
+only; torn or malformed lines are skipped and counted); :func:`inflate_block`
+does the whole of one block of lines, headers checked and counts decoded, the
 part a large log runs in worker processes (:mod:`loadkit.rundir.hlog_stream`).
 Kept free of pandas so that a worker starts quickly.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, inflate, layout_for
 
-__all__ = ["Inflated", "InflatedLines", "Varints", "inflate_batch", "parse_lines"]
+__all__ = ["Inflated", "InflatedLines", "Varints", "block_lines", "inflate_block", "parse_lines"]
+
+FloatArray = npt.NDArray[np.float64]
 
 _START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
 _BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
@@ -102,31 +106,56 @@ class Varints:
 
 @dataclass
 class Inflated:
-    """A batch of lines parsed, inflated and decoded (what a worker process sends back)."""
+    """A block of lines parsed, inflated and decoded (what a worker process sends back)."""
 
-    lines: InflatedLines  # times, lengths, tags, skipped, header state (payloads dropped)
+    lines: InflatedLines  # skipped lines and header state (the per-line lists emptied)
     headers: Headers | None
     entry_line: IntArray  # int32: the line (in ``lines``) of each non-empty bucket
     entry_index: IntArray  # int32
     entry_count: IntArray  # int32, or int64 if some bucket holds 2**31 or more
     line_total: IntArray  # the count of each line (0 for an invalid one)
     varints: Varints | None = None  # compiled: the streams instead of the buckets (none listed)
+    times: FloatArray = field(default_factory=lambda: np.zeros(0))  # of each line
+    lengths: FloatArray = field(default_factory=lambda: np.zeros(0))
+    tag_names: list[str] = field(default_factory=list)  # in order of first appearance
+    tag_codes: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
-def inflate_batch(
-    batch: list[str], start_time: float | None, base_time: float, compiled: bool = False
+def block_lines(block: bytes) -> io.StringIO:
+    """The lines of a block of the file, as a text file opened with ``errors="replace"``
+    and universal newlines reads them."""
+    return io.StringIO(block.decode("utf-8", errors="replace"), newline=None)
+
+
+def inflate_block(
+    block: bytes, start_time: float | None, base_time: float, compiled: bool = False
 ) -> Inflated:
-    """Parse and decode ``batch``. ``compiled``: decoded with ``hdr_kernels`` to check the
-    streams and count them, then sent back as :class:`Varints` (a third of the bytes of
+    """Parse and decode a block of lines. ``compiled``: decoded with ``hdr_kernels`` to check
+    the streams and count them, then sent back as :class:`Varints` (a third of the bytes of
     the bucket list) for :func:`loadkit.rundir.hdr_kernels.decode_scatter`."""
     lines = InflatedLines(start_time=start_time, base_time=base_time)
-    parse_lines(iter(batch), lines)
+    parse_lines(block_lines(block), lines)
     empty = np.zeros(0, dtype=np.int64)
     if not lines.payloads:
         return Inflated(lines, None, empty, empty, empty, empty)
     headers = check_headers(lines.externals, lines.compressed_lengths, lines.payloads)
-    if compiled:
-        return _inflate_compiled(lines, headers)
+    first: dict[str, int] = {}
+    codes = [first.setdefault(tag, len(first)) for tag in lines.tags]
+    per_line = {
+        "times": np.asarray(lines.times, dtype=np.float64),
+        "lengths": np.asarray(lines.lengths, dtype=np.float64),
+        "tag_names": list(first),
+        "tag_codes": np.asarray(codes, dtype=np.int32),
+    }
+    lines.times, lines.lengths, lines.tags = [], [], []
+    inflated = _inflate_compiled(lines, headers) if compiled else _inflate(lines, headers)
+    for name, value in per_line.items():
+        setattr(inflated, name, value)
+    return inflated
+
+
+def _inflate(lines: InflatedLines, headers: Headers) -> Inflated:
+    empty = np.zeros(0, dtype=np.int64)
     rows, index, count = [], [], []
     total = np.zeros(len(lines.payloads), dtype=np.int64)
     # one decode per precision (a log has one; the caller keeps the lines of the first)

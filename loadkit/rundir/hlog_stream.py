@@ -1,9 +1,11 @@
 """Read ``latency.hlog`` a bounded chunk of lines at a time.
 
 The streamed twin of :func:`loadkit.rundir.hlog_reader.read_latency_log`, for
-runs of any length: each :class:`Chunk` holds the decoded histograms of up to
-``chunk_lines`` lines (file order, not sorted) and is dropped by the caller once
-folded into its sums, so memory does not grow with the run. The rules are the
+runs of any length: each :class:`Chunk` holds the decoded histograms of about
+``BLOCK_BYTES`` of lines (file order, not sorted) and is dropped by the caller
+once folded into its sums, so memory does not grow with the run. A large log's
+blocks are parsed and decoded in worker processes, and still handed out in
+file order. The rules are the
 reader's: torn or malformed lines are skipped and counted; a tag loadkit cannot
 have written is kept in ``unknown_tags``; the first good histogram sets the
 precision (lowest value, significant figures) and histograms of another
@@ -12,7 +14,6 @@ precision are skipped. Times are the file's own (``BaseTime`` added), seconds.
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
 import os
@@ -21,13 +22,19 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO, cast
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
-from loadkit.rundir.hlog_lines import Inflated, InflatedLines, inflate_batch, parse_lines
+from loadkit.rundir.hlog_lines import (
+    Inflated,
+    InflatedLines,
+    block_lines,
+    inflate_block,
+    parse_lines,
+)
 from loadkit.rundir.hlog_reader import MAX_ROW_LENGTH_S, MAX_ROW_TIME_S, decode_tag_or_none
 
 __all__ = ["Chunk", "ChunkVarints", "HlogStream", "peek_start_time"]
@@ -35,7 +42,7 @@ __all__ = ["Chunk", "ChunkVarints", "HlogStream", "peek_start_time"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-CHUNK_LINES = 4096
+BLOCK_BYTES = 1 << 20  # bytes of lines per chunk (~3,600 lines of a 20-endpoint run)
 WORKER_BYTES = 16_000_000  # logs this large are decoded in worker processes (~25 min at 5,000/s)
 COMPILED_BYTES = 16_000_000  # ... and by compiled loops (hdr_kernels: numba, ~0.4 s to load)
 
@@ -70,7 +77,6 @@ class HlogStream:
     """Chunks of one interval log, with what the reader reports about it."""
 
     path: Path
-    chunk_lines: int | None = None  # None: CHUNK_LINES
     start_time: float | None = None
     endpoints: list[str] = field(default_factory=list)  # in order of first appearance
     skipped_lines: int = 0
@@ -115,17 +121,18 @@ class HlogStream:
         pool = _pool(workers, compiled) if workers else None
         pending: deque[tuple[Future[Inflated] | Inflated, int]] = deque()
         try:
-            with self.path.open("r", encoding="utf-8", errors="replace") as handle:
-                state: tuple[float | None, float] = (None, 0.0)  # before the next batch
-                for batch in _batches(handle, self.chunk_lines or CHUNK_LINES):
-                    tell = cast(io.BufferedReader, handle.buffer).tell()
+            with self.path.open("rb") as handle:
+                state: tuple[float | None, float] = (None, 0.0)  # before the next block
+                read = 0
+                for block in _blocks(handle, BLOCK_BYTES):
+                    read += len(block)
                     job = (
-                        pool.submit(inflate_batch, batch, *state, compiled)
+                        pool.submit(inflate_block, block, *state, compiled)
                         if pool
-                        else inflate_batch(batch, *state, compiled)
+                        else inflate_block(block, *state, compiled)
                     )
-                    pending.append((job, tell))
-                    state = _header_state(batch, *state)
+                    pending.append((job, read))
+                    state = _header_state(block, *state)
                     while pending and (pool is None or len(pending) > 2 * workers):
                         yield from self._take(pending.popleft(), code_of, tag_cache)
                 while pending:
@@ -156,11 +163,11 @@ class HlogStream:
         code_of: dict[str, int],
         tag_cache: dict[str, tuple[int, bool] | None],
     ) -> Chunk | None:
-        lines, headers = inflated.lines, inflated.headers
+        headers = inflated.headers
         if headers is None:
             return None
         keys: list[tuple[int, bool] | None] = []
-        for tag in lines.tags:
+        for tag in inflated.tag_names:  # in order of first appearance
             if tag not in tag_cache:
                 parsed = decode_tag_or_none(tag)
                 if parsed is None:
@@ -171,14 +178,15 @@ class HlogStream:
                         code_of[endpoint] = len(self.endpoints)
                         self.endpoints.append(endpoint)
                     tag_cache[tag] = (code_of[endpoint], outcome == "fail")
-            key = tag_cache[tag]
+            keys.append(tag_cache[tag])
+        lines_of_tag = np.bincount(inflated.tag_codes, minlength=len(keys))
+        for tag, key, n in zip(inflated.tag_names, keys, lines_of_tag.tolist(), strict=True):
             if key is None:
-                self.unknown_tags[tag] = self.unknown_tags.get(tag, 0) + 1
-            keys.append(key)
-        known = np.fromiter((k is not None for k in keys), dtype=bool, count=len(keys))
+                self.unknown_tags[tag] = self.unknown_tags.get(tag, 0) + n
+        codes = inflated.tag_codes
+        known = np.array([k is not None for k in keys], dtype=bool)[codes]
         usable = headers.valid & known
-        times = np.asarray(lines.times, dtype=np.float64)
-        lengths = np.asarray(lines.lengths, dtype=np.float64)
+        times, lengths = inflated.times, inflated.lengths
         with np.errstate(invalid="ignore"):  # a time or length no run can have (the reader's)
             plausible = (
                 np.isfinite(times)
@@ -201,14 +209,15 @@ class HlogStream:
         if len(source) == 0:
             return None
         self.highest = max(self.highest, int(headers.highest[source].max()))
-        chosen = [keys[k] for k in source.tolist()]
         for length, n in zip(*np.unique(lengths[source], return_counts=True), strict=True):
             self.lengths[float(length)] = self.lengths.get(float(length), 0) + int(n)
+        endpoint_of = np.array([k[0] if k else -1 for k in keys], dtype=np.int64)
+        failed_of = np.array([k[1] if k else False for k in keys], dtype=bool)
         chunk = Chunk(
             t=times[source],
             length=lengths[source],
-            endpoint=np.fromiter((k[0] for k in chosen if k), np.int64, len(chosen)),
-            failed=np.fromiter((k[1] for k in chosen if k), bool, len(chosen)),
+            endpoint=endpoint_of[codes[source]],
+            failed=failed_of[codes[source]],
             total=inflated.line_total[source],
             entry_row=inflated.entry_line[:0],
             entry_index=inflated.entry_index[:0],
@@ -234,23 +243,26 @@ class HlogStream:
         return chunk
 
 
-def _batches(handle: TextIO, size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for line in handle:
-        batch.append(line)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    """About ``size`` bytes at a time, each ending at the end of a line (or of the file).
+
+    A block ends just after a ``\n``: a line boundary however its lines end
+    (``\n``, ``\r\n`` or ``\r``), and never inside a UTF-8 character.
+    """
+    while block := handle.read(size):
+        if not block.endswith(b"\n"):
+            block += handle.readline()
+        yield block
 
 
 def _header_state(
-    batch: list[str], start_time: float | None, base_time: float
+    block: bytes, start_time: float | None, base_time: float
 ) -> tuple[float | None, float]:
-    """(StartTime, BaseTime) after ``batch``: what ``parse_lines`` would carry on with."""
+    """(StartTime, BaseTime) after ``block``: what ``parse_lines`` would carry on with."""
+    if not (block.startswith(b"#") or b"\n#" in block or b"\r#" in block):
+        return start_time, base_time
     lines = InflatedLines(start_time=start_time, base_time=base_time)
-    parse_lines(iter(line for line in batch if line.startswith("#")), lines)
+    parse_lines((line for line in block_lines(block) if line.startswith("#")), lines)
     return lines.start_time, lines.base_time
 
 

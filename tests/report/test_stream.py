@@ -93,7 +93,7 @@ def test_a_killed_run_with_torn_lines_and_an_open_fault(make_run) -> None:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a few lines: sums and chart points cross chunk boundaries everywhere."""
-    monkeypatch.setattr(hlog_stream, "CHUNK_LINES", 7)
+    monkeypatch.setattr(hlog_stream, "BLOCK_BYTES", 2000)  # ~7 lines
 
 
 @pytest.mark.parametrize(
