@@ -5,7 +5,7 @@ The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`, then
 over every byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M
 non-empty buckets) that was most of the report's time. Here the same loops are
 written once and compiled by numba (cached on disk after the first run):
-:func:`decode_streams` checks and counts a batch in a worker process,
+:func:`survey_streams` checks and counts a block in a worker process,
 :func:`decode_scatter` decodes it again straight into every sum it belongs to,
 without a list of buckets in between. Importing this module imports numba
 (~0.2 s CPU), so only large logs use it
@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["decode_scatter", "decode_streams", "warm_up"]
+__all__ = ["decode_scatter", "decode_streams", "survey_streams", "warm_up"]
 
 FloatArray = npt.NDArray[np.float64]
 ByteArray = npt.NDArray[np.uint8]
@@ -113,6 +113,59 @@ def decode_streams(
 
 
 @_jit
+def _survey(  # pragma: no cover - compiled; run (and compared) by the tests
+    data: Any, starts: Any, sizes: Any, counts_len: int, seen: Any, row_total: Any
+) -> int:
+    for k in range(len(starts)):
+        p = starts[k]
+        end = p + sizes[k]
+        position = 0
+        total = 0
+        while p < end:
+            byte = np.int64(data[p])
+            p += 1
+            unsigned = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:
+                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                    return -1
+                byte = np.int64(data[p])
+                p += 1
+                unsigned |= (byte & 0x7F) << shift
+                shift += 7
+            value = (unsigned >> 1) ^ -(unsigned & 1)
+            if value < 0:
+                position = min(position - value, counts_len)
+            else:
+                if value > 0 and position < counts_len:
+                    seen[position] = True
+                    total += value
+                position += 1
+        row_total[k] = total
+    return 0
+
+
+def survey_streams(
+    data: ByteArray, starts: IntArray, sizes: IntArray, counts_len: int
+) -> tuple[IntArray, IntArray]:
+    """(the bucket indices used, sorted; the total count of each stream) of the streams
+    :func:`decode_streams` would decode, without listing their buckets."""
+    seen = np.zeros(counts_len, dtype=np.bool_)
+    total = np.zeros(len(starts), np.int64)
+    status = _survey(
+        data,
+        np.asarray(starts, np.int64),
+        np.asarray(sizes, np.int64),
+        int(counts_len),
+        seen,
+        total,
+    )
+    if status < 0:
+        raise ValueError("histogram count too large (corrupt varint)")
+    return np.flatnonzero(seen), total
+
+
+@_jit
 def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the tests
     data: Any,
     starts: Any,
@@ -185,6 +238,6 @@ def decode_scatter(
 
 
 def warm_up() -> None:
-    """Load (or compile) :func:`decode_streams`'s loop now, e.g. before forking workers."""
+    """Load (or compile) :func:`survey_streams`'s loop now, e.g. before forking workers."""
     empty = np.zeros(0, dtype=np.int64)
-    decode_streams(np.zeros(0, dtype=np.uint8), empty, empty, 1)
+    survey_streams(np.zeros(0, dtype=np.uint8), empty, empty, 1)

@@ -21,7 +21,15 @@ import numpy.typing as npt
 from loadkit.rundir.hdr_batch import Headers, check_headers, decode_payloads
 from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, inflate, layout_for
 
-__all__ = ["Inflated", "InflatedLines", "Varints", "block_lines", "inflate_block", "parse_lines"]
+__all__ = [
+    "Inflated",
+    "InflatedLines",
+    "Varints",
+    "block_lines",
+    "inflate_block",
+    "inflate_range",
+    "parse_lines",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -154,6 +162,21 @@ def inflate_block(
     return inflated
 
 
+def inflate_range(
+    path: str,
+    offset: int,
+    size: int,
+    start_time: float | None,
+    base_time: float,
+    compiled: bool = False,
+) -> Inflated:
+    """:func:`inflate_block` of the ``size`` bytes of ``path`` from ``offset`` (a worker's)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        block = handle.read(size)
+    return inflate_block(block, start_time, base_time, compiled)
+
+
 def _inflate(lines: InflatedLines, headers: Headers) -> Inflated:
     empty = np.zeros(0, dtype=np.int64)
     rows, index, count = [], [], []
@@ -189,7 +212,7 @@ def _inflate(lines: InflatedLines, headers: Headers) -> Inflated:
 
 
 def _inflate_compiled(lines: InflatedLines, headers: Headers) -> Inflated:
-    from loadkit.rundir.hdr_kernels import decode_streams  # imports numba: large logs only
+    from loadkit.rundir.hdr_kernels import survey_streams  # imports numba: large logs only
 
     valid = headers.valid
     payloads = lines.payloads
@@ -210,11 +233,8 @@ def _inflate_compiled(lines: InflatedLines, headers: Headers) -> Inflated:
             valid & (headers.lowest == lowest) & (headers.significant_figures == figures)
         )
         counts_len = layout_for(lowest, _WIDEST, figures).counts_len
-        _, index, _, total[lines_of] = decode_streams(
+        used[(lowest, figures)], total[lines_of] = survey_streams(
             array, start[lines_of], size[lines_of], counts_len
         )
-        seen = np.zeros(counts_len, dtype=bool)
-        seen[index] = True
-        used[(lowest, figures)] = np.flatnonzero(seen)
     empty = np.zeros(0, dtype=np.int32)
     return Inflated(lines, headers, empty, empty, empty, total, Varints(data, start, size, used))

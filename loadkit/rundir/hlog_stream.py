@@ -33,6 +33,7 @@ from loadkit.rundir.hlog_lines import (
     InflatedLines,
     block_lines,
     inflate_block,
+    inflate_range,
     parse_lines,
 )
 from loadkit.rundir.hlog_reader import MAX_ROW_LENGTH_S, MAX_ROW_TIME_S, decode_tag_or_none
@@ -121,16 +122,17 @@ class HlogStream:
         pool = _pool(workers, compiled) if workers else None
         pending: deque[tuple[Future[Inflated] | Inflated, int]] = deque()
         try:
+            path = str(self.path)
             with self.path.open("rb") as handle:
                 state: tuple[float | None, float] = (None, 0.0)  # before the next block
                 read = 0
                 for block in _blocks(handle, BLOCK_BYTES):
-                    read += len(block)
-                    job = (
-                        pool.submit(inflate_block, block, *state, compiled)
+                    job = (  # a worker reads the block again (cheaper than sending it)
+                        pool.submit(inflate_range, path, read, len(block), *state, compiled)
                         if pool
                         else inflate_block(block, *state, compiled)
                     )
+                    read += len(block)
                     pending.append((job, read))
                     state = _header_state(block, *state)
                     while pending and (pool is None or len(pending) > 2 * workers):
@@ -259,7 +261,9 @@ def _header_state(
     block: bytes, start_time: float | None, base_time: float
 ) -> tuple[float | None, float]:
     """(StartTime, BaseTime) after ``block``: what ``parse_lines`` would carry on with."""
-    if not (block.startswith(b"#") or b"\n#" in block or b"\r#" in block):
+    if b"#" not in block or not (
+        block.startswith(b"#") or b"\n#" in block or b"\r#" in block
+    ):  # "#" alone first: one fast scan of data lines (base64 and tags never hold one)
         return start_time, base_time
     lines = InflatedLines(start_time=start_time, base_time=base_time)
     parse_lines((line for line in block_lines(block) if line.startswith("#")), lines)

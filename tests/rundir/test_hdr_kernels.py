@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from loadkit.report.rollup import scatter_add as numpy_scatter_add
 from loadkit.rundir.hdr_batch import decode_varints
 from loadkit.rundir.hdr_codec import layout_for, unwrap
-from loadkit.rundir.hdr_kernels import decode_scatter, decode_streams
+from loadkit.rundir.hdr_kernels import decode_scatter, decode_streams, survey_streams
 
 HIGHEST = 3_600_000_000
 WIDEST = 1 << 62  # the streamed reader decodes with the widest layout of a precision
@@ -58,6 +58,9 @@ def test_compiled_decoder_equals_hdrh_and_the_numpy_decoder(
             assert index[row == k].tolist() == expected_index.tolist()
             assert count[row == k].tolist() == [int(reference.counts[i]) for i in expected_index]
             assert int(total[k]) == reference.get_total_count()
+        used, survey_total = survey_streams(data, starts, sizes, counts_len)
+        assert used.tolist() == sorted(set(index.tolist()))
+        assert survey_total.tolist() == total.tolist()
         numpy_row, numpy_index, numpy_count = decode_varints(data, sizes, counts_len)
         assert row.tolist() == numpy_row.tolist()
         assert index.tolist() == numpy_index.tolist()
@@ -77,8 +80,11 @@ def test_buckets_past_the_layout_are_dropped_and_a_nine_byte_varint_is_refused()
     with pytest.raises(ValueError):
         decode_streams(bad, np.zeros(1, np.int64), np.array([len(bad)]), 100)
     cut = np.frombuffer(b"\x02\xff", dtype=np.uint8)  # a varint cut by its stream's end
-    with pytest.raises(ValueError):
-        decode_streams(cut, np.zeros(1, np.int64), np.array([2]), 100)
+    for decoder in (decode_streams, survey_streams):
+        with pytest.raises(ValueError):
+            decoder(cut, np.zeros(1, np.int64), np.array([2]), 100)
+        with pytest.raises(ValueError):
+            decoder(bad, np.zeros(1, np.int64), np.array([len(bad)]), 100)
 
 
 # sums are float64, exact while below 2**53 (a run of 2**53 requests is ~28,000 years at 10k/s)
