@@ -194,12 +194,15 @@ class _Pass:
         minute = np.floor(t / DRIFT_BUCKET_S).astype(np.int64)
         drift = self.drift.offsets(minute, np.zeros(len(minute), np.int64), totals)
         sums = [
-            (self.phase_sums.counts, phase, self.fine_columns.table, fine),
-            (self.series.counts, series, self.coarse_columns.table, coarse),
-            (self.recovery.counts, recovery, self.coarse_columns.table, coarse),
-            (self.drift.counts, drift, self.fine_columns.table, fine),
+            (merged.counts, offsets, columns)
+            for merged, offsets, columns in (
+                (self.phase_sums, phase, self.fine_columns),
+                (self.series, series, self.coarse_columns),
+                (self.recovery, recovery, self.coarse_columns),
+                (self.drift, drift, self.fine_columns),
+            )
+            if offsets is not None
         ]
-        chosen = [s for s in sums if s[1] is not None]
         if chunk.varints is not None:  # a large log: decoded straight into the sums
             from loadkit.rundir.hdr_kernels import decode_scatter
 
@@ -209,10 +212,11 @@ class _Pass:
                 varints.start,
                 varints.size,
                 self.fine.counts_len,
-                [(target, offsets, table) for target, offsets, table, _ in chosen],
+                [(target, offsets, columns.table) for target, offsets, columns in sums],
             )
         else:
-            for target, offsets, _, column in chosen:
+            for target, offsets, columns in sums:
+                column = fine if columns is self.fine_columns else coarse
                 scatter_add(target, offsets, chunk.entry_row, column, chunk.entry_count)
         self.finish(self.max_t - MARGIN_S)
 

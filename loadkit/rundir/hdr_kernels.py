@@ -51,8 +51,8 @@ def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
     for k in range(len(starts)):
         p = starts[k]
         end = p + sizes[k]
-        position = 0
-        total = 0
+        position: Any = 0
+        total: Any = 0
         while p < end:
             byte = np.int64(data[p])
             p += 1
@@ -119,8 +119,8 @@ def _survey(  # pragma: no cover - compiled; run (and compared) by the tests
     for k in range(len(starts)):
         p = starts[k]
         end = p + sizes[k]
-        position = 0
-        total = 0
+        position: Any = 0
+        total: Any = 0
         while p < end:
             byte = np.int64(data[p])
             p += 1
@@ -179,7 +179,7 @@ def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the t
     for k in range(len(starts)):
         p = starts[k]
         end = p + sizes[k]
-        position = 0
+        position: Any = 0
         while p < end:
             byte = np.int64(data[p])
             p += 1

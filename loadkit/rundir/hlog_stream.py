@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -231,7 +231,7 @@ class HlogStream:
                 np.frombuffer(varints.data, dtype=np.uint8),
                 varints.start[source],
                 varints.size[source],
-                varints.used[(self.lowest, self.significant_figures)],
+                varints.used[(cast(int, self.lowest), cast(int, self.significant_figures))],
             )
             return chunk
         # the entries of the kept lines (decoded: every valid line), renumbered
