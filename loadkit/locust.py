@@ -33,6 +33,7 @@ from locust.env import Environment
 from loadkit.audit import plugin as _audit
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
+from loadkit.plugin import gate as _gate
 from loadkit.plugin.context import plugin_context
 from loadkit.probes import plugin as _probes
 from loadkit.scenario import plugin as _scenario
@@ -41,12 +42,14 @@ __all__: list[str] = []
 
 
 def _add_arguments(parser: Any) -> None:
+    _gate.add_arguments(parser)
     _metrics.add_arguments(parser)
     _scenario.add_arguments(parser)
     _faults.add_arguments(parser)
 
 
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
+    _gate.wait_for_gate(environment.parsed_options)  # loadkit run: until its target is up
     context = plugin_context(environment)
     _metrics.attach(context)
     _scenario.attach(context)

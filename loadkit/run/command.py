@@ -40,6 +40,7 @@ from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.plan import RunPlan, make_plan
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import start_proxy
+from loadkit.run.target import BuiltinTarget
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.safety.janitor import Janitor
 from loadkit.scenario.model import Scenario
@@ -133,26 +134,6 @@ def _say(message: str) -> None:
     print(f"loadkit: {message}", flush=True)
 
 
-@contextlib.contextmanager
-def _target(plan: RunPlan, janitor: Janitor) -> Iterator[tuple[str, Path | None]]:
-    """Yield (host URL, target.json or None); the built-in target lives only this long."""
-    if plan.target != "builtin":
-        yield plan.target, None
-        return
-    from loadkit.target.launcher import start_target
-
-    with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
-        janitor.tell("remove", data_dir)
-        options: dict[str, Any] = dict(plan.scenario.target_options)  # validated by the loader
-        target = start_target(data_dir, **options)
-        try:
-            _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
-            yield target.url, Path(data_dir) / "target.json"
-        finally:
-            target.stop()
-            _say("target stopped")
-
-
 def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
     """Wait for Locust to end; returns 'done', 'interrupted', 'killed' or 'overrun'."""
     outcome = "done"
@@ -207,12 +188,20 @@ REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.repor
 
 
 def _import_reporter() -> None:
-    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it."""
+    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it.
+
+    Then draw one small figure, so that matplotlib's first-use costs (font
+    cache, font loading, text layout) are paid here too, not by the report.
+    """
     for name in REPORT_MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # the report step imports it again and says what is wrong
             return
+    with contextlib.suppress(Exception):
+        from loadkit.report.plots import warm_up
+
+        warm_up()
 
 
 def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) -> None:
@@ -270,20 +259,38 @@ def execute(plan: RunPlan) -> int:
         f"scenario '{scenario.name}' ({scenario.source}): {length}, "
         f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
     )
-    signals = _Signals()
     janitor = Janitor().start()  # removes our temp folders if we are killed
+    target = None
+    try:
+        if plan.target == "builtin":  # starts now, beside the proxy and Locust
+            target = BuiltinTarget(scenario.target_options, janitor)
+        return _execute(plan, target, janitor, before)
+    finally:  # the target stops while the report is written; we end once it has
+        if target is not None and target.wait_stopped():
+            _say("target stopped")
+        janitor.cancel()
+
+
+def _execute(
+    plan: RunPlan, target: BuiltinTarget | None, janitor: Janitor, before: set[str]
+) -> int:
+    scenario = plan.scenario
+    signals = _Signals()
+    importer = threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True)
     with contextlib.ExitStack() as stack:
-        stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
-        host, target_info = stack.enter_context(_target(plan, janitor))
+        host = plan.target if target is None else target.url
+        target_info = None if target is None else target.info
         service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
         janitor.tell("remove", str(scratch))
+        if target is not None:
+            stack.callback(target.stop_in_background)  # after Locust and the proxy stopped
         extra: list[str] = []
         owned = {RUN_PID_ENV: str(os.getpid())}
         if target_info is not None:
             owned[RUN_TARGET_INFO_ENV] = str(target_info)
-        if plan.proxy and plan.target == "builtin":
+        if plan.proxy and target is not None:
             proxy = stack.enter_context(start_proxy(host, scratch))
             _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
             host, extra = proxy.url, proxy.locust_args()
@@ -303,6 +310,7 @@ def execute(plan: RunPlan) -> int:
             web_port=plan.web_port,
             workers=plan.workers,
             extra_args=extra,
+            start_gate=None if target is None else scratch / "target-ready",
         )
         locust = LocustProcesses(command, scratch, env=owned)
 
@@ -317,17 +325,26 @@ def execute(plan: RunPlan) -> int:
             planned_s=plan.planned_s,
             status_every_s=None if plan.web else STATUS_EVERY_S,
         )
-        if plan.web:
-            _say(
-                f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
-            )
         if signals.received is not None:
             _say("interrupted before Locust started")
             return EXIT_INTERRUPTED
         try:
-            locust.start()
+            locust.start()  # its imports overlap the target's start; it waits at the gate
+            if target is not None:
+                target.wait_ready()
+                _say(f"target: gateway {target.url} (built-in, data in {target.data_dir})")
+            if signals.received is not None:
+                _say("interrupted before the load started")
+                return EXIT_INTERRUPTED
+            if command.start_gate is not None:
+                command.start_gate.touch()
+            if plan.web:
+                _say(
+                    f"web UI: http://127.0.0.1:{plan.web_port} "
+                    "(Ctrl-C ends the run, writes the report)"
+                )
             progress.start()
-            threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True).start()
+            importer.start()
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()
@@ -345,6 +362,8 @@ def execute(plan: RunPlan) -> int:
     if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
+    if importer.is_alive():  # a very short run: the reporter's imports are not done yet
+        importer.join()
     codes = dict(progress.report_codes)
     for run_dir in run_dirs:  # the runs not reported yet (headless: the one run, now complete)
         if run_dir not in codes:
