@@ -25,6 +25,7 @@ input ends the process through :func:`~loadkit.plugin.badinput.exit_bad_input`.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from locust import events
@@ -58,5 +59,12 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
     _audit.attach(context)
 
 
+def _on_quit(**_kwargs: Any) -> None:
+    """Locust is about to exit: leave its objects to the exit, not to a last full GC pass
+    over every object of gevent, Locust and the users (0.3-0.6 s on a busy machine)."""
+    gc.freeze()
+
+
 events.init_command_line_parser.add_listener(_add_arguments)
 events.init.add_listener(_on_init)
+events.quit.add_listener(_on_quit)
