@@ -163,6 +163,10 @@ class LocustProcesses:
     def returncode(self) -> int | None:
         return None if self.main is None else self.main.returncode
 
+    def wait(self, timeout_s: float) -> int | None:
+        """Wait up to ``timeout_s`` for the main process to end; its exit code or None."""
+        return None if self.main is None else self.main.wait(timeout_s)
+
     def stop(self) -> None:
         """Ask Locust to stop gracefully (SIGTERM to the master / local runner, once)."""
         if self._stop_sent_at is None:
