@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -39,7 +39,7 @@ from loadkit.faults.journal import RUN_PID_ENV, RUN_PROXY_API_ENV, RUN_TARGET_IN
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.plan import RunPlan, make_plan
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
-from loadkit.run.proxy import start_proxy
+from loadkit.run.proxy import spawn_proxy
 from loadkit.run.target import BuiltinTarget
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.safety.janitor import Janitor
@@ -290,9 +290,9 @@ def _execute(
         owned = {RUN_PID_ENV: str(os.getpid())}
         if target_info is not None:
             owned[RUN_TARGET_INFO_ENV] = str(target_info)
-        if plan.proxy and target is not None:
-            proxy = stack.enter_context(start_proxy(host, scratch))
-            _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
+        proxy_ready: Callable[[], None] | None = None
+        if plan.proxy and target is not None:  # starts beside the target and Locust
+            proxy, proxy_ready = stack.enter_context(spawn_proxy(host, scratch))
             host, extra = proxy.url, proxy.locust_args()
             owned[RUN_PROXY_API_ENV] = proxy.api_url
         quiet = not plan.web and not plan.verbose
@@ -333,6 +333,9 @@ def _execute(
             if target is not None:
                 target.wait_ready()
                 _say(f"target: gateway {target.url} (built-in, data in {target.data_dir})")
+            if proxy_ready is not None:
+                proxy_ready()
+                _say(f"fault proxy: {proxy.url} -> {service_url} (API {proxy.api_url})")
             if signals.received is not None:
                 _say("interrupted before the load started")
                 return EXIT_INTERRUPTED
