@@ -187,21 +187,43 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
 REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.report.junit")
 
 
-def _import_reporter() -> None:
-    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it.
+class _ReporterImports:
+    """Import the reporter (pandas, matplotlib: ~1 s) in a thread while the load runs.
 
-    Then draw one small figure, so that matplotlib's first-use costs (font
-    cache, font loading, text layout) are paid here too, not by the report.
+    Then, unless the report has begun, draw one small figure, so that
+    matplotlib's first-use costs (font cache and loading, text layout) are paid
+    here too. :meth:`report_begins` stops a warm-up that has not begun and waits
+    for one that has (matplotlib figures are drawn by one thread at a time).
     """
-    for name in REPORT_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # the report step imports it again and says what is wrong
-            return
-    with contextlib.suppress(Exception):
-        from loadkit.report.plots import warm_up
 
-        warm_up()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._report_began = False
+        self._thread = threading.Thread(target=self._run, name="loadkit-import", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        for name in REPORT_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the report step imports it again and says what is wrong
+                return
+        with self._lock, contextlib.suppress(Exception):
+            if not self._report_began:
+                from loadkit.report.plots import warm_up
+
+                warm_up()
+
+    def report_begins(self) -> None:
+        with self._lock:
+            self._report_began = True
+
+
+def _import_reporter() -> None:
+    """Import the reporter and warm matplotlib up, in this thread (see _ReporterImports)."""
+    _ReporterImports()._run()
 
 
 def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) -> None:
@@ -268,7 +290,7 @@ def execute(plan: RunPlan) -> int:
     finally:  # the target stops while the report is written; we end once it has
         if target is not None and target.wait_stopped():
             _say("target stopped")
-        janitor.cancel()
+        janitor.cancel()  # a no-op when done already (one thread at a time: the stop is joined)
 
 
 def _execute(
@@ -276,7 +298,7 @@ def _execute(
 ) -> int:
     scenario = plan.scenario
     signals = _Signals()
-    importer = threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True)
+    importer = _ReporterImports()
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals.installed())
         host = plan.target if target is None else target.url
@@ -284,8 +306,12 @@ def _execute(
         service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
         janitor.tell("remove", str(scratch))
+        # after Locust and the proxy stopped: the janitor's work is done once the temp
+        # folders are gone (not after the report: a killed master must leave nothing behind)
         if target is not None:
-            stack.callback(target.stop_in_background)  # after Locust and the proxy stopped
+            stack.callback(target.stop_in_background, janitor.cancel)
+        else:
+            stack.callback(janitor.cancel)
         extra: list[str] = []
         owned = {RUN_PID_ENV: str(os.getpid())}
         if target_info is not None:
@@ -315,6 +341,7 @@ def _execute(
         locust = LocustProcesses(command, scratch, env=owned)
 
         def _audit_and_report(run_dir: Path) -> int:
+            importer.report_begins()
             _audit(run_dir, service_url, scenario, "done")  # a test ended by Stop: audit it
             return _report_run(run_dir, plan.baseline)
 
@@ -330,6 +357,7 @@ def _execute(
             return EXIT_INTERRUPTED
         try:
             locust.start()  # its imports overlap the target's start; it waits at the gate
+            importer.start()  # ready for a report soon after the start (a master killed early)
             if target is not None:
                 target.wait_ready()
                 _say(f"target: gateway {target.url} (built-in, data in {target.data_dir})")
@@ -347,7 +375,6 @@ def _execute(
                     "(Ctrl-C ends the run, writes the report)"
                 )
             progress.start()
-            importer.start()
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()
@@ -365,8 +392,7 @@ def _execute(
     if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
-    if importer.is_alive():  # a very short run: the reporter's imports are not done yet
-        importer.join()
+    importer.report_begins()  # a warm-up under way ends first; one not begun never begins
     codes = dict(progress.report_codes)
     for run_dir in run_dirs:  # the runs not reported yet (headless: the one run, now complete)
         if run_dir not in codes:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,18 +71,22 @@ class BuiltinTarget:
             got = self._running.url if self._running is not None else "nothing"
             raise TargetError(f"the built-in target came up at {got}, not {self.url}")
 
-    def _stop(self) -> None:
+    def _stop(self, then: Callable[[], None] | None) -> None:
         self._starter.join()  # a start still under way ends (or fails) first
         try:
             if self._running is not None:
                 self._running.stop()
         finally:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            if then is not None:
+                then()
 
-    def stop_in_background(self) -> None:
-        """Begin stopping the target (and removing its data folder); once."""
+    def stop_in_background(self, then: Callable[[], None] | None = None) -> None:
+        """Begin stopping the target (and removing its data folder), then call ``then``; once."""
         if self._stopper is None:
-            self._stopper = threading.Thread(target=self._stop, name="loadkit-target-stop")
+            self._stopper = threading.Thread(
+                target=self._stop, args=(then,), name="loadkit-target-stop"
+            )
             self._stopper.start()
 
     def wait_stopped(self) -> bool:
