@@ -296,22 +296,24 @@ def execute(plan: RunPlan) -> int:
 def _execute(
     plan: RunPlan, target: BuiltinTarget | None, janitor: Janitor, before: set[str]
 ) -> int:
+    """The run itself; the target (already starting) stops in the background at its end."""
     scenario = plan.scenario
     signals = _Signals()
     importer = _ReporterImports()
     with contextlib.ExitStack() as stack:
+        # last, after Locust, the proxy and the scratch folder: the janitor's work is done
+        # once the temp folders are gone (not after the report: a killed master must leave
+        # nothing behind while the report is written)
+        if target is not None:
+            stack.callback(target.stop_in_background, janitor.cancel)
+        else:
+            stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
         host = plan.target if target is None else target.url
         target_info = None if target is None else target.info
         service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
         janitor.tell("remove", str(scratch))
-        # after Locust and the proxy stopped: the janitor's work is done once the temp
-        # folders are gone (not after the report: a killed master must leave nothing behind)
-        if target is not None:
-            stack.callback(target.stop_in_background, janitor.cancel)
-        else:
-            stack.callback(janitor.cancel)
         extra: list[str] = []
         owned = {RUN_PID_ENV: str(os.getpid())}
         if target_info is not None:
