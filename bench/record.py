@@ -1,7 +1,7 @@
 """Run one bench script and keep its JSON with the date, the command and the load average.
 
     .venv/bin/python bench/record.py target_throughput.py -- --rounds 3
-    .venv/bin/python bench/record.py run_overhead.py --tag after -- --rounds 5
+    .venv/bin/python bench/record.py --tag after run_overhead.py -- --rounds 5
 
 Runs ``bench/SCRIPT`` with this Python from the repo root, reads the one JSON
 object it prints and writes ``bench/results/NAME-YYYYMMDD[-TAG].json``: the
