@@ -17,7 +17,23 @@ from __future__ import annotations
 # gevent when first imported. Do it here, before any test module imports
 # threading, ssl or anyio: a module that captured the unpatched primitives
 # first (Starlette's TestClient does, through anyio) deadlocks afterwards.
-import locust  # noqa: F401  # isort: skip
+import os  # isort: skip
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # isort: skip
+    # Under pytest-xdist the worker's own queue waits on a threading.Event set
+    # from execnet's I/O thread: with threading patched it would wait on the
+    # gevent hub forever (locust#3202). Patch everything but threads here, and
+    # keep Locust from patching again (the variable must not reach the Locust
+    # processes the tests start).
+    from gevent import monkey  # isort: skip
+
+    monkey.patch_all(thread=False)
+    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+    import locust  # isort: skip
+
+    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
+else:
+    import locust  # noqa: F401  # isort: skip
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +42,8 @@ from typing import Any
 import pytest
 
 from loadkit.target.launcher import RunningTarget, start_target
+
+pytest_plugins = ["exclusive"]
 
 FAST_OPTIONS: dict[str, Any] = {
     "lease_s": 3.0,

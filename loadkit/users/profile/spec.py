@@ -20,8 +20,10 @@ A profile (a file, or a scenario's ``service:`` section)::
       close: {method: DELETE, path: "/sessions/{id}"}             # optional
 
 ``state:`` is a JMESPath query; without it the HTTP status is the state.
-A job ``status`` may also read ``created`` and ``completed`` (epoch seconds or
-ISO 8601): the service's own timing, fired as ``JOB <kind> server`` events.
+A job ``status`` may also read ``created``, ``started`` and ``completed`` (epoch
+seconds or ISO 8601): the service's own timing, fired as ``JOB <kind> server``
+(created → completed), ``JOB <kind> queue`` (created → started) and
+``JOB <kind> run`` (started → completed) events.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ SECTIONS: dict[str, dict[str, CallKind]] = {
         "status": CallKind(
             "GET",
             _ID,
-            ("state", "error", "created", "completed"),
+            ("state", "error", "created", "started", "completed"),
             ("state",),
             JOB_STATES,
             ("completed", "failed"),
