@@ -359,7 +359,6 @@ def _execute(
             return EXIT_INTERRUPTED
         try:
             locust.start()  # its imports overlap the target's start; it waits at the gate
-            importer.start()  # ready for a report soon after the start (a master killed early)
             if target is not None:
                 target.wait_ready()
                 _say(f"target: gateway {target.url} (built-in, data in {target.data_dir})")
@@ -377,6 +376,7 @@ def _execute(
                     "(Ctrl-C ends the run, writes the report)"
                 )
             progress.start()
+            importer.start()  # during the load, not competing with the start for the CPU
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()
