@@ -6,10 +6,11 @@
     loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
 
 Order of work: everything the user wrote is validated first (exit 2, one line,
-nothing started); then the built-in target starts in a temporary data folder
-(``target: builtin``), Locust runs as child processes with the loadkit plugin
-(``--loadkit-scenario/-faults/-out``), and the reporter analyses the run
-directory. Exit code: the reporter's (0 pass, 1 checks failed); 2 bad input;
+nothing started); then the built-in target (``target: builtin``, in a
+temporary data folder), the fault proxy and Locust (child processes with the
+loadkit plugin: ``--loadkit-scenario/-faults/-out``) start in parallel, Locust
+held at its start gate until the target answers; after the load the reporter
+analyses the run directory while the target stops. Exit code: the reporter's (0 pass, 1 checks failed); 2 bad input;
 3 when the run could not be carried out; 130 after Ctrl-C / SIGTERM, which
 still stop Locust gracefully (faults revert), stop the target and write the
 report of what was measured.
