@@ -10,10 +10,10 @@ nothing started); then the built-in target (``target: builtin``, in a
 temporary data folder), the fault proxy and Locust (child processes with the
 loadkit plugin: ``--loadkit-scenario/-faults/-out``) start in parallel, Locust
 held at its start gate until the target answers; after the load the reporter
-analyses the run directory while the target stops. Exit code: the reporter's (0 pass, 1 checks failed); 2 bad input;
-3 when the run could not be carried out; 130 after Ctrl-C / SIGTERM, which
-still stop Locust gracefully (faults revert), stop the target and write the
-report of what was measured.
+analyses the run directory while the target stops. Exit code: the reporter's
+(0 pass, 1 checks failed); 2 bad input; 3 when the run could not be carried
+out; 130 after Ctrl-C / SIGTERM, which still stop Locust gracefully (faults
+revert), stop the target and write the report of what was measured.
 """
 
 from __future__ import annotations
