@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import signal
 import tempfile
@@ -42,11 +41,12 @@ from loadkit.run.plan import RunPlan, make_plan
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
 from loadkit.run.proxy import spawn_proxy
 from loadkit.run.target import BuiltinTarget
+from loadkit.run.warmup import REPORT_MODULES, ReporterImports, import_reporter
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.safety.janitor import Janitor
 from loadkit.scenario.model import Scenario
 
-__all__ = ["RunPlan", "make_plan", "register", "run_command"]
+__all__ = ["REPORT_MODULES", "RunPlan", "import_reporter", "make_plan", "register", "run_command"]
 
 DESCRIPTION = """\
 Run a scenario: validate it, start the built-in target (target: builtin) and,
@@ -185,48 +185,6 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
         return EXIT_RUN_FAILED
 
 
-REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.report.junit")
-
-
-class _ReporterImports:
-    """Import the reporter (pandas, matplotlib: ~1 s) in a thread while the load runs.
-
-    Then, unless the report has begun, draw one small figure, so that
-    matplotlib's first-use costs (font cache and loading, text layout) are paid
-    here too. :meth:`report_begins` stops a warm-up that has not begun and waits
-    for one that has (matplotlib figures are drawn by one thread at a time).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._report_began = False
-        self._thread = threading.Thread(target=self._run, name="loadkit-import", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        for name in REPORT_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the report step imports it again and says what is wrong
-                return
-        with self._lock, contextlib.suppress(Exception):
-            if not self._report_began:
-                from loadkit.report.plots import warm_up
-
-                warm_up()
-
-    def report_begins(self) -> None:
-        with self._lock:
-            self._report_began = True
-
-
-def _import_reporter() -> None:
-    """Import the reporter and warm matplotlib up, in this thread (see _ReporterImports)."""
-    _ReporterImports()._run()
-
-
 def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) -> None:
     """The loss audit of the accepted work (``audit.json``; "not audited" says why not)."""
     from loadkit.audit.audit import not_audited
@@ -300,7 +258,7 @@ def _execute(
     """The run itself; the target (already starting) stops in the background at its end."""
     scenario = plan.scenario
     signals = _Signals()
-    importer = _ReporterImports()
+    importer = ReporterImports()
     with contextlib.ExitStack() as stack:
         # last, after Locust, the proxy and the scratch folder: the janitor's work is done
         # once the temp folders are gone (not after the report: a killed master must leave
