@@ -17,6 +17,17 @@ from __future__ import annotations
 # gevent when first imported. Do it here, before any test module imports
 # threading, ssl or anyio: a module that captured the unpatched primitives
 # first (Starlette's TestClient does, through anyio) deadlocks afterwards.
+import os  # isort: skip
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # isort: skip
+    # Under pytest-xdist, execnet's I/O thread hands tests to the worker's
+    # main thread through primitives it creates on demand; once gevent has
+    # patched threading they would be greenlet primitives shared with a real
+    # thread, and the worker dies with LoopExit (locust#3202). Keep those real.
+    import execnet_real  # isort: skip
+
+    execnet_real.keep_real_primitives()
+
 import locust  # noqa: F401  # isort: skip
 
 from collections.abc import Callable, Iterator
@@ -26,6 +37,8 @@ from typing import Any
 import pytest
 
 from loadkit.target.launcher import RunningTarget, start_target
+
+pytest_plugins = ["exclusive"]
 
 FAST_OPTIONS: dict[str, Any] = {
     "lease_s": 3.0,

@@ -45,8 +45,8 @@ OVERALL = "ALL"  # the aggregate of request events only (see COMPOSITE_TYPES)
 # Request types of *composite* events: a whole job, session start, iteration or sync,
 # made of many requests and bounded by polling. They are endpoints of their own, kept
 # out of the ALL row and the over-time "all" charts, which aggregate single HTTP and
-# WebSocket calls. SERVICE events carry durations the service reported itself (e.g.
-# ``SERVICE job queue`` from /status's queued_at -> processing_at), not quantised by polling.
+# WebSocket calls. ``JOB <kind> server|queue|run`` and SERVICE events carry durations the
+# service reported itself (from its own timestamps), not quantised by polling.
 COMPOSITE_TYPES = frozenset({"JOB", "SESSION", "ITER", "SYNC", "SERVICE"})
 
 

@@ -265,10 +265,17 @@ class JobUser(FastHttpUser):
         return job_id
 
     def server_time(self, job: _Job, status: JobState) -> None:
-        """``JOB <kind> server``: the job's time by the service's own clock, when it says."""
-        if status.server_ms is not None:
-            hook = self.environment.events.request
-            fire(hook, "JOB", f"{job.kind} server", 0.0, response_time_ms=status.server_ms)
+        """The job's times by the service's own clock, when it says: ``JOB <kind> server``
+        (created → completed), ``queue`` (created → started) and ``run`` (started → completed).
+        """
+        hook = self.environment.events.request
+        for part, ms in (
+            ("server", status.server_ms),
+            ("queue", status.queue_ms),
+            ("run", status.run_ms),
+        ):
+            if ms is not None:
+                fire(hook, "JOB", f"{job.kind} {part}", 0.0, response_time_ms=ms)
 
     def output(self, job_id: str) -> str:
         return self.api.output(self.client, job_id)

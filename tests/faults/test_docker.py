@@ -17,7 +17,7 @@ from loadkit.faults.backends.base import BackendContext
 from loadkit.faults.backends.docker import DockerBackend
 from loadkit.faults.model import parse_faults
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.exclusive]
 IMAGE = "loadkit-base"
 
 

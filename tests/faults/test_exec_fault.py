@@ -20,6 +20,8 @@ from loadkit.faults.backends.base import BackendContext
 from loadkit.faults.backends.exec import ExecBackend
 from loadkit.faults.model import parse_faults
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 LOADKIT = [sys.executable, "-m", "loadkit"]
 APPEND = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + chr(10))"
 

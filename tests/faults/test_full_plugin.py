@@ -7,9 +7,12 @@ import os
 import statistics
 from pathlib import Path
 
+import pytest
 from fault_helpers import LOCUST, read_events, write_plan
 
 from loadkit.rundir.hlog import decode_tag, read_log, read_start_time
+
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
 
 FULL_LOCUSTFILE = Path(__file__).with_name("full_locustfile.py")
 

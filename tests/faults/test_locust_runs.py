@@ -23,6 +23,8 @@ from fault_helpers import (
     write_plan,
 )
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 
 def start_locust(spawn, tmp_path, host, plan, *extra, run_time="6s", index=None):
     log = open(tmp_path / "locust.log", "wb")  # noqa: SIM115

@@ -7,11 +7,14 @@ import json
 
 import httpx
 import psutil
+import pytest
 from fault_helpers import kill_tree, locust_cmd, locust_env, pid_alive, process_state, write_plan
 
 from loadkit.faults.backends.base import BackendContext
 from loadkit.faults.backends.process import ProcessBackend
 from loadkit.faults.model import parse_faults
+
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
 
 
 def stats_rows(path):

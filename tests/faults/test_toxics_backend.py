@@ -15,6 +15,8 @@ from loadkit.faults.backends.base import BackendContext
 from loadkit.faults.backends.proxy import ProxyBackend
 from loadkit.faults.model import parse_faults
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 
 def one(**item):
     return parse_faults([{"name": "net", "at": 0, **item}], "test")[0]

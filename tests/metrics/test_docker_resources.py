@@ -10,7 +10,7 @@ import pytest
 
 from loadkit.metrics.resources import ResourceSampler, docker_collectors
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.exclusive]
 
 IMAGE = "loadkit-base:latest"  # any local image with `sleep` would do; never pulled here
 

@@ -21,6 +21,8 @@ from metrics_support import LOCUSTFILES, free_port, locust, poll_until, run_dirs
 
 from loadkit.rundir.hlog import decode_tag, new_histogram, read_log
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 
 class WebRun:
     def __init__(self, tmp_path: Path, url: str) -> None:

@@ -31,11 +31,14 @@ from metrics_support import LOCUSTFILES, free_port, locust, poll_until, run_dirs
 from loadkit.rundir.hlog import decode_tag, new_histogram, read_log
 
 PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="needs Debian's prometheus binary (apt-get install prometheus; "
-    "scripts/system-setup.sh does it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        PROMETHEUS is None,
+        reason="needs Debian's prometheus binary (apt-get install prometheus; "
+        "scripts/system-setup.sh does it)",
+    ),
+    pytest.mark.exclusive,
+]
 
 
 class Prometheus:
@@ -240,19 +243,22 @@ def test_headless_run_serves_metrics_on_loopback_only_while_it_runs(
     prometheus = prometheus_for(metrics_port)
     proc = locust(
         [
-            "-f", str(LOCUSTFILES / "basic.py"), "--headless", "-t", "5s", "-u", "2", "-r", "2",
+            "-f", str(LOCUSTFILES / "basic.py"), "--headless", "-t", "10s", "-u", "2", "-r", "2",
             "-H", url, "--loadkit-out", str(tmp_path / "reports"),
             "--loadkit-metrics-port", str(metrics_port),
         ],
         cwd=tmp_path,
     )  # fmt: skip
     try:
+        # the listener, seen from the OS while the run goes (not after Prometheus's
+        # next scrape, by which time a short run on a busy machine may be over)
+        poll_until(lambda: _listening_addresses(proc.pid, metrics_port), timeout=60, step=0.1)
+        assert _listening_addresses(proc.pid, metrics_port) == {"127.0.0.1"}
         poll_until(
             lambda: prometheus.scalar_by('up{job="loadkit"} == 1 and on() loadkit_users == 2'),
             timeout=120,
             step=0.5,
         )
-        assert _listening_addresses(proc.pid, metrics_port) == {"127.0.0.1"}
         proc.wait(timeout=120)
     finally:
         stop(proc)

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 LOADKIT = [sys.executable, "-m", "loadkit"]
 BECOMES = 'probe(breaker.state) becomes "closed" within 30s after gw-pause'
 SCENARIO = f"""\

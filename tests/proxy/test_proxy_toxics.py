@@ -22,6 +22,8 @@ from loadkit.proxy import ToxiproxyClient
 from loadkit.proxy.process import ProxyProcess
 from loadkit.proxy.proxy import ProxyCollection
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 DEADLINE_S = 30.0  # generous: the machine is shared and loaded
 HUGE_MS = 100_000  # a toxic this large cannot be what let data through in time
 

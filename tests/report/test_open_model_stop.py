@@ -23,6 +23,8 @@ from loadkit.load.arrival import ArrivalRate, IterationDropped, IterationInterru
 from loadkit.report.analysis import OVERALL, analyse
 from loadkit.rundir.reader import load_run_dir
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 HERE = Path(__file__).parent
 LOCUST = str(Path(sys.executable).with_name("locust"))
 

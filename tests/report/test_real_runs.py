@@ -15,7 +15,7 @@ from loadkit.report.analysis import analyse
 from loadkit.report.recovery import find_recoveries
 from loadkit.rundir.reader import load_run_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 
 LOCUSTFILE = Path(__file__).with_name("report_locustfile.py")
 LOCUST = str(Path(sys.executable).with_name("locust"))

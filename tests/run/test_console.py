@@ -22,6 +22,8 @@ from loadkit.run.command import STATUS_EVERY_S
 from loadkit.run.status import RunStatus
 from loadkit.rundir.synthetic import SyntheticFault, SyntheticRun, write_run_dir
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = """\
 name: console

@@ -36,6 +36,8 @@ from shipped_support import (
 from loadkit.run.proxy import start_proxy
 from loadkit.target.config import AgentConfig, TargetConfig, break_fields
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 SHORT: dict[str, Short] = {
     "gateway-callbacks": Short(
         stages=[

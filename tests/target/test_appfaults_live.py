@@ -10,6 +10,8 @@ import websocket
 
 from loadkit.target.launcher import start_target
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 
 @pytest.fixture(scope="module")
 def faults_target(tmp_path_factory):

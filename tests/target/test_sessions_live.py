@@ -10,6 +10,8 @@ import pytest
 
 from loadkit.target.launcher import start_target
 
+pytestmark = pytest.mark.exclusive  # timing-sensitive: see tests/exclusive.py
+
 TIMINGS = {"cold_start_ms": 1500, "warm_start_ms": 20, "idle_after_s": 1.0, "expire_after_s": 2.0}
 
 

@@ -49,6 +49,10 @@ def test_job_user_on_the_camel_gateway(camel, locust) -> None:
     # the service's own timestamps: queued 20 ms + 30 ms of work for a completed job
     server = result.stats.get("JOB complete server")
     assert server is not None and server.requests > 0 and server.min_ms >= 49, result.explain()
+    for part, at_least_ms in (("queue", 19), ("run", 29)):  # created → started → completed
+        stat = result.stats.get(f"JOB complete {part}")
+        assert stat is not None and stat.requests == server.requests, (part, result.explain())
+        assert at_least_ms <= stat.min_ms < server.min_ms, (part, result.explain())
 
 
 def test_a_gateway_that_ignores_timeouts_fails_the_timeout_jobs(locust) -> None:

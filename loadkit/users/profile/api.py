@@ -50,6 +50,8 @@ class JobState:
     error: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
     server_ms: float | None = None  # created → completed by the service's own clock, if it says
+    queue_ms: float | None = None  # created → started (waiting for a worker), if it says
+    run_ms: float | None = None  # started → completed, if it says
 
     @property
     def terminal(self) -> bool:

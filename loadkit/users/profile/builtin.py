@@ -50,7 +50,18 @@ class BuiltinJobs:
         raw = str(data.get("state"))
         error = data.get("error")
         state = _JOB_STATES.get(raw, raw)
-        return JobState(state, raw, None if error is None else str(error), data, _server_ms(data))
+        created, started, completed = (
+            data.get(name) for name in ("created_at", "processing_at", "completed_at")
+        )
+        return JobState(
+            state,
+            raw,
+            None if error is None else str(error),
+            data,
+            _elapsed_ms(created, completed),
+            _elapsed_ms(created, started),
+            _elapsed_ms(started, completed),
+        )
 
     def output(self, client: HttpClient, job_id: str) -> str:
         data = call_json(client, "GET", f"/responses/{job_id}", name="/responses/[id]")
@@ -93,9 +104,8 @@ class BuiltinSessions:
         call_json(client, "DELETE", f"/sessions/{session_id}", name="/sessions/[id]")
 
 
-def _server_ms(data: Mapping[str, Any]) -> float | None:
-    """created_at -> completed_at by the target's own clock (epoch seconds), once completed."""
-    created, completed = data.get("created_at"), data.get("completed_at")
-    if not isinstance(created, int | float) or not isinstance(completed, int | float):
+def _elapsed_ms(start: Any, end: Any) -> float | None:
+    """From one of the target's own timestamps (epoch seconds) to another, when both are set."""
+    if not isinstance(start, int | float) or not isinstance(end, int | float):
         return None
-    return max(0.0, (completed - created) * 1000.0)
+    return max(0.0, (end - start) * 1000.0)

@@ -63,10 +63,23 @@ class YamlJobs(YamlAdapter):
         raw = str(call.read(data, "state"))
         error = call.read(data, "error")
         state = _mapped(states, raw, f"job {job_id}")
-        server_ms = None
-        if state in JOB_TERMINAL and "created" in call.fields:
-            server_ms = _elapsed_ms(call.read(data, "created"), call.read(data, "completed"))
-        return JobState(state, raw, None if error is None else str(error), data, server_ms)
+        stamps: dict[str, Any] = {}
+        if state in JOB_TERMINAL:
+            stamps = {
+                name: call.read(data, name)
+                for name in ("created", "started", "completed")
+                if name in call.fields
+            }
+        created, started, completed = (stamps.get(n) for n in ("created", "started", "completed"))
+        return JobState(
+            state,
+            raw,
+            None if error is None else str(error),
+            data,
+            _elapsed_ms(created, completed),
+            _elapsed_ms(created, started),
+            _elapsed_ms(started, completed),
+        )
 
     def output(self, client: HttpClient, job_id: str) -> str:
         call = self.calls["output"][0]
