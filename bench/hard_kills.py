@@ -1,8 +1,9 @@
 """Hard kills while a fault is active: what is left behind, and for how long.
 
 Each trial starts ``loadkit run`` on a tiny scenario with one long fault,
-waits until the fault is journaled (active), then ``kill -9`` s either
-``loadkit run`` itself or its Locust master, and polls the world every 0.1 s:
+waits until the fault is journaled (active), then ``kill -9`` s ``loadkit
+run`` itself, its Locust master, or both at once, and polls the world every
+0.1 s:
 
 * **faults left active**, looked at where they act: an app fault on an
   external ``loadkit target`` (``GET /admin/faults``), a toxic on an external
@@ -48,7 +49,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("app", "proxy", "pause", "kill")
-VICTIMS = ("run", "master")
+VICTIMS = ("run", "master", "both")
 CLEAN_WITHIN_S = 5.0
 START_TIMEOUT_S = 120.0
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -185,16 +186,18 @@ def trial(kind: str, victim: str, the_world: World, tmp: Path, workers: int = 0)
         tree = psutil.Process(run.pid)
         members = [tree, *tree.children(recursive=True)]
         master = _master_of(tree)
-        killed = tree if victim == "run" else master
-        if killed is None:
+        if master is None and victim != "run":
             result.details.append("no master found")
             result.faults_left = result.processes_left = -1
             return result
-        os.kill(killed.pid, signal.SIGKILL)
+        killed = {"run": [tree], "master": [master], "both": [master, tree]}[victim]
+        for process in killed:
+            assert process is not None
+            os.kill(process.pid, signal.SIGKILL)
         t_kill = time.monotonic()
-        if victim == "run":
+        if victim != "master":
             run.wait()  # we are its parent: reap it, as a shell would
-        watched = [m for m in members if m.pid != run.pid or victim == "run"]
+        watched = [m for m in members if m.pid != run.pid or victim != "master"]
         left_faults = left_procs = 0
         while True:
             now = time.monotonic() - t_kill

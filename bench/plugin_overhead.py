@@ -14,7 +14,7 @@ seconds of the Locust process in that window (the machine is shared, so CPU time
 is a fairer base than wall time). Prints one JSON object with the medians and
 their ratio (aim: >= 0.95).
 
-    /work/venv/bin/python bench/plugin_overhead.py [--rounds 5] [--window 5]
+    .venv/bin/python bench/plugin_overhead.py [--rounds 5] [--window 5]
 """
 
 from __future__ import annotations

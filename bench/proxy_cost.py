@@ -30,7 +30,7 @@ p50/p99, the added p50/p99 (proxied - direct) in ms, the rates and their ratio
 (median of per-round ratios), CPU per request, bulk MB/s; plus the load
 average before and after (other work on the machine skews every figure, the
 pinned ones most). Bounded: about 30 s, 60 s with --pin.
-Run: /work/venv/bin/python bench/proxy_cost.py [--pin] [--concurrency N]
+Run: .venv/bin/python bench/proxy_cost.py [--pin] [--concurrency N]
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The run: one-second intervals, 5,000 requests/s over 20 endpoints (1 h: 18 M
 requests, 137,640 interval histograms, ~40 MB of .hlog), two faults, 1 % errors, a memory
 trend. The run directory is generated once (not timed, or reused with ``--run-dir``);
 then ``python -m loadkit report`` runs ``--repeat`` times in a fresh process and we
-report the median wall time, CPU time and peak RSS of that process (imports,
+report the median wall time, CPU time (its decoding worker processes included)
+and peak RSS of that process and of its workers (imports,
 plots, HTML and all; on a shared machine the CPU time is the steadier figure).
 ``--in-memory`` measures the reader that loads every interval histogram (the
 reporter before the streamed pass) instead. Prints one JSON object.
@@ -32,25 +33,31 @@ _IN_MEMORY = (
 )
 
 
-def _measure(run_dir: Path, out: Path, in_memory: bool) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds, peak RSS bytes) of one report in a child process."""
+def _measure(run_dir: Path, out: Path, in_memory: bool) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, peak RSS bytes, workers' peak RSS bytes) of one report in
+    a child process; the CPU time includes its decoding worker processes'."""
     code = (
         "import resource, sys, time\n"
-        "started, cpu = time.perf_counter(), time.process_time()\n"
+        "def children():\n"
+        "    usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    return usage.ru_utime + usage.ru_stime\n"
+        "started, cpu, child = time.perf_counter(), time.process_time(), children()\n"
         + (_IN_MEMORY if in_memory else "")
         + "from loadkit.cli import main\n"
         f"code = main(['report', {str(run_dir)!r}, '--out', {str(out)!r}])\n"
         "elapsed = time.perf_counter() - started\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(elapsed, time.process_time() - cpu, peak, code, file=sys.stderr)\n"
+        "worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
+        "used = time.process_time() - cpu + children() - child\n"
+        "print(elapsed, used, peak, worker_peak, code, file=sys.stderr)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=3600, check=False
     )
-    elapsed, cpu, peak, exit_code = proc.stderr.strip().splitlines()[-1].split()
+    elapsed, cpu, peak, worker_peak, exit_code = proc.stderr.strip().splitlines()[-1].split()
     if exit_code not in ("0", "1"):
         raise SystemExit(f"report failed: {proc.stderr}")
-    return float(elapsed), float(cpu), int(peak)
+    return float(elapsed), float(cpu), int(peak), int(worker_peak)
 
 
 def main() -> None:
@@ -91,6 +98,7 @@ def main() -> None:
         generated_s = time.perf_counter() - started
         hlog_mb = (run_dir / "latency.hlog").stat().st_size / 1e6
         lines = sum(1 for _ in (run_dir / "latency.hlog").open()) - 3
+        load_before = round(os.getloadavg()[0], 2)
         samples = [
             _measure(run_dir, Path(tmp) / f"out{i}", args.in_memory) for i in range(args.repeat)
         ]
@@ -112,6 +120,10 @@ def main() -> None:
                 "report_s_all": [round(t, 2) for t in times],
                 "report_cpu_s_median": round(statistics.median(s[1] for s in samples), 2),
                 "peak_rss_mb_median": round(statistics.median(s[2] for s in samples) / 2**20, 1),
+                "worker_peak_rss_mb_median": round(
+                    statistics.median(s[3] for s in samples) / 2**20, 1
+                ),
+                "load_avg_1m_before": load_before,
                 "cpus": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
                 "python": sys.version.split()[0],

@@ -7,7 +7,7 @@ through a real ``loadkit proxy``, planned 0.5 s apart, each for 0.3 s.
 events (planned instant → backend call returned, monotonic clock). Prints one
 JSON object (medians over all faults of all runs).
 
-    /work/venv/bin/python bench/schedule_accuracy.py [--runs 3]
+    .venv/bin/python bench/schedule_accuracy.py [--runs 3]
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ samples the measured process's RSS every 5 s and compares the RSS at the end of
 the warm-up (first 25 % of the run, at least 20 s) with the RSS at the end.
 Aim: flat after warm-up, growth < 1 MB. Prints one JSON object.
 
-    /work/venv/bin/python bench/soak_memory.py [--duration 120] [--processes 0]
-    /work/venv/bin/python bench/soak_memory.py --duration 600     # the full figure
+    .venv/bin/python bench/soak_memory.py [--duration 120] [--processes 0]
+    .venv/bin/python bench/soak_memory.py --duration 600     # the full figure
 """
 
 from __future__ import annotations

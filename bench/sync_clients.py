@@ -14,7 +14,7 @@ end-to-end latency (write → event received, median and p99 from Locust's own
 histogram), ordering failures (missed / out-of-order events), and the CPU of
 the Locust process and of the gateway (one core = 100). Prints one JSON object.
 
-    /work/venv/bin/python bench/sync_clients.py [--clients 1000,2500,5000] [--hold 20]
+    .venv/bin/python bench/sync_clients.py [--clients 1000,2500,5000] [--hold 20]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ request event ``JOB echo``. Repeated ROUNDS times on a fresh target; prints
 one JSON object with each round's figures and their medians. Load generator,
 gateway and agent share the (noisy, 2-core) machine.
 
-    /work/venv/bin/python bench/target_throughput.py [--users 20] [--duration 15] [--rounds 3]
+    .venv/bin/python bench/target_throughput.py [--users 20] [--duration 15] [--rounds 3]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ own task, then one client posts sync batches of BATCH changes. Prints one JSON
 object with the median over ROUNDS of: PUT latency p50/p99 (ms), PUT
 throughput (writes/s) and sync throughput (changes applied/s).
 
-    /work/venv/bin/python bench/tasks_sync.py [--clients 4] [--writes 200] [--batch 200]
+    .venv/bin/python bench/tasks_sync.py [--clients 4] [--writes 200] [--batch 200]
 """
 
 from __future__ import annotations

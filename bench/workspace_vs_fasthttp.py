@@ -17,7 +17,7 @@ time twice, ``--window`` seconds apart: requests/s per core = requests / CPU
 seconds. Prints one JSON object: the median of the per-pair ratios
 workspace/plain (aim: >= 0.95) and the medians of each variant.
 
-    /work/venv/bin/python bench/workspace_vs_fasthttp.py [--rounds 5] [--window 5]
+    .venv/bin/python bench/workspace_vs_fasthttp.py [--rounds 5] [--window 5]
 """
 
 from __future__ import annotations

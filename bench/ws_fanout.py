@@ -9,7 +9,7 @@ the median of each round's figures. Client and server share the machine, so
 the end-to-end latency includes the clients' own parsing; ``server_*`` is
 write time -> the gateway's ``sent_at`` (HTTP write, commit, queueing, send).
 
-    /work/venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--writes 50] [--deflate]
+    .venv/bin/python bench/ws_fanout.py [--subscribers 1000] [--writes 50] [--deflate]
 """
 
 from __future__ import annotations

@@ -14,9 +14,13 @@ bug still shows its traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from loadkit import __version__
 from loadkit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, LoadkitError
@@ -38,6 +42,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("loadkit.audit.cli", "rerun the loss audit of a run against a service still up"),
     "validate": ("loadkit.scenario.cli", "check a scenario without running anything"),
 }
+
+
+# Commands whose process ends right after its work (the ``loadkit`` program, not a caller
+# of main(argv)) without the interpreter's teardown: freeing pandas/matplotlib objects one
+# by one costs 0.3-1 s on a busy machine and does nothing for the user.
+FAST_EXIT_COMMANDS = frozenset({"run"})
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` after the atexit handlers (log flushes, pool joins), skipping
+    only the interpreter's final garbage collection and module teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -80,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(command)
         args = parser.parse_args(args_list)
         code: int = args.func(args)
+        if argv is None and command in FAST_EXIT_COMMANDS:
+            _exit_now(code)
         return code
     except LoadkitError as exc:
         print(f"loadkit {command}: error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ input ends the process through :func:`~loadkit.plugin.badinput.exit_bad_input`.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from locust import events
@@ -33,6 +34,7 @@ from locust.env import Environment
 from loadkit.audit import plugin as _audit
 from loadkit.faults import plugin as _faults
 from loadkit.metrics import plugin as _metrics
+from loadkit.plugin import gate as _gate
 from loadkit.plugin.context import plugin_context
 from loadkit.probes import plugin as _probes
 from loadkit.scenario import plugin as _scenario
@@ -41,12 +43,14 @@ __all__: list[str] = []
 
 
 def _add_arguments(parser: Any) -> None:
+    _gate.add_arguments(parser)
     _metrics.add_arguments(parser)
     _scenario.add_arguments(parser)
     _faults.add_arguments(parser)
 
 
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
+    _gate.wait_for_gate(environment.parsed_options)  # loadkit run: until its target is up
     context = plugin_context(environment)
     _metrics.attach(context)
     _scenario.attach(context)
@@ -55,5 +59,12 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
     _audit.attach(context)
 
 
+def _on_quit(**_kwargs: Any) -> None:
+    """Locust is about to exit: leave its objects to the exit, not to a last full GC pass
+    over every object of gevent, Locust and the users (0.3-0.6 s on a busy machine)."""
+    gc.freeze()
+
+
 events.init_command_line_parser.add_listener(_add_arguments)
 events.init.add_listener(_on_init)
+events.quit.add_listener(_on_quit)

@@ -20,20 +20,15 @@ from __future__ import annotations
 import os  # isort: skip
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # isort: skip
-    # Under pytest-xdist the worker's own queue waits on a threading.Event set
-    # from execnet's I/O thread: with threading patched it would wait on the
-    # gevent hub forever (locust#3202). Patch everything but threads here, and
-    # keep Locust from patching again (the variable must not reach the Locust
-    # processes the tests start).
-    from gevent import monkey  # isort: skip
+    # Under pytest-xdist, execnet's I/O thread hands tests to the worker's
+    # main thread through primitives it creates on demand; once gevent has
+    # patched threading they would be greenlet primitives shared with a real
+    # thread, and the worker dies with LoopExit (locust#3202). Keep those real.
+    import execnet_real  # isort: skip
 
-    monkey.patch_all(thread=False)
-    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
-    import locust  # isort: skip
+    execnet_real.keep_real_primitives()
 
-    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
-else:
-    import locust  # noqa: F401  # isort: skip
+import locust  # noqa: F401  # isort: skip
 
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -9,15 +9,21 @@ passed, and writes:
   (``reached`` | ``lost`` | ``unknown``), ``late``, ``state``, ``accepted_at``,
   ``ended_at``, ``took_s``, ``reason``;
 - ``audit.json``: ``{schema, status, reason, host, audited_at, settings,
-  kinds: {KIND: {accepted, reached, lost, late, applied_twice, unknown,
-  missed, out_of_order}}}``.
+  kinds: {KIND: {status, reason, accepted, reached, lost, late, applied_twice,
+  unknown, missed, out_of_order}}}``.
+
+Each item is asked about through the API that made it (:mod:`loadkit.audit.profile`:
+the built-in target's, or the YAML profile's ``audit:`` call). A kind of which
+no item could be asked (the profile has no way to read it back) is ``not
+audited`` with the reason and no counts; ``partly audited`` when some could not.
 
 ``lost`` is gone (the service does not know it) or not at its end state by
 the deadline. ``late`` reached its end, but more than ``late_after_s`` after
 it was accepted (by the service's own time when it says, else by when the
 audit saw it get there; an item already at its end at the first look is never
 late by the audit's clock). ``unknown``: the service did not answer about it.
-``applied_twice`` is ``null`` where the service does not expose it.
+``applied_twice``: items the service says it applied (ran, wrote) more than
+once; ``null`` where the service does not expose it.
 Subscribers report what they saw as ``sync-subscriber`` items
 (``missed``, ``out_of_order``: versions a subscriber never got, or got after a
 later one); their sums are the ``sync`` kind's ``missed`` and
@@ -39,8 +45,9 @@ from typing import Any
 
 import httpx
 
-from loadkit.audit.builtin import BUILTIN_AUDITORS, KindAuditor, Look
-from loadkit.audit.record import BUILTIN_API, read_accepted
+from loadkit.audit.builtin import KindAuditor, Look
+from loadkit.audit.profile import Auditors
+from loadkit.audit.record import read_accepted
 from loadkit.audit.settings import AuditSettings
 from loadkit.rundir.layout import AUDIT_JSON, AUDIT_JSONL, write_json_atomic
 
@@ -64,6 +71,7 @@ REQUEST_TIMEOUT_S = 5.0
 class _Item:
     record: dict[str, Any]
     auditor: KindAuditor | None
+    why_not: str | None = None  # no auditor: why the service cannot be asked about it
     look: Look | None = None
     first_status: str | None = None
     seen_end_at: float | None = None
@@ -91,11 +99,11 @@ class AuditResult:
         }
 
 
-def _auditor(record: dict[str, Any], auditors: Mapping[str, KindAuditor]) -> KindAuditor | None:
-    """The auditor of a record: none when the work was made through another service's API."""
-    if record.get("api", BUILTIN_API) != BUILTIN_API:
-        return None
-    return auditors.get(str(record["kind"]))
+def _item(record: dict[str, Any], auditors: Auditors) -> _Item:
+    auditor = auditors.auditor(record)
+    if isinstance(auditor, str):
+        return _Item(record, None, auditor)
+    return _Item(record, auditor)
 
 
 def not_audited(run_dir: Path, reason: str, host: str | None = None) -> AuditResult:
@@ -130,17 +138,13 @@ def _outcome(item: _Item, settings: AuditSettings) -> dict[str, Any]:
     accepted_at = float(item.record["t"])
     row: dict[str, Any] = {"kind": item.kind, "id": item.record["id"], "accepted_at": accepted_at}
     if item.auditor is None:
-        api = item.record.get("api", BUILTIN_API)
-        reason = (
-            f"no auditor for {item.kind}"
-            if api == BUILTIN_API
-            else f"made through {api}: the audit speaks the built-in target's API only"
-        )
-        return {**row, "result": "unknown", "late": False, "reason": reason}
+        return {**row, "result": "unknown", "late": False, "asked": False, "reason": item.why_not}
     if look is None or look.status == "unreachable":
         reason = look.detail if look is not None else "not looked at before the deadline"
         return {**row, "result": "unknown", "late": False, "reason": reason}
     row["state"] = look.state
+    if look.applied is not None:
+        row["applied"] = look.applied
     if look.status == "gone":
         return {**row, "result": "lost", "late": False, "reason": look.detail or "gone"}
     if look.status == "pending":
@@ -152,8 +156,6 @@ def _outcome(item: _Item, settings: AuditSettings) -> dict[str, Any]:
     took = None if ended_at is None else max(0.0, ended_at - accepted_at)
     late = took is not None and took > settings.late_after_s
     row.update(result="reached", late=late, ended_at=ended_at, took_s=took, reason=None)
-    if look.applied is not None:
-        row["applied"] = look.applied
     return row
 
 
@@ -167,8 +169,27 @@ def _subscriber_counts(subscribers: list[dict[str, Any]], counts: dict[str, Any]
         counts[key] = sum(valid) if len(valid) == len(values) else None
 
 
+def _kind_status(counts: dict[str, Any], not_asked: list[str]) -> None:
+    """``status``/``reason`` of a kind: items the service could not be asked about are no count.
+
+    A kind of which no item could be asked is ``not audited`` and has no counts
+    (never "0 lost"); one of which some could not is ``partly audited``.
+    """
+    counts["status"], counts["reason"] = "done", None
+    if not not_asked:
+        return
+    if len(not_asked) == counts["accepted"]:
+        counts["status"], counts["reason"] = "not audited", not_asked[0]
+        for key in ("reached", "lost", "late", "applied_twice"):
+            counts[key] = None
+        return
+    counts["status"] = "partly audited"
+    counts["reason"] = f"{len(not_asked)} of {counts['accepted']} not asked: {not_asked[0]}"
+
+
 def _counts(rows: list[dict[str, Any]], subscribers: list[dict[str, Any]]) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {}
+    not_asked: dict[str, list[str]] = {}
     for row in rows:
         counts = kinds.setdefault(
             row["kind"],
@@ -188,9 +209,14 @@ def _counts(rows: list[dict[str, Any]], subscribers: list[dict[str, Any]]) -> di
         counts["late"] += int(bool(row.get("late")))
         if "applied" in row:
             counts["applied_twice"] = (counts["applied_twice"] or 0) + int(row["applied"] > 1)
+        if row.get("asked") is False:
+            not_asked.setdefault(row["kind"], []).append(str(row.get("reason")))
+    for kind, counts in kinds.items():
+        _kind_status(counts, not_asked.get(kind, []))
     if subscribers:
         sync = kinds.setdefault(
-            "sync", {"accepted": 0, "reached": 0, "lost": 0, "late": 0, "unknown": 0}
+            "sync",
+            {"accepted": 0, "reached": 0, "lost": 0, "late": 0, "unknown": 0, "status": "done"},
         )
         _subscriber_counts(subscribers, sync)
     return kinds
@@ -201,14 +227,19 @@ def run_audit(
     base_url: str,
     settings: AuditSettings | None = None,
     auditors: Mapping[str, KindAuditor] | None = None,
+    profile: str | None = None,
 ) -> AuditResult:
-    """Audit ``run_dir``'s accepted items against the service at ``base_url``; writes the files."""
+    """Audit ``run_dir``'s accepted items against the service at ``base_url``; writes the files.
+
+    ``auditors`` replaces the built-in target's; ``profile`` (a profile
+    reference) replaces the one each item was recorded with.
+    """
     settings = settings or AuditSettings()
-    auditors = BUILTIN_AUDITORS if auditors is None else auditors
+    chooser = Auditors(auditors, profile)
     records = read_accepted(run_dir)
     subscribers = [r for r in records if r["kind"] == SUBSCRIBER_KIND]
     records = [r for r in records if r["kind"] != SUBSCRIBER_KIND]
-    items = [_Item(record, _auditor(record, auditors)) for record in records]
+    items = [_item(record, chooser) for record in records]
     deadline = time.monotonic() + settings.deadline_s
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
         pending = [item for item in items if item.auditor is not None]

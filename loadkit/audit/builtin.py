@@ -4,7 +4,9 @@ An auditor looks at one item and answers a :class:`Look`:
 
 - ``jobs`` (``accepted(env, "jobs", request_id)``): ``GET /status/{id}``; the
   end state is a terminal state (completed, failed, timeout, interrupted),
-  ``completed_at`` is when it got there; 404 is gone.
+  ``completed_at`` is when it got there; 404 is gone. ``claims`` (how many
+  times an agent was handed the job) is how often it was applied: more than
+  once when it was run again after its agent died or its lease expired.
 - ``sessions`` (``accepted(env, "sessions", session_id)``; ``closed=True`` in a
   later record when the client deleted it): ``GET /sessions/{id}``; the end
   state is having been ready (``ready_at``); 404 is gone unless the client
@@ -14,18 +16,19 @@ An auditor looks at one item and answers a :class:`Look`:
   ``GET /repos/{repo}/tasks/{id}``; the write is kept when the task's version
   is at least ``N``; 404 or a lower version is lost.
 
-Other services plug in their own :class:`KindAuditor` (a profile's calls).
+Other services are asked through their profile (:mod:`loadkit.audit.profile`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
-__all__ = ["BUILTIN_AUDITORS", "KindAuditor", "Look"]
+__all__ = ["BUILTIN_AUDITORS", "KindAuditor", "Look", "seconds_of"]
 
 JOB_TERMINAL = frozenset({"completed", "failed", "timeout", "interrupted"})
 
@@ -69,6 +72,17 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def seconds_of(value: Any) -> float | None:
+    """A timestamp as epoch seconds: a number of seconds, or ISO 8601 text (UTC if naive)."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return _number(value)
+
+
 class JobAuditor:
     def look(self, client: httpx.Client, item: dict[str, Any]) -> Look:
         answer = _get(client, f"/status/{quote(item['id'], safe='')}")
@@ -80,9 +94,11 @@ class JobAuditor:
         if isinstance(data, Look):
             return data
         state = str(data.get("state"))
+        claims = data.get("claims")  # times an agent was handed the job to run
+        runs = claims if isinstance(claims, int) and not isinstance(claims, bool) else None
         if state in JOB_TERMINAL:
-            return Look("end", state, _number(data.get("completed_at")))
-        return Look("pending", state)
+            return Look("end", state, _number(data.get("completed_at")), runs)
+        return Look("pending", state, applied=runs)
 
 
 class SessionAuditor:

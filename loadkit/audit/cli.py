@@ -3,9 +3,14 @@
     loadkit audit reports/20261130-170501-jobs                 # the run's host
     loadkit audit reports/20261130-170501-jobs --host http://127.0.0.1:8080 --deadline 1m
 
+Each item is asked about through the profile it was made with (recorded in
+``accepted.jsonl``); ``--profile`` asks through another one (a shipped name,
+a profile file, or scenario.yaml#service).
+
 Writes ``audit.jsonl`` and ``audit.json`` into the run dir (then ``loadkit
 report RUN_DIR`` shows them). Exit 0 when every accepted item reached its end
-state, 1 when one was lost, 3 when the service could not be reached.
+state, 1 when one was lost, 3 when the service could not be reached or some
+items could not be asked about (not audited, unknown).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from loadkit.errors import (
     RunDirError,
 )
 
-__all__ = ["audit_run", "print_result", "register"]
+__all__ = ["audit_run", "exit_code", "print_result", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +44,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", help="the service's base URL (default: the run's host)")
     parser.add_argument("--deadline", help="how long to wait for items, e.g. 30s")
     parser.add_argument("--late-after", help="an item slower than this is late, e.g. 10s")
+    parser.add_argument(
+        "--profile", help="ask through this service profile instead of the recorded one"
+    )
     parser.set_defaults(func=_command)
 
 
@@ -70,16 +78,36 @@ def print_result(result: AuditResult) -> None:
     if not result.kinds:
         print("audit: no accepted work recorded (accepted.jsonl is empty or missing)")
     for kind, c in result.kinds.items():
+        if c.get("status") == "not audited":
+            print(f"audit: {kind}: {c['accepted']} accepted, not audited: {c.get('reason')}")
+            continue
+        twice = "" if c.get("applied_twice") is None else f", {c['applied_twice']} applied twice"
         print(
             f"audit: {kind}: {c['accepted']} accepted, {c['reached']} reached the end state, "
-            f"{c['lost']} lost, {c['late']} late, {c['unknown']} unknown"
+            f"{c['lost']} lost, {c['late']} late, {c['unknown']} unknown{twice}"
         )
+        if c.get("status") == "partly audited":
+            print(f"audit: {kind}: partly audited: {c.get('reason')}")
 
 
-def audit_run(run_dir: Path, host: str, settings: AuditSettings) -> AuditResult:
-    result = run_audit(run_dir, host, settings)
+def audit_run(
+    run_dir: Path, host: str, settings: AuditSettings, profile: str | None = None
+) -> AuditResult:
+    result = run_audit(run_dir, host, settings, profile=profile)
     print_result(result)
     return result
+
+
+def exit_code(result: AuditResult) -> int:
+    """1 when an item was lost; 3 when the audit could not tell about every item; else 0."""
+    if result.status != "done":
+        return EXIT_RUN_FAILED
+    counts = list(result.kinds.values())
+    if any(c.get("lost") for c in counts):
+        return EXIT_CHECKS_FAILED
+    if any(c.get("status", "done") != "done" or c.get("unknown") for c in counts):
+        return EXIT_RUN_FAILED
+    return EXIT_OK
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -96,8 +124,10 @@ def _command(args: argparse.Namespace) -> int:
         raise RunDirError(
             "has no host in run.json", source=str(run_dir), fix="give --host http://HOST:PORT"
         )
-    result = audit_run(run_dir, host.rstrip("/"), _settings(meta, args))
-    if result.status != "done":
-        return EXIT_RUN_FAILED
-    lost = sum(int(c.get("lost") or 0) for c in result.kinds.values())
-    return EXIT_CHECKS_FAILED if lost else EXIT_OK
+    profile = args.profile
+    if profile:
+        from loadkit.users.profile.loader import load_profile
+
+        load_profile(profile)  # a bad reference: exit 2 with file:line, before any request
+    result = audit_run(run_dir, host.rstrip("/"), _settings(meta, args), profile)
+    return exit_code(result)

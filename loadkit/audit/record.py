@@ -11,6 +11,10 @@ file survives a killed run::
 
     {"t": 1795000001.25, "kind": "jobs", "id": "3f2a...", "workspace": "lk-1"}
 
+Work made through an adapter (``api=self.api``) records its name (``builtin``
+or the adapter's class) and, for a YAML profile's adapter, the profile's
+reference (``"profile": "camel-gateway"``): the audit asks through that profile.
+
 On a worker the call is sent to the master (a ``loadkit_accepted`` message),
 which writes it. Without the loadkit plugin (or before the first test start)
 the call does nothing. After the load, :mod:`loadkit.audit.audit` asks the
@@ -90,7 +94,11 @@ class AcceptedLog:
     def record(self, kind: str, item_id: Any, attrs: dict[str, Any]) -> None:
         item = {k: v for k, v in attrs.items() if k not in _RESERVED}
         if "api" in item:  # the adapter that made the call: the audit must speak it too
-            item["api"] = api_name(item["api"])
+            adapter = item["api"]
+            item["api"] = api_name(adapter)
+            reference = getattr(adapter, "profile_reference", None)
+            if isinstance(reference, str) and reference:
+                item["profile"] = reference  # the YAML profile it was read from
         item.update(t=time.time(), kind=str(kind), id=str(item_id))
         if self._send is not None:
             try:

@@ -1,7 +1,8 @@
 """The ``probes:`` section of a scenario: what to sample of the service's own state.
 
-A probe is a name, an HTTP GET, an interval and the JSON fields to read from
-the answer (JMESPath expressions, https://jmespath.org)::
+A probe is a name, an HTTP GET (or a call of the service profile), an
+interval and the JSON fields to read from the answer (JMESPath expressions,
+https://jmespath.org)::
 
     probes:
       - name: breaker
@@ -10,8 +11,13 @@ the answer (JMESPath expressions, https://jmespath.org)::
         every: 250ms                 # default 1s
         timeout: 1s                  # default: the smaller of 'every' and 2s
         fields: {state: circuit_breakers.gateway_callback, opened: breaker_opened}
+      - name: hook
+        call: health                 # instead of 'get': a call of the profile's 'calls:'
+        fields: {state: circuitBreakers.stopHook}
 
-The base URL of a path is the run's host, or with ``target: gateway|agent``
+A ``call`` is made as the profile says (method, path, body, headers and
+``${ENV}`` secrets) on the run's host; the scenario loader checks that the
+profile has it. The base URL of a path is the run's host, or with ``target: gateway|agent``
 that process of the built-in target (read from its ``target.json``: the
 agent's own ``/health`` answers while the gateway is down).
 
@@ -36,7 +42,7 @@ from loadkit.units import parse_duration
 
 __all__ = ["PROBE_TARGETS", "ProbeSpec", "parse_probes"]
 
-PROBE_KEYS = ("name", "get", "target", "every", "timeout", "fields")
+PROBE_KEYS = ("name", "get", "call", "target", "every", "timeout", "fields")
 PROBE_TARGETS = ("gateway", "agent")
 MIN_EVERY_S = 0.05
 MAX_EVERY_S = 3600.0
@@ -51,15 +57,16 @@ class ProbeSpec:
     """One validated probe. ``fields`` maps a field name to its JMESPath expression."""
 
     name: str
-    get: str  # a path starting with '/' or an absolute http(s) URL
+    get: str  # a path starting with '/' or an absolute http(s) URL ("" for a call)
     target: str | None  # None: the run's host; else a process of the built-in target
     every_s: float
     timeout_s: float
     fields: Mapping[str, str]
+    call: str | None = None  # a call of the service profile's 'calls:', instead of 'get'
 
     @property
     def relative(self) -> bool:
-        return self.get.startswith("/")
+        return self.call is not None or self.get.startswith("/")
 
     def url(self, base: str) -> str:
         """The URL to GET, with a path joined to ``base``."""
@@ -73,6 +80,7 @@ class ProbeSpec:
             "every_s": self.every_s,
             "timeout_s": self.timeout_s,
             "fields": dict(self.fields),
+            "call": self.call,
         }
 
 
@@ -144,9 +152,18 @@ def _parse_one(item: Any, index: int) -> ProbeSpec:
         raise _error(
             f"{label}.name", f"{name!r} is not a probe name", "use letters, digits, '-' or '_'"
         )
-    if "get" not in item:
+    call = item.get("call")
+    if call is not None:
+        if "get" in item:
+            raise _error(f"{label}.call", "is given with 'get'", "keep one of 'get' and 'call'")
+        if not isinstance(call, str) or not _NAME_RE.match(call):
+            raise _error(f"{label}.call", f"{call!r} is not a call name", "name one of the "
+                         "service profile's 'calls:', e.g. 'call: health'")  # fmt: skip
+        get = ""
+    elif "get" not in item:
         raise _error(f"{label}.get", "is missing", "say what to GET, e.g. 'get: /health'")
-    get = _get(item["get"], label)
+    else:
+        get = _get(item["get"], label)
     target = item.get("target")
     if target is not None:
         if target not in PROBE_TARGETS:
@@ -155,7 +172,7 @@ def _parse_one(item: Any, index: int) -> ProbeSpec:
                 f"{target!r} is not a target process",
                 did_you_mean(str(target), PROBE_TARGETS),
             )
-        if not get.startswith("/"):
+        if get and not get.startswith("/"):
             raise _error(f"{label}.target", "needs a path in 'get'", "write e.g. 'get: /health'")
     if "fields" not in item:
         raise _error(f"{label}.fields", "is missing", "name the JSON fields to read")
@@ -164,7 +181,8 @@ def _parse_one(item: Any, index: int) -> ProbeSpec:
     )
     default_timeout = min(every, MAX_TIMEOUT_S)
     timeout = _duration(item.get("timeout"), f"{label}.timeout", default_timeout, 0.01, 60.0)
-    return ProbeSpec(name, get, target, every, timeout, _fields(item["fields"], label))
+    fields = _fields(item["fields"], label)
+    return ProbeSpec(name, get, target, every, timeout, fields, call)
 
 
 def parse_probes(raw: Any) -> tuple[ProbeSpec, ...]:

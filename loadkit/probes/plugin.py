@@ -2,7 +2,9 @@
 
 On the master (or the local runner), when the scenario has ``probes:``, a
 :class:`~loadkit.probes.sampler.ProbeSampler` starts on every ``test_start``
-into that test's run directory and stops on ``test_stop`` / ``quitting``.
+into that test's run directory and stops on ``test_stop`` / ``quitting``. A
+probe's ``call`` is one of the ``calls:`` of the scenario's ``service:`` profile
+(or of ``--user-profile``).
 Workers sample nothing.
 """
 
@@ -10,12 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from loadkit.errors import ConfigError
 from loadkit.plugin.context import PluginContext
 from loadkit.probes.model import ProbeSpec
 from loadkit.probes.sampler import ProbeSampler
+from loadkit.users.profile.calls import Call
 
 __all__ = ["attach", "target_url"]
 
@@ -34,6 +39,21 @@ def target_url(target_info: str | None, process: str) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return str(url) if url else None
+
+
+def _profile_calls(context: PluginContext, probes: tuple[ProbeSpec, ...]) -> Mapping[str, Call]:
+    """The named calls of the run's service profile, when a probe makes one."""
+    if not any(probe.call for probe in probes):
+        return {}
+    from loadkit.users.profile.loader import BUILTIN, load_profile
+
+    scenario = context.scenario.options.get("user-profile") if context.scenario else None
+    reference = scenario or getattr(context.options, "user_profile", None) or BUILTIN
+    try:
+        return load_profile(str(reference)).calls
+    except ConfigError as exc:  # checked when the scenario loaded: say it in every sample
+        log.error("loadkit: probe calls not made: %s", exc)
+        return {}
 
 
 def attach(context: PluginContext) -> ProbeSampler | None:
@@ -56,7 +76,7 @@ def attach(context: PluginContext) -> ProbeSampler | None:
         host = environment.host or getattr(options, "host", None)
         return str(host) if host else None
 
-    sampler = ProbeSampler(probes, base_url)
+    sampler = ProbeSampler(probes, base_url, _profile_calls(context, probes))
 
     def on_test_start(**_kwargs: Any) -> None:
         run_dir = getattr(recorder, "run_dir", None)  # metrics made this test's run dir already

@@ -1,7 +1,7 @@
 """Sample probes on the master for the whole run, into ``<run-dir>/probes.jsonl``.
 
-One greenlet per probe GETs its URL every ``every_s`` (on a fixed grid from
-its start, so a slow answer does not shift later samples), reads the fields
+One greenlet per probe GETs its URL (or makes its profile call) every ``every_s``
+(on a fixed grid from its start, so a slow answer does not shift later samples), reads the fields
 with JMESPath and appends one line per sample::
 
     {"t": 1795000001.25, "probe": "breaker", "ok": true, "status": 200, "ms": 3.1,
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import jmespath
 from loadkit.probes.model import ProbeSpec
 from loadkit.rundir.jsonl import JsonLines
 from loadkit.rundir.layout import PROBES_JSONL
+from loadkit.users.profile.calls import Call
 
 __all__ = ["PROBES_FILE", "ProbeSampler", "sample_once"]
 
@@ -46,14 +47,32 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def sample_once(probe: ProbeSpec, client: httpx.Client, base: str | None) -> dict[str, Any]:
-    """GET the probe once; returns the sample record (never raises)."""
+def _send(
+    probe: ProbeSpec, client: httpx.Client, base: str, calls: Mapping[str, Call]
+) -> httpx.Response:
+    if probe.call is None:
+        return client.get(probe.url(base), timeout=probe.timeout_s)
+    call = calls.get(probe.call)
+    if call is None:
+        raise LookupError(f"the service profile has no call {probe.call!r}")
+    path, headers, body = call.prepare({})
+    url = f"{base.rstrip('/')}{path}"
+    return client.request(call.method, url, headers=headers, json=body, timeout=probe.timeout_s)
+
+
+def sample_once(
+    probe: ProbeSpec,
+    client: httpx.Client,
+    base: str | None,
+    calls: Mapping[str, Call] | None = None,
+) -> dict[str, Any]:
+    """Sample the probe once (its GET, or its call of ``calls``); the record (never raises)."""
     started = time.perf_counter()
     record: dict[str, Any] = {"probe": probe.name, "ok": False, "status": None, "values": {}}
     try:
         if base is None and probe.relative:
             raise LookupError("no base URL for a path (no --host, or no target.json)")
-        response = client.get(probe.url(base or ""), timeout=probe.timeout_s)
+        response = _send(probe, client, base or "", calls or {})
         record["status"] = response.status_code
         if response.status_code >= 400:
             raise LookupError(f"HTTP {response.status_code}")
@@ -81,9 +100,15 @@ def sample_once(probe: ProbeSpec, client: httpx.Client, base: str | None) -> dic
 class ProbeSampler:
     """Runs every probe of a run as its own greenlet until :meth:`stop`."""
 
-    def __init__(self, probes: tuple[ProbeSpec, ...], base_url: BaseUrl) -> None:
+    def __init__(
+        self,
+        probes: tuple[ProbeSpec, ...],
+        base_url: BaseUrl,
+        calls: Mapping[str, Call] | None = None,
+    ) -> None:
         self.probes = probes
         self.base_url = base_url
+        self.calls: Mapping[str, Call] = calls or {}
         self._greenlets: list[gevent.Greenlet[Any, Any]] = []
         self._out: JsonLines | None = None
         self.samples = 0
@@ -103,7 +128,7 @@ class ProbeSampler:
         ticks = 0
         try:
             while True:
-                record = sample_once(probe, client, self.base_url(probe))
+                record = sample_once(probe, client, self.base_url(probe), self.calls)
                 if self._out is not None:
                     self._out.append(record)
                     self.samples += 1

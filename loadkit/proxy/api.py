@@ -14,7 +14,9 @@
     POST   /reset                            204
     GET    /version                          200 {"version": ...}
 
-A proxy is ``{name, listen, upstream, enabled, toxics}``; errors are
+A proxy is ``{name, listen, upstream, enabled, toxics}``; a toxic, or a
+request that disables a proxy, may carry an ``owner`` (a loadkit extension,
+see :mod:`loadkit.proxy.owner`: undone when that process is gone); errors are
 ``{"error": message, "status": code}``. As Toxiproxy does, requests whose
 User-Agent starts with ``Mozilla/`` get 403, so a web page cannot drive the
 proxy from a browser.
@@ -31,6 +33,7 @@ from typing import Any
 from loadkit import __version__
 from loadkit.proxy.apierror import BAD_REQUEST_BODY, ApiError
 from loadkit.proxy.httpserver import Request, Response
+from loadkit.proxy.owner import Owner
 from loadkit.proxy.proxy import ProxyCollection
 
 #: The Toxiproxy API level this server implements; /version reports it with ours.
@@ -124,7 +127,8 @@ class ProxyApi:
                 raise BAD_REQUEST_BODY.caused_by(f"{key} must be a string")
         if not isinstance(fields["enabled"], bool):
             raise BAD_REQUEST_BODY.caused_by("enabled must be true or false")
-        await proxy.update(fields["listen"], fields["upstream"], fields["enabled"])
+        owner = Owner.from_json(body.get("owner"))
+        await proxy.update(fields["listen"], fields["upstream"], fields["enabled"], owner)
         return Response.json(HTTPStatus.OK, proxy.to_json())
 
     async def proxy_delete(self, request: Request, args: list[str]) -> Response:

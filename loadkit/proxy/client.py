@@ -9,11 +9,15 @@ parameter is wrong before sending, :class:`~loadkit.errors.FaultPlanError`.
     client.create_proxy("db", "127.0.0.1:0", "127.0.0.1:5432")
     name = client.add_toxic("db", "latency", {"latency": 500, "jitter": 50})
     client.remove_toxic("db", name)
+
+``owner=`` (on ``add_toxic`` and ``set_enabled``) names the process whose fault
+it is; ``loadkit proxy`` undoes it when that process is gone (see
+:mod:`loadkit.proxy.owner`). Toxiproxy ignores it.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 from urllib.parse import quote
 
 import httpx
@@ -29,6 +33,7 @@ class ToxicInfo(TypedDict):
     stream: str
     toxicity: float
     attributes: dict[str, Any]
+    owner: NotRequired[dict[str, Any]]
 
 
 class ProxyInfo(TypedDict):
@@ -102,9 +107,13 @@ class ToxiproxyClient:
     def delete_proxy(self, name: str) -> None:
         self._request("DELETE", f"/proxies/{_seg(name)}")
 
-    def set_enabled(self, name: str, enabled: bool) -> ProxyInfo:
+    def set_enabled(
+        self, name: str, enabled: bool, *, owner: dict[str, Any] | None = None
+    ) -> ProxyInfo:
         """Enable, or disable ("down": close connections, refuse new ones), a proxy."""
-        body = {"enabled": enabled}
+        body: dict[str, Any] = {"enabled": enabled}
+        if owner is not None:
+            body["owner"] = owner
         result: ProxyInfo = self._request("POST", f"/proxies/{_seg(name)}", json=body).json()
         return result
 
@@ -127,6 +136,7 @@ class ToxiproxyClient:
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
+        owner: dict[str, Any] | None = None,
     ) -> str:
         """Add a toxic to ``proxy``; returns its name (default ``<type>_<stream>``)."""
         if stream not in STREAMS:
@@ -145,6 +155,8 @@ class ToxiproxyClient:
         }
         if name:
             body["name"] = name
+        if owner is not None:
+            body["owner"] = owner
         path = f"/proxies/{_seg(proxy)}/toxics"
         created: ToxicInfo = self._request("POST", path, json=body, what=f"{type} toxic").json()
         return created["name"]

@@ -6,6 +6,9 @@ connection; changing ``listen`` or ``upstream`` restarts it; ``listen`` with
 port 0 picks a free port and the proxy reports the real one. Unlike
 Toxiproxy, a listen address without a host means 127.0.0.1 and non-loopback
 addresses are refused unless the server was started with ``--allow-remote``.
+Also unlike Toxiproxy, a toxic (or a disable) may name its owner process, and
+:meth:`ProxyCollection.drop_orphans` undoes it once that process is gone
+(see :mod:`loadkit.proxy.owner`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from loadkit.proxy.apierror import (
     ApiError,
 )
 from loadkit.proxy.connection import Connection
+from loadkit.proxy.owner import Owner
 from loadkit.proxy.toxics import STREAMS, Toxic, parse_new_toxic, parse_toxic_update
 
 LISTEN_BACKLOG = 1024
@@ -70,15 +74,19 @@ class Proxy:
         self.connections: set[Connection] = set()
         self._toxics: list[Toxic] = []
         self._server: asyncio.Server | None = None
+        self.disabled_by: Owner | None = None  # enabled again by the proxy when it is gone
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "name": self.name,
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
             "toxics": self.toxics_json(),
         }
+        if self.disabled_by is not None:
+            body["disabled_by"] = self.disabled_by.to_json()
+        return body
 
     # -- listener ---------------------------------------------------------------
     async def start(self) -> None:
@@ -98,6 +106,7 @@ class Proxy:
         bound_port = self._server.sockets[0].getsockname()[1]
         self.listen = join_address(host, bound_port)
         self.enabled = True
+        self.disabled_by = None
 
     async def stop(self) -> None:
         if not self.enabled:
@@ -109,7 +118,10 @@ class Proxy:
         for connection in list(self.connections):
             connection.close()
 
-    async def update(self, listen: str, upstream: str, enabled: bool) -> None:
+    async def update(
+        self, listen: str, upstream: str, enabled: bool, owner: Owner | None = None
+    ) -> None:
+        """Change the addresses and state; a disable may name its ``owner``."""
         if listen != self.listen or upstream != self.upstream:
             split_address(upstream, "upstream")
             split_address(listen or ":0", "listen")
@@ -119,6 +131,7 @@ class Proxy:
             await self.start()
         elif not enabled:
             await self.stop()
+            self.disabled_by = owner
 
     def _accept(self) -> Any:
         connection = Connection(self)
@@ -262,6 +275,35 @@ class ProxyCollection:
         for proxy in list(self.proxies.values()):
             await proxy.start()
             proxy.reset_toxics()
+
+    async def drop_orphans(self) -> list[str]:
+        """Remove the toxics, and enable the proxies, of owners that are gone; what was done."""
+        gone: dict[Owner, bool] = {}
+
+        def is_gone(owner: Owner) -> bool:
+            if owner not in gone:
+                gone[owner] = owner.gone()
+            return gone[owner]
+
+        done: list[str] = []
+        for proxy in list(self.proxies.values()):
+            for toxic in proxy.toxics():
+                if toxic.owner is not None and is_gone(toxic.owner):
+                    proxy.remove_toxic(toxic.name)
+                    done.append(
+                        f"removed toxic {toxic.name} of proxy {proxy.name}: "
+                        f"its owner (pid {toxic.owner.pid}) is gone"
+                    )
+            owner = proxy.disabled_by
+            if owner is not None and not proxy.enabled and is_gone(owner):
+                try:
+                    await proxy.start()
+                except ApiError as exc:
+                    proxy.disabled_by = None  # do not retry every tick; say why once
+                    done.append(f"cannot enable proxy {proxy.name} again: {exc.message}")
+                else:
+                    done.append(f"enabled proxy {proxy.name}: its owner (pid {owner.pid}) is gone")
+        return done
 
     async def close_all(self) -> None:
         for proxy in list(self.proxies.values()):

@@ -1,7 +1,9 @@
 """Run the proxy API and every proxy on one event loop until SIGTERM or Ctrl-C.
 
 On a stop signal the API stops accepting requests, every proxy closes its
-listener and connections, and :func:`run` returns 0.
+listener and connections, and :func:`run` returns 0. Meanwhile, every half
+second, the toxics (and disables) of owner processes that are gone are undone
+(:mod:`loadkit.proxy.owner`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from loadkit.errors import ConfigError
 from loadkit.proxy.api import ProxyApi
 from loadkit.proxy.apierror import ApiError
 from loadkit.proxy.httpserver import HttpServer
+from loadkit.proxy.owner import WATCH_INTERVAL_S
 from loadkit.proxy.proxy import Proxy, ProxyCollection
 
 Announce = Callable[[str, list[Proxy]], None]
@@ -64,10 +67,24 @@ async def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        watcher = asyncio.create_task(watch_owners(collection))
+        try:
+            await stop.wait()
+        finally:
+            watcher.cancel()
     finally:
         await api.close()
         await collection.close_all()
+
+
+async def watch_owners(collection: ProxyCollection) -> None:
+    """Every WATCH_INTERVAL_S, undo the faults of owners that are gone (loadkit.proxy.owner)."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL_S)
+        async with collection.lock:
+            notes = await collection.drop_orphans()
+        for note in notes:
+            print(f"loadkit proxy: {note}", file=sys.stderr, flush=True)
 
 
 async def populate_from_file(collection: ProxyCollection, path: Path) -> list[Proxy]:

@@ -1,6 +1,7 @@
 """Toxic types and the toxic JSON model, validated the way Toxiproxy's API does.
 
-A toxic is ``{"name", "type", "stream", "toxicity", "attributes"}``. ``stream``
+A toxic is ``{"name", "type", "stream", "toxicity", "attributes"}``, plus
+``owner`` when the client sent one (see :mod:`loadkit.proxy.owner`). ``stream``
 is ``upstream`` (client -> server) or ``downstream`` (server -> client, the
 default); ``toxicity`` is the probability (0..1, default 1) that the toxic
 applies to a given connection; ``name`` defaults to ``<type>_<stream>``.
@@ -21,6 +22,7 @@ from loadkit.proxy.apierror import (
     INVALID_TOXIC_TYPE,
     TOXIC_ALREADY_EXISTS,
 )
+from loadkit.proxy.owner import Owner
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
@@ -69,15 +71,19 @@ class Toxic:
     stream: str
     toxicity: float = 1.0
     attributes: dict[str, int] = field(default_factory=dict)
+    owner: Owner | None = None  # removed by the proxy when this process is gone
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "attributes": dict(self.attributes),
             "name": self.name,
             "type": self.type,
             "stream": self.stream,
             "toxicity": self.toxicity,
         }
+        if self.owner is not None:
+            body["owner"] = self.owner.to_json()
+        return body
 
     def attr(self, name: str) -> int:
         return self.attributes.get(name, 0)
@@ -104,7 +110,8 @@ def parse_new_toxic(body: Any, exists: Callable[[str], bool]) -> Toxic:
     if exists(name):
         raise TOXIC_ALREADY_EXISTS
     attributes = parse_attributes(type_name, body.get("attributes"), base=None)
-    return Toxic(name, type_name, stream, toxicity, attributes)
+    owner = Owner.from_json(body.get("owner"))
+    return Toxic(name, type_name, stream, toxicity, attributes, owner)
 
 
 def parse_toxic_update(toxic: Toxic, body: Any) -> tuple[dict[str, int], float]:

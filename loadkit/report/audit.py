@@ -2,8 +2,9 @@
 
 ``lost(jobs) == 0`` fails "not audited" (with the reason) when there is no
 audit, it could not reach the service, or it could not tell about some items;
-it fails "nothing accepted" when no item of that kind was recorded. It never
-reads a missing audit as "0 lost".
+it fails "nothing accepted" when no item of that kind was recorded, and "not
+audited" with the reason when the service could not be asked about that kind
+(its profile has no way to read it back). It never reads a missing audit as "0 lost".
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from loadkit.report.servicechecks import ServiceCheck
 from loadkit.report.verdicts import Verdict
 
 __all__ = ["audit_section", "evaluate_audit_check", "read_audit_summary"]
+
+# counts of the items asked about (not the subscribers' missed / out-of-order versions)
+ITEM_COUNTS = ("reached", "lost", "late", "applied_twice")
 
 
 def read_audit_summary(run_dir: Path) -> dict[str, Any] | None:
@@ -42,10 +46,12 @@ def evaluate_audit_check(check: ServiceCheck, audit: dict[str, Any] | None, sour
     accepted = _count(counts.get("accepted")) if isinstance(counts, dict) else None
     if not isinstance(counts, dict) or accepted is None:
         return fail("nothing accepted", f"no {check.kind} were recorded as accepted")
+    if counts.get("status") == "not audited" and check.count in ITEM_COUNTS:
+        return fail("not audited", str(counts.get("reason") or f"{check.kind} were not audited"))
     if check.count != "accepted" and accepted == 0:
         return fail("nothing accepted", f"no {check.kind} were recorded as accepted")
     unknown = _count(counts.get("unknown")) or 0
-    if unknown and check.count in ("lost", "reached", "late"):
+    if unknown and check.count in ITEM_COUNTS:
         return fail(
             "not audited", f"{unknown} of the {check.kind} could not be audited (audit.jsonl)"
         )
@@ -75,23 +81,10 @@ def audit_section(audit: dict[str, Any] | None) -> dict[str, Any] | None:
     if audit is None:
         return None
     kinds = audit.get("kinds") if isinstance(audit.get("kinds"), dict) else {}
+    keys = ("accepted", "reached", "lost", "late", "unknown", "applied_twice", "missed",
+            "out_of_order", "status", "reason")  # fmt: skip
     rows = [
-        {
-            "kind": str(kind),
-            **{
-                k: counts.get(k)
-                for k in (
-                    "accepted",
-                    "reached",
-                    "lost",
-                    "late",
-                    "unknown",
-                    "applied_twice",
-                    "missed",
-                    "out_of_order",
-                )
-            },
-        }
+        {"kind": str(kind), **{k: counts.get(k) for k in keys}}
         for kind, counts in (kinds or {}).items()
         if isinstance(counts, dict)
     ]

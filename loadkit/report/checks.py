@@ -14,7 +14,9 @@ Examples: ``p95(POST /execute) < 250ms``, ``p99 < 1s`` (all endpoints),
 ``error_rate(JOB echo) < 0.5% during steady``, ``rate(POST /execute) > 50/s``,
 ``recovery(gw-pause) < 10s``. ``during steady`` is the stage named ``steady``;
 ``during fault:NAME`` a fault window; ``after fault:NAME`` from its revert to
-the next fault. A latency or recovery limit needs its unit.
+the next fault. A latency or recovery limit needs its unit. ``recovery(NAME)``
+counts from the fault's revert, or from its inject for a ``restart`` (whose
+outage counts; see :mod:`loadkit.report.recovery`).
 
 What a check means when the run has nothing to measure:
 

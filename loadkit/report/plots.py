@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
 from loadkit.report.phases import FaultWindow
 
-__all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots"]
+__all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots", "warm_up"]
 
 PALETTE = [
     "#2563eb",
@@ -65,6 +65,20 @@ def _encode(figure: Figure) -> str:
     FigureCanvasAgg(figure)
     figure.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def warm_up() -> None:
+    """Draw one small throw-away figure: matplotlib's first-use costs (font cache and
+    loading, text layout, log-scale tickers) are then paid by the caller, not the report.
+
+    ``loadkit run`` calls it in a background thread while the load runs."""
+    figure, (ax,) = _figure(height=1.0)
+    ax.plot([1.0, 10.0], [1.0, 10.0], label="p95", marker="o", markersize=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time since start (s)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    _encode(figure)
 
 
 def _shade_faults(ax: Axes, faults: list[FaultWindow], label: bool = True) -> None:

@@ -11,6 +11,13 @@ to the start of the first run of ``HEALTHY_INTERVALS`` healthy intervals; an
 interval without any request is not healthy (the target is not answering).
 A fault that never gets there before the next fault or the end of the run
 "did not recover".
+
+A ``restart`` is different: its outage is not a duration the scenario chose
+(as ``for:`` is) but how long the service takes to come back, so it counts:
+its recovery is measured from the inject (the stop), and is never shorter
+than its window (stop until the process answers again). ``recovery(gw-restart)
+< 10s`` fails when the gateway was down 21 s. A ``kill`` or ``pause`` with
+``for: 5s`` is measured from its revert, the end of the outage it asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ P95_TOLERANCE = 0.5
 P95_FLOOR_MS = 10.0
 ERROR_RATE_TOLERANCE = 0.01
 HEALTHY_INTERVALS = 3
+OUTAGE_COUNTS = ("restart",)  # kinds whose outage is the service's own: measured from inject
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class Recovery:
     pre_p95_ms: float | None
     pre_error_rate: float | None
     note: str
+    measured_from: str = "revert"  # or "inject": a restart's outage counts (see above)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -92,6 +101,9 @@ def _recovery(analysis: Analysis, series: pd.DataFrame, position: int) -> Recove
     p95_limit = p95 * (1 + P95_TOLERANCE) + P95_FLOOR_MS
     error_limit = errors + ERROR_RATE_TOLERANCE
     interval = analysis.run.interval_s
+    since, measured_from = (
+        (window.start_s, "inject") if window.kind in OUTAGE_COUNTS else (window.end_s, "revert")
+    )
     slot = int(np.floor(window.end_s / interval + 1e-6))
     streak_start, streak = 0.0, 0
     while slot * interval < horizon:
@@ -104,15 +116,26 @@ def _recovery(analysis: Analysis, series: pd.DataFrame, position: int) -> Recove
             streak_start = start if streak == 0 else streak_start
             streak += 1
             if streak >= HEALTHY_INTERVALS:
-                seconds = max(streak_start - window.end_s, 0.0)
-                return Recovery(window.name, window.kind, revert, True, seconds, p95, errors, "")
+                seconds = max(streak_start, window.end_s) - since
+                note = "from the stop: the outage counts" if measured_from == "inject" else ""
+                return Recovery(
+                    window.name,
+                    window.kind,
+                    revert,
+                    True,
+                    seconds,
+                    p95,
+                    errors,
+                    note,
+                    measured_from,
+                )
         else:
             streak = 0
         slot += 1
     note = f"not back to normal before {'the next fault' if later else 'the end of the run'}"
     if isinstance(kept, float) and horizon == window.end_s + kept:
         note = f"not back to normal within {kept:.0f} s of the revert"
-    return Recovery(window.name, window.kind, revert, False, None, p95, errors, note)
+    return Recovery(window.name, window.kind, revert, False, None, p95, errors, note, measured_from)
 
 
 def find_recoveries(analysis: Analysis) -> list[Recovery]:

@@ -2,12 +2,15 @@
 
 :class:`Columns` numbers the bucket indices a run actually uses (a few
 thousand at most, whatever its length) so that the sums are small dense
-arrays. :class:`GroupSums` adds histograms into a fixed set of groups (the
-segments of a run's phases x endpoints x outcome). :class:`BucketSums` adds
+arrays. :class:`GroupSums` sums histograms into a fixed set of groups (the
+segments of a run's phases x endpoints x outcome). :class:`BucketSums` sums
 them into time buckets x groups and hands back each bucket once it is
 complete (:meth:`BucketSums.finish_before`), so only the buckets still open are
-in memory. Percentiles are read from the merged counts exactly as
-:mod:`loadkit.report.hdr` does (never averaged).
+in memory. Both give each histogram's row (``offsets``); the counts are added
+there by :func:`scatter_add`, or decoded straight into them by
+:func:`loadkit.rundir.hdr_kernels.decode_scatter` (one pass for all the sums).
+Percentiles are read from the merged counts exactly as :mod:`loadkit.report.hdr`
+does (never averaged).
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import numpy.typing as npt
 from loadkit.report.hdr import _dense_percentiles
 from loadkit.rundir.hdr_codec import IntArray
 
-__all__ = ["BoolArray", "BucketSums", "Columns", "Finished", "GroupSums", "merged_percentiles"]
+__all__ = [
+    "BoolArray",
+    "BucketSums",
+    "Columns",
+    "Finished",
+    "GroupSums",
+    "merged_percentiles",
+    "scatter_add",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -64,6 +75,24 @@ def _widen(array: FloatArray, rows: int, columns: int) -> FloatArray:
     return grown
 
 
+def scatter_add(
+    target: FloatArray, offsets: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray
+) -> None:
+    """``target.flat[offsets[entry_row[e]] + column[e]] += counts[e]`` for every entry whose
+    histogram's offset is not negative. Sums of integer counts in float64 are exact, in
+    any order (``hdr_kernels.decode_scatter`` adds the same counts, decoded on the way)."""
+    key = offsets[entry_row]
+    if len(offsets) and int(offsets.min()) < 0:
+        chosen = key >= 0
+        key, column, counts = key[chosen], column[chosen], counts[chosen]
+    if len(key) == 0:
+        return
+    key = key + column
+    low, high = int(key.min()), int(key.max()) + 1
+    flat = target.reshape(-1)
+    flat[low:high] += np.bincount(key - low, weights=counts, minlength=high - low)
+
+
 class GroupSums:
     """Histograms merged per group (groups numbered from 0, growing as needed)."""
 
@@ -71,17 +100,15 @@ class GroupSums:
         self.columns = columns
         self.counts = np.zeros((0, 0))
 
-    def add(self, group: IntArray, entry_row: IntArray, column: IntArray, counts: IntArray) -> None:
-        """Add histograms: ``group`` of each one, and their non-empty buckets (the histogram
-        of each, its column from ``columns.columns``, its count)."""
-        if len(column) == 0:
-            return
-        groups = int(group.max()) + 1
-        width = len(self.columns)
-        self.counts = _widen(self.counts, groups, width)
-        key = (group * width)[entry_row] + column
-        flat = np.bincount(key, weights=counts, minlength=groups * width)
-        self.counts[:groups, :width] += flat.reshape(groups, width)
+    def offsets(self, group: IntArray, totals: IntArray) -> IntArray | None:
+        """Make room for histograms of ``group`` (their ``totals``: an empty one adds nothing)
+        and return where each one's row starts in ``counts`` (flat, -1: left out), for
+        :func:`scatter_add`; None when none adds anything. Number new columns first."""
+        keep = totals > 0
+        if not keep.any():
+            return None
+        self.counts = _widen(self.counts, int(group[keep].max()) + 1, len(self.columns))
+        return np.where(keep, group * self.counts.shape[1], -1)
 
     def sorted(self) -> tuple[FloatArray, IntArray]:
         """Merged counts (groups x used buckets, in bucket order) and the bucket indices."""
@@ -134,35 +161,24 @@ class BucketSums:
         grown[: len(self.failures)] = self.failures
         self.failures = grown + np.bincount(key, weights=failed[keep], minlength=size)
 
-    def add(
-        self,
-        bucket: IntArray,
-        group: IntArray,
-        entry_row: IntArray,
-        column: IntArray,
-        counts: IntArray,
-        keep: BoolArray | None = None,
-    ) -> None:
-        """Add histograms: the time ``bucket`` and ``group`` of each one (only those in
-        ``keep``), and their non-empty buckets (histogram, column, count)."""
+    def offsets(
+        self, bucket: IntArray, group: IntArray, totals: IntArray, keep: BoolArray | None = None
+    ) -> IntArray | None:
+        """Make room for histograms of time ``bucket`` and ``group`` (only those in ``keep``;
+        their ``totals``) and return where each one's row starts in ``counts`` (flat, -1: left
+        out), for :func:`scatter_add`; None when none adds anything. A histogram of a bucket
+        already handed back is counted in ``late`` and left out."""
         late = bucket < self.first_open
         if late.any():
-            late_entries = late[entry_row] if keep is None else (late & keep)[entry_row]
-            self.late += int(counts[late_entries].sum())
+            self.late += int(totals[late if keep is None else late & keep].sum())
         keep = ~late if keep is None else keep & ~late
-        if not keep.all():
-            chosen = keep[entry_row]
-            entry_row, column, counts = entry_row[chosen], column[chosen], counts[chosen]
-        if len(column) == 0:
-            return
-        low = int(bucket[keep].min()) - self.first_open
+        keep &= totals > 0  # an empty histogram adds nothing
+        if not keep.any():
+            return None
         high = int(bucket[keep].max()) - self.first_open + 1
-        width = len(self.columns)
-        self.counts = _widen(self.counts, high * self.groups, width)
-        base = ((bucket - self.first_open - low) * self.groups + group) * width
-        span = (high - low) * self.groups
-        flat = np.bincount(base[entry_row] + column, weights=counts, minlength=span * width)
-        self.counts[low * self.groups : high * self.groups, :width] += flat.reshape(span, width)
+        self.counts = _widen(self.counts, high * self.groups, len(self.columns))
+        row = (bucket - self.first_open) * self.groups + group
+        return np.where(keep, row * self.counts.shape[1], -1)
 
     def finish_before(self, bucket: int) -> Finished:
         """Hand back the buckets before ``bucket`` and forget them."""

@@ -44,6 +44,7 @@ from loadkit.report.rollup import (
     Finished,
     GroupSums,
     merged_percentiles,
+    scatter_add,
 )
 from loadkit.report.segments import RECOVERY_HORIZON_S, phase_segments, recovery_ranges
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
@@ -166,31 +167,57 @@ class _Pass:
         t = chunk.t + shift
         self.max_t = max(self.max_t, float(t.max()))
         self.end_s = max(self.end_s, float((t + chunk.length).max()))
-        rows, counts = chunk.entry_row, chunk.entry_count
-        fine = self.fine_columns.columns(chunk.entry_index)
-        coarse = self.coarse_columns.columns(chunk.entry_index)
+        totals = chunk.total
+        used = chunk.entry_index if chunk.varints is None else chunk.varints.used
+        fine, coarse = self.fine_columns.columns(used), self.coarse_columns.columns(used)
         n_seg = len(self.segments)
         segment = self.segments.of(t + chunk.length / 2)
         group = chunk.endpoint * (2 * n_seg) + segment * 2 + chunk.failed
-        self.phase_sums.add(group, rows, fine, counts)
+        phase = self.phase_sums.offsets(group, totals)
         slot = self._slot(t)
         failed = np.where(chunk.failed, chunk.total, 0)
         # series: one group per endpoint; their sum is the overall line (see _series)
         self.series.set_groups(len(self.stream.endpoints))
         bucket = slot // self.factor
-        self.series.add(bucket, chunk.endpoint, rows, coarse, counts)
+        series = self.series.offsets(bucket, chunk.endpoint, totals)
         self.series.add_failures(bucket, chunk.endpoint, failed)
         near = np.zeros(len(slot), dtype=bool)
         for first, last in self.ranges:
             near |= (slot >= first) & (slot < last)
         near &= self._overall_mask(len(self.stream.endpoints))[chunk.endpoint]
+        recovery = None
         if near.any():  # recovery: group 0 counts every request, group 1 the failed ones
             zeros = np.zeros(len(slot), np.int64)
-            self.recovery.add(slot, zeros, rows, coarse, counts, keep=near)
+            recovery = self.recovery.offsets(slot, zeros, totals, keep=near)
             ones = np.ones(int(near.sum()), np.int64)
             self.recovery.add_failures(slot[near], ones, failed[near])
         minute = np.floor(t / DRIFT_BUCKET_S).astype(np.int64)
-        self.drift.add(minute, np.zeros(len(minute), np.int64), rows, fine, counts)
+        drift = self.drift.offsets(minute, np.zeros(len(minute), np.int64), totals)
+        sums = [
+            (merged.counts, offsets, columns)
+            for merged, offsets, columns in (
+                (self.phase_sums, phase, self.fine_columns),
+                (self.series, series, self.coarse_columns),
+                (self.recovery, recovery, self.coarse_columns),
+                (self.drift, drift, self.fine_columns),
+            )
+            if offsets is not None
+        ]
+        if chunk.varints is not None:  # a large log: decoded straight into the sums
+            from loadkit.rundir.hdr_kernels import decode_scatter
+
+            varints = chunk.varints
+            decode_scatter(
+                varints.data,
+                varints.start,
+                varints.size,
+                self.fine.counts_len,
+                [(target, offsets, columns.table) for target, offsets, columns in sums],
+            )
+        else:
+            for target, offsets, columns in sums:
+                column = fine if columns is self.fine_columns else coarse
+                scatter_add(target, offsets, chunk.entry_row, column, chunk.entry_count)
         self.finish(self.max_t - MARGIN_S)
 
     def finish(self, before_s: float) -> None:

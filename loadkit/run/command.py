@@ -6,27 +6,27 @@
     loadkit run scenarios/x.yaml --workers 2     # a master and 2 worker processes
 
 Order of work: everything the user wrote is validated first (exit 2, one line,
-nothing started); then the built-in target starts in a temporary data folder
-(``target: builtin``), Locust runs as child processes with the loadkit plugin
-(``--loadkit-scenario/-faults/-out``), and the reporter analyses the run
-directory. Exit code: the reporter's (0 pass, 1 checks failed); 2 bad input;
-3 when the run could not be carried out; 130 after Ctrl-C / SIGTERM, which
-still stop Locust gracefully (faults revert), stop the target and write the
-report of what was measured.
+nothing started); then the built-in target (``target: builtin``, in a
+temporary data folder), the fault proxy and Locust (child processes with the
+loadkit plugin: ``--loadkit-scenario/-faults/-out``) start in parallel, Locust
+held at its start gate until the target answers; after the load the reporter
+analyses the run directory while the target stops. Exit code: the reporter's
+(0 pass, 1 checks failed); 2 bad input; 3 when the run could not be carried
+out; 130 after Ctrl-C / SIGTERM, which still stop Locust gracefully (faults
+revert), stop the target and write the report of what was measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import signal
 import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -39,12 +39,14 @@ from loadkit.faults.journal import RUN_PID_ENV, RUN_PROXY_API_ENV, RUN_TARGET_IN
 from loadkit.run.locust import LocustCommand, LocustProcesses
 from loadkit.run.plan import RunPlan, make_plan
 from loadkit.run.progress import ProgressPrinter, find_new_run_dirs
-from loadkit.run.proxy import start_proxy
+from loadkit.run.proxy import spawn_proxy
+from loadkit.run.target import BuiltinTarget
+from loadkit.run.warmup import REPORT_MODULES, ReporterImports, import_reporter
 from loadkit.rundir.layout import REPORT_HTML
 from loadkit.safety.janitor import Janitor
 from loadkit.scenario.model import Scenario
 
-__all__ = ["RunPlan", "make_plan", "register", "run_command"]
+__all__ = ["REPORT_MODULES", "RunPlan", "import_reporter", "make_plan", "register", "run_command"]
 
 DESCRIPTION = """\
 Run a scenario: validate it, start the built-in target (target: builtin) and,
@@ -133,26 +135,6 @@ def _say(message: str) -> None:
     print(f"loadkit: {message}", flush=True)
 
 
-@contextlib.contextmanager
-def _target(plan: RunPlan, janitor: Janitor) -> Iterator[tuple[str, Path | None]]:
-    """Yield (host URL, target.json or None); the built-in target lives only this long."""
-    if plan.target != "builtin":
-        yield plan.target, None
-        return
-    from loadkit.target.launcher import start_target
-
-    with tempfile.TemporaryDirectory(prefix="loadkit-target-") as data_dir:
-        janitor.tell("remove", data_dir)
-        options: dict[str, Any] = dict(plan.scenario.target_options)  # validated by the loader
-        target = start_target(data_dir, **options)
-        try:
-            _say(f"target: gateway {target.url} (built-in, data in {data_dir})")
-            yield target.url, Path(data_dir) / "target.json"
-        finally:
-            target.stop()
-            _say("target stopped")
-
-
 def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
     """Wait for Locust to end; returns 'done', 'interrupted', 'killed' or 'overrun'."""
     outcome = "done"
@@ -178,7 +160,7 @@ def _wait(locust: LocustProcesses, plan: RunPlan, signals: _Signals) -> str:
             locust.kill()
         if locust.kill_if_overdue():
             _say("Locust did not stop in time; killed it")
-        time.sleep(0.1)
+        locust.wait(0.1)  # returns as soon as Locust ends (signals are still seen every 0.1 s)
     locust.finish()
     return outcome
 
@@ -201,18 +183,6 @@ def _report(run_dir: Path, baseline: Path | None) -> int:
     except Exception:  # a reporter bug: say so, the run is not judged (never a pass)
         traceback.print_exc()
         return EXIT_RUN_FAILED
-
-
-REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.report.junit")
-
-
-def _import_reporter() -> None:
-    """Import the reporter (pandas, matplotlib: ~1 s) while the load runs, not after it."""
-    for name in REPORT_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # the report step imports it again and says what is wrong
-            return
 
 
 def _audit(run_dir: Path, service_url: str, scenario: Scenario, outcome: str) -> None:
@@ -270,12 +240,36 @@ def execute(plan: RunPlan) -> int:
         f"scenario '{scenario.name}' ({scenario.source}): {length}, "
         f"{len(scenario.faults)} fault(s), {len(scenario.checks)} check(s)"
     )
-    signals = _Signals()
     janitor = Janitor().start()  # removes our temp folders if we are killed
+    target = None
+    try:
+        if plan.target == "builtin":  # starts now, beside the proxy and Locust
+            target = BuiltinTarget(scenario.target_options, janitor)
+        return _execute(plan, target, janitor, before)
+    finally:  # the target stops while the report is written; we end once it has
+        if target is not None and target.wait_stopped():
+            _say("target stopped")
+        janitor.cancel()  # a no-op when done already (one thread at a time: the stop is joined)
+
+
+def _execute(
+    plan: RunPlan, target: BuiltinTarget | None, janitor: Janitor, before: set[str]
+) -> int:
+    """The run itself; the target (already starting) stops in the background at its end."""
+    scenario = plan.scenario
+    signals = _Signals()
+    importer = ReporterImports()
     with contextlib.ExitStack() as stack:
-        stack.callback(janitor.cancel)
+        # last, after Locust, the proxy and the scratch folder: the janitor's work is done
+        # once the temp folders are gone (not after the report: a killed master must leave
+        # nothing behind while the report is written)
+        if target is not None:
+            stack.callback(target.stop_in_background, janitor.cancel)
+        else:
+            stack.callback(janitor.cancel)
         stack.enter_context(signals.installed())
-        host, target_info = stack.enter_context(_target(plan, janitor))
+        host = plan.target if target is None else target.url
+        target_info = None if target is None else target.info
         service_url = host  # the audit asks the service itself, not through the fault proxy
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadkit-run-")))
         janitor.tell("remove", str(scratch))
@@ -283,9 +277,9 @@ def execute(plan: RunPlan) -> int:
         owned = {RUN_PID_ENV: str(os.getpid())}
         if target_info is not None:
             owned[RUN_TARGET_INFO_ENV] = str(target_info)
-        if plan.proxy and plan.target == "builtin":
-            proxy = stack.enter_context(start_proxy(host, scratch))
-            _say(f"fault proxy: {proxy.url} -> {host} (API {proxy.api_url})")
+        proxy_ready: Callable[[], None] | None = None
+        if plan.proxy and target is not None:  # starts beside the target and Locust
+            proxy, proxy_ready = stack.enter_context(spawn_proxy(host, scratch))
             host, extra = proxy.url, proxy.locust_args()
             owned[RUN_PROXY_API_ENV] = proxy.api_url
         quiet = not plan.web and not plan.verbose
@@ -303,10 +297,12 @@ def execute(plan: RunPlan) -> int:
             web_port=plan.web_port,
             workers=plan.workers,
             extra_args=extra,
+            start_gate=None if target is None else scratch / "target-ready",
         )
         locust = LocustProcesses(command, scratch, env=owned)
 
         def _audit_and_report(run_dir: Path) -> int:
+            importer.report_begins()
             _audit(run_dir, service_url, scenario, "done")  # a test ended by Stop: audit it
             return _report_run(run_dir, plan.baseline)
 
@@ -317,17 +313,29 @@ def execute(plan: RunPlan) -> int:
             planned_s=plan.planned_s,
             status_every_s=None if plan.web else STATUS_EVERY_S,
         )
-        if plan.web:
-            _say(
-                f"web UI: http://127.0.0.1:{plan.web_port} (Ctrl-C ends the run, writes the report)"
-            )
         if signals.received is not None:
             _say("interrupted before Locust started")
             return EXIT_INTERRUPTED
         try:
-            locust.start()
+            locust.start()  # its imports overlap the target's start; it waits at the gate
+            if target is not None:
+                target.wait_ready()
+                _say(f"target: gateway {target.url} (built-in, data in {target.data_dir})")
+            if proxy_ready is not None:
+                proxy_ready()
+                _say(f"fault proxy: {proxy.url} -> {service_url} (API {proxy.api_url})")
+            if signals.received is not None:
+                _say("interrupted before the load started")
+                return EXIT_INTERRUPTED
+            if command.start_gate is not None:
+                command.start_gate.touch()
+            if plan.web:
+                _say(
+                    f"web UI: http://127.0.0.1:{plan.web_port} "
+                    "(Ctrl-C ends the run, writes the report)"
+                )
             progress.start()
-            threading.Thread(target=_import_reporter, name="loadkit-import", daemon=True).start()
+            importer.start()  # during the load, not competing with the start for the CPU
             outcome = _wait(locust, plan, signals)
         finally:
             locust.kill()
@@ -345,6 +353,7 @@ def execute(plan: RunPlan) -> int:
     if not run_dirs:
         _say(f"Locust ended (exit {locust_code}) without a run directory in {plan.out_dir}")
         return EXIT_INTERRUPTED if outcome in ("interrupted", "killed") else EXIT_RUN_FAILED
+    importer.report_begins()  # a warm-up under way ends first; one not begun never begins
     codes = dict(progress.report_codes)
     for run_dir in run_dirs:  # the runs not reported yet (headless: the one run, now complete)
         if run_dir not in codes:

@@ -62,6 +62,7 @@ class LocustCommand:
     workers: int = 0
     master_port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)  # e.g. the fault proxy's API
+    start_gate: Path | None = None  # Locust waits for this file (see loadkit.plugin.gate)
 
     def _base(self) -> list[str]:
         return [sys.executable, "-m", "locust", "-f", str(self.scenario.locustfile)]
@@ -87,6 +88,8 @@ class LocustCommand:
             argv += ["--loadkit-faults", str(scenario.source)]
         if self.target_info is not None:
             argv += ["--loadkit-target-info", str(self.target_info)]
+        if self.start_gate is not None:
+            argv += ["--loadkit-start-gate", str(self.start_gate)]
         if scenario.interval_s is not None:
             argv += ["--loadkit-interval", f"{scenario.interval_s:g}"]
         if self.users is not None:
@@ -159,6 +162,10 @@ class LocustProcesses:
     @property
     def returncode(self) -> int | None:
         return None if self.main is None else self.main.returncode
+
+    def wait(self, timeout_s: float) -> int | None:
+        """Wait up to ``timeout_s`` for the main process to end; its exit code or None."""
+        return None if self.main is None else self.main.wait(timeout_s)
 
     def stop(self) -> None:
         """Ask Locust to stop gracefully (SIGTERM to the master / local runner, once)."""

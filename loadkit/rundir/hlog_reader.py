@@ -14,9 +14,6 @@ counted as some endpoint); an untagged line is the unnamed endpoint ``""``.
 from __future__ import annotations
 
 import math
-import re
-import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from loadkit.rundir.hdr_batch import check_headers, decode_payloads
-from loadkit.rundir.hdr_codec import HEADER_SIZE, IntArray, Layout, inflate
+from loadkit.rundir.hdr_codec import IntArray, Layout
 from loadkit.rundir.hlog import Outcome, decode_tag
+from loadkit.rundir.hlog_lines import InflatedLines, parse_lines
 
 __all__ = [
     "MAX_ROW_LENGTH_S",
@@ -40,8 +38,6 @@ __all__ = [
 
 MAX_ROW_TIME_S = 32 * 86_400.0  # from the log's start: a month and a day
 MAX_ROW_LENGTH_S = 7_200.0  # an interval histogram covers at most two hours
-_START_TIME = re.compile(r"#\[StartTime:\s*([0-9.eE+-]+)")
-_BASE_TIME = re.compile(r"#\[BaseTime:\s*([0-9.eE+-]+)")
 
 
 @dataclass
@@ -69,76 +65,12 @@ class LatencyLog:
         return sorted(self.rows["endpoint"].unique().tolist()) if len(self.rows) else []
 
 
-@dataclass
-class InflatedLines:
-    """The well-formed data lines of a log, inflated but not yet decoded."""
-
-    times: list[float] = field(default_factory=list)
-    lengths: list[float] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    externals: list[bytes] = field(default_factory=list)
-    compressed_lengths: list[int] = field(default_factory=list)
-    payloads: list[bytes] = field(default_factory=list)
-    start_time: float | None = None
-    base_time: float = 0.0
-    skipped: int = 0
-
-
 def _parse(path: Path) -> InflatedLines:
     """Inflate every data line (base64 + zlib); headers are checked later, all at once."""
     lines = InflatedLines()
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         parse_lines(handle, lines)
     return lines
-
-
-def parse_lines(handle: Iterable[str], lines: InflatedLines, limit: int | None = None) -> bool:
-    """Inflate the next data lines of ``handle`` into ``lines`` (at most ``limit``).
-
-    ``lines.base_time`` and ``lines.start_time`` carry the header state from one
-    call to the next. Returns whether the file has more lines.
-    """
-    times, lengths, tags = lines.times, lines.lengths, lines.tags
-    externals, compressed, payloads = lines.externals, lines.compressed_lengths, lines.payloads
-    taken = 0
-    for line in handle:
-        if line[0] in '#"' or line.isspace():
-            if line.startswith("#"):
-                if match := _START_TIME.match(line):
-                    lines.start_time = _number(match.group(1))
-                elif match := _BASE_TIME.match(line):
-                    lines.base_time = _number(match.group(1)) or 0.0
-            continue
-        fields = line.split(",")  # [Tag=tag,]start,length,max,HISTF...
-        tagged = fields[0].startswith("Tag=")
-        try:
-            if len(fields) != 4 + tagged:
-                raise ValueError("wrong number of fields")
-            t, length = float(fields[tagged]), float(fields[1 + tagged])
-            external, compressed_length, payload = inflate(fields[3 + tagged])
-            if len(payload) < HEADER_SIZE:
-                raise ValueError("histogram payload too short")
-        except (ValueError, zlib.error):  # a torn or garbled line
-            lines.skipped += 1
-            continue
-        times.append(t + lines.base_time)
-        lengths.append(length)
-        tags.append(fields[0][4:] if tagged else "")
-        externals.append(external)
-        compressed.append(compressed_length)
-        payloads.append(payload)
-        taken += 1
-        if limit is not None and taken >= limit:
-            return True
-    return False
-
-
-def _number(text: str) -> float | None:
-    """A header's number (None when it is not one, e.g. a header cut in the middle)."""
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def read_latency_log(path: Path) -> LatencyLog:

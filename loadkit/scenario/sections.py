@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loadkit.audit.settings import AuditSettings, parse_audit_settings
-from loadkit.errors import ConfigError
+from loadkit.errors import ConfigError, did_you_mean
 from loadkit.probes.model import ProbeSpec, parse_probes
 from loadkit.scenario.model import Scenario
 from loadkit.scenario.target_options import parse_target_options
@@ -61,9 +61,30 @@ def service_sections(doc: YamlDoc, data: dict[str, Any], target: str) -> Service
     return ServiceSections(probes, audit, options)
 
 
+def _check_probe_calls(doc: YamlDoc, scenario: Scenario) -> None:
+    """A probe's ``call`` is one of the ``calls:`` of the scenario's service profile."""
+    from loadkit.users.profile.loader import BUILTIN, load_profile
+
+    reference = str(scenario.options.get("user-profile") or BUILTIN)
+    for index, probe in enumerate(scenario.probes):
+        if probe.call is None:
+            continue
+        calls = load_profile(reference).calls  # already loaded (and checked) by service:
+        if probe.call not in calls:
+            fix = did_you_mean(probe.call, calls) if calls else ""
+            raise doc.error(
+                ("probes", index, "call"),
+                f"the service profile {reference} has no call {probe.call!r}",
+                fix or "add it to the profile's 'calls:', or use 'get: /path'",
+            )
+
+
 def check_service_checks(doc: YamlDoc, scenario: Scenario) -> None:
-    """Probe and audit checks name probes, fields, faults and stages of this scenario."""
+    """Probe and audit checks name probes, fields, faults and stages of this scenario;
+    probe calls name calls of its profile."""
     from loadkit.report.servicechecks import parse_service_check, validate_service_check
+
+    _check_probe_calls(doc, scenario)
 
     probes = {p.name: tuple(p.fields) for p in scenario.probes}
     faults = [fault.name for fault in scenario.faults]

@@ -41,7 +41,15 @@ from loadkit.target import commands
 from loadkit.target.breaker import CLOSED, CircuitBreaker, backoff_delay
 from loadkit.target.config import AgentConfig, add_config_arguments, config_from_args
 from loadkit.target.outbox import Outbox
-from loadkit.target.serve import bind_socket, exit_with_error, serve, write_port_file
+from loadkit.target.serve import (
+    add_hold_argument,
+    bind_socket,
+    exit_with_error,
+    hold_until,
+    prepare,
+    serve,
+    write_port_file,
+)
 from loadkit.target.workspaces import FileVarStore
 
 __all__ = ["PORT_FILE", "Agent", "create_app", "main"]
@@ -276,16 +284,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m loadkit.target.agent", description="loadkit reference target: agent"
     )
     add_config_arguments(parser, AgentConfig)
+    add_hold_argument(parser)
     args = parser.parse_args(argv)
     config = config_from_args(AgentConfig, args, data_dir=Path(args.data_dir).resolve())
+    agent = Agent(config)
+    server = prepare(create_app(agent), watch_pid=config.watch_pid)
+    hold_until(args.hold_until)  # everything slow is done: down until then, up right after
     try:
         sock = bind_socket(config.host, config.port)
     except LoadkitError as exc:
         exit_with_error("agent", exc)
     port = sock.getsockname()[1]
-    agent = Agent(config, url=f"http://{config.host}:{port}")
+    agent.url = f"http://{config.host}:{port}"
     write_port_file(config.data_dir / PORT_FILE, port)
-    serve(create_app(agent), sock, watch_pid=config.watch_pid)
+    serve(server, sock)
 
 
 if __name__ == "__main__":

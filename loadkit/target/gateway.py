@@ -34,7 +34,15 @@ from loadkit.target.config import TargetConfig, add_config_arguments, config_fro
 from loadkit.target.httpjson import ApiError, error_response
 from loadkit.target.messages import MessageStore
 from loadkit.target.resfaults import ResourceFaults
-from loadkit.target.serve import bind_socket, exit_with_error, serve, write_port_file
+from loadkit.target.serve import (
+    add_hold_argument,
+    bind_socket,
+    exit_with_error,
+    hold_until,
+    prepare,
+    serve,
+    write_port_file,
+)
 from loadkit.target.store import JobStore
 
 __all__ = ["PORT_FILE", "create_app", "main"]
@@ -101,15 +109,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="python -m loadkit.target.gateway", description="loadkit reference target: gateway"
     )
     add_config_arguments(parser, TargetConfig)
+    add_hold_argument(parser)
     args = parser.parse_args(argv)
     config = config_from_args(TargetConfig, args, data_dir=Path(args.data_dir).resolve())
+    server = prepare(create_app(config), watch_pid=config.watch_pid)
+    hold_until(args.hold_until)  # everything slow is done: down until then, up right after
     try:
         sock = bind_socket(config.host, config.port)
     except LoadkitError as exc:
         exit_with_error("gateway", exc)
-    app = create_app(config)
     write_port_file(config.data_dir / PORT_FILE, sock.getsockname()[1])
-    serve(app, sock, watch_pid=config.watch_pid)
+    serve(server, sock)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import httpx
@@ -135,6 +136,27 @@ def _str_list(data: dict[str, Any], field: str) -> list[str]:
     return value
 
 
+async def _ring_or_hang_up(request: Request, doorbell: Coroutine[Any, Any, None]) -> None:
+    """Wait for the doorbell, or less: until the caller hangs up (an agent that stopped).
+
+    Without this a stopped agent's long poll kept the gateway's shutdown waiting
+    for up to ``wait_s`` (uvicorn drains in-flight requests on SIGTERM).
+    """
+    bell = asyncio.ensure_future(doorbell)
+    gone = asyncio.ensure_future(_hung_up(request))
+    try:
+        await asyncio.wait({bell, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (bell, gone):
+            task.cancel()
+
+
+async def _hung_up(request: Request) -> None:
+    """Return when the client disconnects (the request body was read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def routes(
     config: TargetConfig,
     store: JobStore,
@@ -157,7 +179,7 @@ def routes(
             raise ApiError(400, "'wait_s' must be a number from 0 to 30", "wait_s")
         claimed = store.claim(agent_id, wanted)
         if not claimed and wanted and wait_s:
-            await store.doorbell.wait(wait_s)
+            await _ring_or_hang_up(request, store.doorbell.wait(wait_s))
             # An agent that died (or stopped) while waiting must not be handed jobs.
             if not await request.is_disconnected():
                 claimed = store.claim(agent_id, wanted)

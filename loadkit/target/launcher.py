@@ -75,41 +75,67 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.child is not None and self.child.running()
 
-    def start(self, host: str, timeout_s: float = START_TIMEOUT_S) -> None:
+    def start(self, host: str, timeout_s: float = START_TIMEOUT_S, hold_until: float = 0.0) -> None:
+        """Start the process and wait until ``GET /health`` answers.
+
+        ``hold_until`` (wall clock): the process starts now but binds only then
+        (``--hold-until``), so it answers at that instant however long its start
+        takes, as long as it was started early enough (see :attr:`lead_s`).
+        """
         self.port_file.unlink(missing_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        began = time.monotonic()
-        with (logs / f"{self.name}.log").open("ab") as log:
-            self.child = Child(self.cmd, name=self.name, stdout=log).start()
-        deadline = time.monotonic() + timeout_s
-        while not self.port_file.exists():
-            self._check_alive(logs / f"{self.name}.log")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TargetError(f"{self.name} did not start within {timeout_s:.0f}s")
-            time.sleep(0.02)
-        port = int(self.port_file.read_text(encoding="ascii").strip())
-        self.url = f"http://{_url_host(host)}:{port}"
-        self._set_port(port)
-        self.wait_healthy(deadline, logs / f"{self.name}.log")
+        argv = [*self.cmd, "--hold-until", f"{hold_until:.3f}"] if hold_until else self.cmd
+        # the health client first: making one costs a TLS context (~0.1 s, 0.3 s on a busy
+        # machine), which would show as a late comeback if made when the port file appears
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            began = time.monotonic()
+            with (logs / f"{self.name}.log").open("ab") as log:
+                self.child = Child(argv, name=self.name, stdout=log).start()
+            deadline = time.monotonic() + max(0.0, hold_until - time.time()) + timeout_s
+            while not self.port_file.exists():
+                self._check_alive(logs / f"{self.name}.log")
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise TargetError(f"{self.name} did not start within {timeout_s:.0f}s")
+                time.sleep(0.02)
+            port = int(self.port_file.read_text(encoding="ascii").strip())
+            self.url = f"http://{_url_host(host)}:{port}"
+            self._set_port(port)
+            self.wait_healthy(deadline, logs / f"{self.name}.log", client)
         self.ready_at = time.time()
-        self.start_times = [*self.start_times[-4:], time.monotonic() - began]
+        if not hold_until:  # a held start's duration is the hold's, not the process's
+            self.start_times = [*self.start_times[-4:], time.monotonic() - began]
 
     @property
     def start_s(self) -> float:
-        """The usual start time (median of the last five), to plan a comeback."""
+        """The usual start time (median of the last five unheld starts)."""
         return statistics.median(self.start_times) if self.start_times else 0.0
 
-    def wait_healthy(self, deadline: float, log_file: Path | None = None) -> None:
+    @property
+    def lead_s(self) -> float:
+        """How long before a planned comeback to start the process (it then holds).
+
+        Generous: a start on a busy machine takes twice its usual time and more
+        (seen: 0.6 s at launch, 1.6 s under load); starting too early costs only
+        an idle process that holds, starting too late makes the outage too long.
+        """
+        return 2.0 * self.start_s + 1.0
+
+    def wait_healthy(
+        self, deadline: float, log_file: Path | None = None, client: httpx.Client | None = None
+    ) -> None:
         """Poll ``GET /health`` until it answers 200 (TargetError past ``deadline``)."""
-        while not self._healthy():
-            if log_file is not None:
-                self._check_alive(log_file)
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TargetError(f"{self.name} at {self.url} did not become healthy")
-            time.sleep(0.02)
+        with contextlib.ExitStack() as stack:
+            if client is None:
+                client = stack.enter_context(httpx.Client(timeout=2.0, trust_env=False))
+            while not self._healthy(client):
+                if log_file is not None:
+                    self._check_alive(log_file)
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise TargetError(f"{self.name} at {self.url} did not become healthy")
+                time.sleep(0.02)
 
     def _set_port(self, port: int) -> None:
         """Pin ``--port`` in ``cmd`` to the port really bound, so a restart reuses it."""
@@ -122,9 +148,9 @@ class ManagedProcess:
             last = lines[-1] if lines else f"exit code {self.child.returncode}"
             raise TargetError(f"{self.name} exited at start: {last}")
 
-    def _healthy(self) -> bool:
+    def _healthy(self, client: httpx.Client) -> bool:
         try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
+            return client.get(f"{self.url}/health").status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -207,10 +233,12 @@ class RunningTarget:
         ``signalled_at``: the signal was sent; ``stopped_at``: the process was
         reaped; ``ready_at``: ``GET /health`` answered 200 again. A kill or
         terminate with ``back_after_s`` plans the start so that the process
-        answers again ``back_after_s`` after the signal (it starts that much
-        earlier than the time its last start took), also if nobody asks for
-        it: a fault of a run that died still ends. ``start`` then waits for
-        that comeback and reports when it answered.
+        answers again ``back_after_s`` after the signal, also if nobody asks
+        for it: a fault of a run that died still ends. The process is started
+        :attr:`ManagedProcess.lead_s` ahead and holds (does not bind) until
+        that instant, so a slow start on a busy machine does not lengthen the
+        outage. ``start`` then waits for that comeback and reports when it
+        answered.
         """
         process = self.processes.get(name)
         if process is None:
@@ -228,8 +256,9 @@ class RunningTarget:
                     self._stop(name, process)
                 times["stopped_at"] = time.time()
                 if back_after_s is not None and action != "restart":
-                    lead = back_after_s - process.start_s - (time.time() - times["signalled_at"])
-                    timer = threading.Timer(max(0.0, lead), self._comeback, args=(name,))
+                    back_at = times["signalled_at"] + back_after_s
+                    lead = back_at - process.lead_s - time.time()
+                    timer = threading.Timer(max(0.0, lead), self._comeback, args=(name, back_at))
                     timer.daemon = True
                     process.comeback = timer
                     timer.start()
@@ -249,7 +278,7 @@ class RunningTarget:
             process.comeback.cancel()
             process.comeback = None
 
-    def _comeback(self, name: str) -> None:
+    def _comeback(self, name: str, back_at: float) -> None:
         """A planned start (see :meth:`act`); a later start or stop may have made it moot."""
         process = self.processes[name]
         with process.lock:
@@ -257,7 +286,7 @@ class RunningTarget:
                 return
             process.comeback = None
             with contextlib.suppress(TargetError):
-                process.start(self.host)
+                process.start(self.host, hold_until=back_at)
                 self.write_manifest()
 
     def restart(self, name: str) -> None:

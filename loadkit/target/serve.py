@@ -8,6 +8,7 @@ itself when the launcher that owns it is gone, so no orphan keeps a port.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import socket
@@ -22,7 +23,40 @@ import uvicorn
 from loadkit._proc import alive
 from loadkit.errors import EXIT_BAD_INPUT, TargetError
 
-__all__ = ["bind_socket", "exit_with_error", "serve", "write_port_file"]
+__all__ = [
+    "add_hold_argument",
+    "bind_socket",
+    "exit_with_error",
+    "hold_until",
+    "prepare",
+    "serve",
+    "write_port_file",
+]
+
+
+def add_hold_argument(parser: argparse.ArgumentParser) -> None:
+    """``--hold-until EPOCH``: start now, but bind (come up) only at that wall-clock time."""
+    parser.add_argument(
+        "--hold-until",
+        type=float,
+        default=0.0,
+        metavar="EPOCH",
+        help="wait until this wall-clock time (seconds since the epoch) before binding: "
+        "a comeback planned ahead is imported and ready, and answers at that instant "
+        "(0 = bind at once)",
+    )
+
+
+def hold_until(wall_time: float) -> None:
+    """Sleep until ``wall_time`` (no-op when it is 0 or past): the process stays down till then.
+
+    The launcher plans a killed process's comeback (``for:``) by starting it
+    early with this hold, so the slow part of a start (the interpreter and its
+    imports, slower still on a busy machine) is done before the planned instant
+    and only the bind and the server's start-up remain after it.
+    """
+    while (delay := wall_time - time.time()) > 0:
+        time.sleep(min(delay, 0.5))
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -61,8 +95,12 @@ def _watch(server: uvicorn.Server, pid: int) -> None:
 KEEP_ALIVE_S = 75  # nginx's default keepalive_timeout
 
 
-def serve(app: Any, sock: socket.socket, *, watch_pid: int = 0) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (or until ``watch_pid`` exits)."""
+def prepare(app: Any, *, watch_pid: int = 0) -> uvicorn.Server:
+    """A uvicorn server for ``app``, loaded (its protocol modules imported) but not serving.
+
+    Loading before binding keeps the time from bind to the first answer short,
+    which a comeback planned with ``--hold-until`` relies on.
+    """
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -75,9 +113,15 @@ def serve(app: Any, sock: socket.socket, *, watch_pid: int = 0) -> None:
         lifespan="on",
         ws_per_message_deflate=False,  # compression costs ~40% more CPU per WS delivery
     )
+    config.load()
     server = uvicorn.Server(config)
     if watch_pid:
         threading.Thread(target=_watch, args=(server, watch_pid), daemon=True).start()
+    return server
+
+
+def serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Serve on ``sock`` until SIGINT/SIGTERM (or until the watched pid exits)."""
     server.run(sockets=[sock])
 
 

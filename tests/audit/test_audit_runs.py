@@ -9,7 +9,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADKIT = [sys.executable, "-m", "loadkit"]
@@ -30,9 +33,43 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_audit_after_an_agent_kill_and_a_job_deleted_behind_our_back(target_factory, tmp_path):
-    target = target_factory(lease_s=2.0)
-    agent_pid = target.agent.pid
+class Target:
+    """``loadkit target`` in its own process (its launcher acts on the kill fault: running it
+    inside the pytest process would make the test depend on that process's gevent patching)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            [*LOADKIT, "target", "--data-dir", str(data_dir), "--lease-s", "2",
+             "--heartbeat-s", "0.2", "--cleanup-interval-s", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()
+        assert first.startswith("gateway: "), first
+        self.url = first.split(" ", 1)[1].strip()
+        info = json.loads((data_dir / "target.json").read_text())
+        self.agent_pid = info["agent"]["pid"]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[Target]:
+    running = Target(tmp_path / "target")
+    yield running
+    running.stop()
+
+
+def test_audit_after_an_agent_kill_and_a_job_deleted_behind_our_back(target, tmp_path):
+    agent_pid = target.agent_pid
     scenario = tmp_path / "audit-run.yaml"
     scenario.write_text(SCENARIO)
     out = tmp_path / "reports"

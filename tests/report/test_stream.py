@@ -93,15 +93,19 @@ def test_a_killed_run_with_torn_lines_and_an_open_fault(make_run) -> None:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of a few lines: sums and chart points cross chunk boundaries everywhere."""
-    monkeypatch.setattr(hlog_stream, "CHUNK_LINES", 7)
+    monkeypatch.setattr(hlog_stream, "BLOCK_BYTES", 2000)  # ~7 lines
 
 
-@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize(
+    ("workers", "compiled"), [(False, False), (False, True), (True, True)], ids=str
+)
 def test_small_chunks_change_nothing(
-    make_run, small_chunks: None, monkeypatch: pytest.MonkeyPatch, threaded: bool
+    make_run, small_chunks: None, monkeypatch: pytest.MonkeyPatch, workers: bool, compiled: bool
 ) -> None:
-    """Also decoded in threads (a large log is): chunks are still folded in file order."""
-    monkeypatch.setattr(hlog_stream, "THREADED_BYTES", 0 if threaded else 10**15)
+    """Also decoded in worker processes and by the compiled loops (a large log is): chunks
+    are still folded in file order, and the sums are the same."""
+    monkeypatch.setattr(hlog_stream, "WORKER_BYTES", 0 if workers else 10**15)
+    monkeypatch.setattr(hlog_stream, "COMPILED_BYTES", 0 if compiled else 10**15)
     run_dir = make_run("chunks", duration_s=300, rate=200, faults=[SyntheticFault("f", 200, 5)])
     _assert_same(*_both(run_dir))
 

@@ -38,7 +38,27 @@ def test_a_reporter_crash_is_a_run_that_could_not_be_judged(
 
 
 def test_the_reporter_is_imported_in_the_background() -> None:
-    command._import_reporter()
+    command.import_reporter()
     import sys
 
     assert all(name in sys.modules for name in command.REPORT_MODULES)
+
+
+def test_the_warm_up_draws_unless_the_report_has_begun(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spy wraps the real warm-up (its effect, matplotlib's caches, cannot be observed)."""
+    import loadkit.report.plots as plots
+    from loadkit.run.warmup import ReporterImports
+
+    drawn: list[bool] = []
+    real = plots.warm_up
+    monkeypatch.setattr(plots, "warm_up", lambda: drawn.append(True) or real())
+    early = ReporterImports()
+    early.report_begins()  # the report came first (a very short run): no warm-up at all
+    early.start()
+    early._thread.join(60)
+    assert drawn == []
+    during_load = ReporterImports()
+    during_load.start()
+    during_load._thread.join(60)
+    during_load.report_begins()
+    assert drawn == [True]

@@ -28,7 +28,10 @@ faults:
   - {name: agent-kill, at: 4s, for: 3s, kind: kill, via: process, target: agent}
 checks:
   - count > 0
+  - recovery(gw-restart) < 2m
+  - recovery(gw-restart) < 100ms
 """
+TIGHT = "recovery(gw-restart) < 100ms"  # shorter than any restart: the outage counts, so it fails
 
 
 class HealthPoller(threading.Thread):
@@ -97,8 +100,9 @@ def observed(tmp_path_factory):
     gw_poller.stop.set()
     agent_poller.stop.set()
     output = "".join(lines) + rest
-    assert code == 0, output
+    assert code == 1, output  # the tight recovery check, and only it, fails (see below)
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    summary = json.loads((run_dir / "summary.json").read_text())
     events = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
 
     def window(name: str) -> tuple[float, float]:
@@ -106,12 +110,13 @@ def observed(tmp_path_factory):
         revert = next(e for e in events if e["type"] == "fault_revert" and e["name"] == name)
         return inject["t"], revert["t"]
 
-    return window, {"gw-restart": gw_poller, "agent-kill": agent_poller}, output
+    pollers = {"gw-restart": gw_poller, "agent-kill": agent_poller}
+    return window, pollers, output, summary
 
 
 @pytest.mark.parametrize("name", ["gw-restart", "agent-kill"])
 def test_the_window_matches_an_independent_health_poller(observed, name):
-    window, pollers, output = observed
+    window, pollers, output, _ = observed
     poller = pollers[name]
     assert len(poller.outages) == 1, (name, poller.outages, output)
     (down, up) = poller.outages[0]
@@ -123,6 +128,29 @@ def test_the_window_matches_an_independent_health_poller(observed, name):
 
 def test_a_kill_for_3s_is_down_3s(observed):
     """for: 3s means down 3 s +- 0.5 s (the launcher starts it early by its usual start time)."""
-    window, _, _ = observed
+    window, _, _, _ = observed
     start, end = window("agent-kill")
     assert abs((end - start) - 3.0) <= 0.5, end - start
+
+
+def test_a_restart_outage_counts_against_its_recovery(observed):
+    """recovery(restart) runs from the stop: never shorter than the outage the poller saw,
+    so a limit shorter than the outage fails the run (exit 1) and a generous one passes."""
+    window, pollers, output, summary = observed
+    (down, up) = pollers["gw-restart"].outages[0]
+    start, end = window("gw-restart")
+    (recovery,) = [r for r in summary["recoveries"] if r["fault"] == "gw-restart"]
+    assert recovery["measured_from"] == "inject", recovery
+    # a kill with for: is an outage the scenario chose: measured from its end, as a pause
+    (kill,) = [r for r in summary["recoveries"] if r["fault"] == "agent-kill"]
+    assert kill["measured_from"] == "revert", kill
+    assert recovery["recovery_s"] >= end - start, (recovery, end - start)
+    assert recovery["recovery_s"] >= (up - down) - 0.5, (recovery, up - down)  # the witness
+    assert up - down > 0.1  # the outage is longer than the tight limit
+    verdicts = {v["expression"]: v["passed"] for v in summary["checks"]}
+    assert verdicts == {"count > 0": True, "recovery(gw-restart) < 2m": True, TIGHT: False}, (
+        verdicts,
+        output,
+    )
+    assert re.search(rf"FAIL\s+{re.escape(TIGHT)}: ", output), output
+    assert re.search(r"PASS\s+recovery\(gw-restart\) < 2m: ", output), output

@@ -185,7 +185,10 @@ class LocustRunner:
         if until:
 
             def counted() -> bool:
-                stats = read_stats(prefix)
+                try:
+                    stats = read_stats(prefix)
+                except (ValueError, KeyError, TypeError):
+                    return False  # read while Locust rewrote the live CSV: read it again
                 return all(e in stats and stats[e].requests > 0 for e in until)
 
             try:

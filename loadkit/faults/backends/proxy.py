@@ -3,7 +3,11 @@
 Each fault is one toxic named ``loadkit-<fault name>`` on a proxy (``proxy:``,
 default ``--loadkit-proxy-name``), added on inject and removed on revert, so a
 fresh process can revert it by name. ``down`` disables the proxy instead (and
-enables it again on revert). Parameters are converted to Toxiproxy's units:
+enables it again on revert). Each toxic and disable carries its owner, this
+process (``loadkit.proxy.owner``): ``loadkit proxy`` undoes it within a second
+when the process is gone, so a killed run leaves no network fault behind
+(Toxiproxy ignores the field; there the next start or ``loadkit faults
+recover`` removes it). Parameters are converted to Toxiproxy's units:
 
 | kind | attributes |
 |---|---|
@@ -93,7 +97,7 @@ class ProxyBackend(FaultBackend):
         client, proxy = self._client(spec), self._proxy(spec)
         try:
             if spec.kind == "down":
-                client.set_enabled(proxy, False)
+                client.set_enabled(proxy, False, owner=_owner())
                 return
             client.add_toxic(
                 proxy,
@@ -102,6 +106,7 @@ class ProxyBackend(FaultBackend):
                 name=toxic_name(spec),
                 stream=spec.params["stream"],
                 toxicity=float(spec.params["toxicity"]),
+                owner=_owner(),
             )
         except LoadkitError:
             raise  # the client's ProxyApiError / FaultPlanError: already one clear line
@@ -121,6 +126,13 @@ class ProxyBackend(FaultBackend):
             if isinstance(exc, LoadkitError):
                 raise
             raise FaultError(f"proxy {proxy}: {exc}") from None
+
+
+def _owner() -> dict[str, Any]:
+    """This process as the owner of the faults it adds (it is the run's fault scheduler)."""
+    from loadkit.proxy.owner import Owner
+
+    return Owner.this_process().to_json()
 
 
 def _is_not_found(exc: Exception) -> bool:

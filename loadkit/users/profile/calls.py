@@ -182,6 +182,16 @@ class Call:
         headers = {**self._headers, **extra_headers} if extra_headers else self._headers
         return path, headers
 
+    def prepare(
+        self, values: Mapping[str, Any], extra_headers: Mapping[str, str] | None = None
+    ) -> tuple[str, dict[str, str], Any]:
+        """The path, headers (secrets expanded) and JSON body of this call with ``values``.
+
+        For callers outside Locust (the loss audit, probes), which send it themselves.
+        """
+        path, headers = self._target(values, extra_headers)
+        return path, dict(headers), None if self._body is None else self._body(values)
+
     def send(
         self,
         client: HttpClient,
@@ -233,7 +243,12 @@ class YamlAdapter:
     Override :meth:`extra_headers` for what YAML cannot say (a request
     signature, a token from a multi-step login); it sees the call and the
     values it is made with.
+
+    ``profile_reference`` is the profile the adapter was read from (set by the
+    loader; recorded with the work it makes, so the loss audit asks through it).
     """
+
+    profile_reference: str | None = None
 
     def extra_headers(self, call: Call, values: Mapping[str, Any]) -> Mapping[str, str]:
         return {}

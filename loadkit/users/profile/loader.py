@@ -12,7 +12,8 @@ A profile reference is what ``--user-profile`` holds and what loadkit records
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,13 @@ from loadkit.users.args import WebArguments, setting
 from loadkit.users.profile.api import JobAPI, SessionAPI, SyncAPI
 from loadkit.users.profile.builtin import BuiltinJobs, BuiltinSessions
 from loadkit.users.profile.builtin_sync import BuiltinSync
+from loadkit.users.profile.calls import Call, YamlAdapter
+from loadkit.users.profile.servicecalls import (
+    AuditSpec,
+    default_audit,
+    read_audit,
+    read_named_calls,
+)
 from loadkit.users.profile.spec import read_calls, read_commands, read_headers
 from loadkit.users.profile.yamlapi import YamlJobs, YamlSessions
 from loadkit.users.profile.yamlsync import read_sync
@@ -43,18 +51,24 @@ __all__ = [
 
 BUILTIN = "builtin"
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-TOP_KEYS = ("name", "description", "headers", "jobs", "sessions", "sync")
+TOP_KEYS = ("name", "description", "headers", "calls", "jobs", "sessions", "sync")
 SECTIONS = ("jobs", "sessions", "sync")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """One adapter per behaviour (the built-in one where the profile does not describe it)."""
+    """One adapter per behaviour (the built-in one where the profile does not describe it).
+
+    ``audit``: per section the profile describes, how the loss audit asks about
+    an item (or why it cannot); ``calls``: the named calls probes may make.
+    """
 
     reference: str
     jobs: JobAPI
     sessions: SessionAPI
     sync: SyncAPI
+    audit: Mapping[str, AuditSpec | str] = field(default_factory=dict)
+    calls: Mapping[str, Call] = field(default_factory=dict)
 
 
 def shipped() -> list[str]:
@@ -89,18 +103,35 @@ def read_profile(doc: YamlDoc, raw: Any, path: FieldPath, reference: str) -> Pro
     jobs: JobAPI = BuiltinJobs()
     sessions: SessionAPI = BuiltinSessions()
     sync: SyncAPI = BuiltinSync()
+    audit: dict[str, AuditSpec | str] = {}
+
+    def audit_of(section: str, calls: Mapping[str, tuple[Call, Mapping[str, str]]]) -> None:
+        default = default_audit(section, calls)
+        given = raw[section].get("audit")
+        audit[section] = (
+            default
+            if given is None
+            else read_audit(doc, section, given, (*path, section, "audit"), headers, default)
+        )
+
     if "jobs" in raw:
         section = raw["jobs"]
         calls = read_calls(doc, "jobs", section, (*path, "jobs"), headers)
         commands = read_commands(doc, section.get("commands"), (*path, "jobs", "commands"))
         jobs = YamlJobs(calls, commands)
+        audit_of("jobs", calls)
     if "sessions" in raw:
-        sessions = YamlSessions(
-            read_calls(doc, "sessions", raw["sessions"], (*path, "sessions"), headers)
-        )
+        session_calls = read_calls(doc, "sessions", raw["sessions"], (*path, "sessions"), headers)
+        sessions = YamlSessions(session_calls)
+        audit_of("sessions", session_calls)
     if "sync" in raw:
         sync = read_sync(doc, raw["sync"], (*path, "sync"), headers)
-    return Profile(reference, jobs, sessions, sync)
+        audit_of("sync", {})
+    for adapter in (jobs, sessions, sync):
+        if isinstance(adapter, YamlAdapter):
+            adapter.profile_reference = reference
+    calls_ = read_named_calls(doc, raw.get("calls"), (*path, "calls"), headers)
+    return Profile(reference, jobs, sessions, sync, audit, calls_)
 
 
 @cache

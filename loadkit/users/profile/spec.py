@@ -20,6 +20,9 @@ A profile (a file, or a scenario's ``service:`` section)::
       close: {method: DELETE, path: "/sessions/{id}"}             # optional
 
 ``state:`` is a JMESPath query; without it the HTTP status is the state.
+Each section may also say how the loss audit reads an item back (``audit:``),
+and the profile may name calls for probes (top-level ``calls:``): see
+:mod:`loadkit.users.profile.servicecalls`.
 A job ``status`` may also read ``created``, ``started`` and ``completed`` (epoch
 seconds or ISO 8601): the service's own timing, fired as ``JOB <kind> server``
 (created → completed), ``JOB <kind> queue`` (created → started) and
@@ -37,7 +40,16 @@ from loadkit.scenario.yamldoc import FieldPath, YamlDoc, did_you_mean
 from loadkit.users.profile.api import JOB_STATES, SESSION_STATES
 from loadkit.users.profile.calls import Call, compile_query, env_names, placeholders
 
-__all__ = ["CallKind", "read_calls", "read_commands", "read_headers", "read_template", "read_text"]
+__all__ = [
+    "CallKind",
+    "read_call",
+    "read_calls",
+    "read_commands",
+    "read_headers",
+    "read_states",
+    "read_template",
+    "read_text",
+]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CALL_KEYS = ("method", "path", "body", "expect", "headers")
@@ -98,7 +110,12 @@ SECTIONS: dict[str, dict[str, CallKind]] = {
         ),
     },
 }
-EXTRA_KEYS = {"jobs": ("commands",), "sessions": (), "sync": ("websocket", "strategy")}
+# ``audit``: how the loss audit asks about an item (users/profile/servicecalls.py)
+EXTRA_KEYS = {
+    "jobs": ("commands", "audit"),
+    "sessions": ("audit",),
+    "sync": ("websocket", "strategy", "audit"),
+}
 JOB_COMMANDS = {
     "echo": {"text"},
     "bytes": {"size"},
@@ -158,7 +175,7 @@ def read_headers(doc: YamlDoc, value: Any, path: FieldPath) -> dict[str, str]:
     return {str(k): read_text(doc, v, (*path, str(k)), "Bearer ${TOKEN}") for k, v in value.items()}
 
 
-def _states(doc: YamlDoc, value: Any, path: FieldPath, kind: CallKind) -> dict[str, str]:
+def read_states(doc: YamlDoc, value: Any, path: FieldPath, kind: CallKind) -> dict[str, str]:
     if not isinstance(value, dict) or not value:
         raise doc.error(path, "must map the service's states onto loadkit's",
                         f"write e.g. {{done: {kind.required_states[0]}}}")  # fmt: skip
@@ -174,7 +191,7 @@ def _states(doc: YamlDoc, value: Any, path: FieldPath, kind: CallKind) -> dict[s
     return states
 
 
-def _call(
+def read_call(
     doc: YamlDoc, raw: Any, path: FieldPath, kind: CallKind, headers: Mapping[str, str]
 ) -> tuple[Call, dict[str, str]]:
     if isinstance(raw, str):
@@ -207,7 +224,7 @@ def _call(
                             f"write e.g. {name}: {name}Field (a JMESPath query)")  # fmt: skip
     states: dict[str, str] = {}
     if kind.states:
-        states = _states(doc, raw.get("states"), (*path, "states"), kind)
+        states = read_states(doc, raw.get("states"), (*path, "states"), kind)
         missing = [s for s in kind.required_states if s not in states.values()]
         if missing:
             raise doc.error((*path, "states"), f"no service state is mapped onto {missing[0]!r}",
@@ -235,7 +252,7 @@ def read_calls(
     calls = {}
     for name, kind in kinds.items():
         if name in raw:
-            calls[name] = _call(doc, raw[name], (*path, name), kind, headers)
+            calls[name] = read_call(doc, raw[name], (*path, name), kind, headers)
         elif not kind.optional:
             raise doc.error(path, f"has no {name!r} call", f"add {name}: {{path: ...}}")
     return calls

@@ -3,7 +3,9 @@
 ``POST /execute {chatId, workspace, command, timeoutMs?}`` → ``{requestId}``;
 ``GET /status/{requestId}`` → ``{state: queued|processing|completed|failed|timeout,
 createdAt, queuedAt, processingAt, completedAt, callback: {success, attempts}}``;
-``GET /health`` → ``{circuitBreakers: {stopHook: closed}}``; ``POST /cleanup/run``.
+``GET /health`` → ``{circuitBreakers: {stopHook: closed}}``; ``POST /cleanup/run``;
+``DELETE /admin/jobs/{requestId}`` forgets a job (work lost behind the client's back,
+for the loss audit's tests).
 
 Its own command language: ``say TEXT`` completes, ``nap SECONDS`` sleeps,
 ``oops`` fails. A job's state is computed from its age when asked, so the
@@ -74,6 +76,11 @@ async def status(request: Request) -> JSONResponse:
     return JSONResponse(_state(job, time.time()))
 
 
+async def forget(request: Request) -> JSONResponse:
+    job = jobs.pop(request.path_params["request_id"], None)
+    return JSONResponse({"deleted": int(job is not None)}, status_code=200 if job else 404)
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"circuitBreakers": {"stopHook": "closed"}})
 
@@ -91,6 +98,7 @@ app = Starlette(
         Route("/status/{request_id}", status),
         Route("/health", health),
         Route("/cleanup/run", cleanup, methods=["POST"]),
+        Route("/admin/jobs/{request_id}", forget, methods=["DELETE"]),
     ]
 )
 
