@@ -51,7 +51,7 @@ from workspace import WorkspaceUser
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
 from loadkit.load.arrival import ArrivalRate
-from loadkit.users import SessionUser
+from loadkit.users import JobUser, SessionUser
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.http import call_json
 
@@ -131,14 +131,14 @@ class CleanupUser(FastHttpUser):
                 raise CheckFailed(f"response of {young}, younger than the TTL, lost: {kept}")
 
 
-class LongJobUser(WorkspaceUser):
-    """A WorkspaceUser that runs only ``timeout`` jobs (whatever ``--job-tasks`` says)."""
+class LongJobUser(JobUser):
+    """A JobUser that runs only ``timeout`` jobs (whatever ``--job-tasks`` says)."""
 
     def option(self, name: str, default: Any) -> Any:
         return "timeout:1" if name == "tasks" else super().option(name, default)
 
 
-class EchoRateUser(WorkspaceUser):
+class EchoRateUser(JobUser):
     """``JOB echo`` started ``ECHO_JOBS_PER_S`` times a second, each checked like
     WorkspaceUser's, however long the ones before take (``ITER echo job`` per start)."""
 
