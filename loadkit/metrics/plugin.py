@@ -30,6 +30,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
 from loadkit.errors import ConfigError
 from loadkit.metrics import live_plugin as _live
 from loadkit.metrics import settings as _settings
+from loadkit.metrics.failures import write_failures
 from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
@@ -304,6 +305,7 @@ class _RunPipeline:
             self.counter.enabled = False
         self.watcher.poll()
         self.recorder.stop()
+        self._write_failures()  # on a master: again after the grace, with the last stats
         if self.is_master:  # the workers' last intervals and stats are still on their way
             self._finisher = gevent.spawn_later(WORKER_GRACE_S, self._finish, None)
         else:
@@ -326,7 +328,17 @@ class _RunPipeline:
         stats = self.environment.stats
         totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
         interrupted = self._interrupted or self.context.interrupted
+        self._write_failures()
         self.recorder.finish(code, interrupted, totals)
+
+    def _write_failures(self) -> None:
+        run = self.recorder.run
+        if run is None:
+            return
+        try:
+            write_failures(run.dir, list(self.environment.stats.errors.values()))
+        except OSError as exc:
+            log.error("loadkit: could not write the failure messages in %s: %s", run.dir, exc)
 
     def _expected_exit_code(self) -> int:
         """The exit code Locust will use, as far as it is known before ``quit``."""

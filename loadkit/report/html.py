@@ -119,6 +119,7 @@ def render_report(report: Report) -> str:
             faults=faults,
             drift=report.drift,
             notes=summary["warnings"],
+            failures=report.failures,
         )
     )
 

@@ -5,10 +5,37 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from loadkit.errors import LoadkitError
+from loadkit.report.checks import parse_check
+from loadkit.report.failures import top_messages
 from loadkit.report.report import Report
 from loadkit.rundir.layout import JUNIT_XML
 
 __all__ = ["junit_xml", "write_junit"]
+
+_FAILURE_METRICS = frozenset({"error_rate", "failures"})
+
+
+def _quoted_failures(report: Report, expression: str) -> str:
+    """The top failure messages, for a failed error-rate / failures check ("" otherwise)."""
+    if not report.failures:
+        return ""
+    try:
+        check = parse_check(expression)
+    except LoadkitError:
+        return ""
+    if check.metric not in _FAILURE_METRICS:
+        return ""
+    document = report.failures
+    if check.argument:  # one endpoint: "GET /x" or "/x"
+        rows = [
+            row
+            for row in document["failures"]
+            if check.argument in (row["name"], f"{row['type']} {row['name']}")
+        ]
+        document = {**document, "failures": rows}
+    lines = top_messages(document)
+    return "\ntop failure messages:\n" + "\n".join(lines) if lines else ""
 
 
 def junit_xml(report: Report) -> str:
@@ -25,8 +52,10 @@ def junit_xml(report: Report) -> str:
             if verdict.note:
                 message += f": {verdict.note}"
             failure = ET.SubElement(case, "failure", message=message, type="CheckFailed")
-            failure.text = f"{verdict.expression}\nmeasured: {verdict.value_text}\n" + (
-                f"limit: {verdict.limit_text}\n{verdict.note}".rstrip()
+            failure.text = (
+                f"{verdict.expression}\nmeasured: {verdict.value_text}\n"
+                + (f"limit: {verdict.limit_text}\n{verdict.note}".rstrip())
+                + _quoted_failures(report, verdict.expression)
             )
         cases.append(case)
     if report.baseline is not None:

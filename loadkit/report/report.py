@@ -23,6 +23,7 @@ from loadkit.report.baseline import (
 )
 from loadkit.report.checks import parse_check
 from loadkit.report.drift import soak_drift
+from loadkit.report.failures import read_failures
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.stream import stream_latency
 from loadkit.report.verdicts import Verdict, evaluate_checks
@@ -59,6 +60,7 @@ class Report:
     drift: dict[str, Any]
     baseline: BaselineResult | None = None
     notes: list[str] = field(default_factory=list)
+    failures: dict[str, Any] | None = None  # failures.json, checked (None: absent or damaged)
 
     @cached_property
     def summary(self) -> dict[str, Any]:
@@ -140,6 +142,7 @@ def summary_json(report: Report) -> dict[str, Any]:
         },
         "drift": report.drift,
         "audit": read_audit_summary(analysis.run.path),
+        "failures": report.failures,
         "warnings": analysis.run.warnings + report.notes,
     }
 
@@ -245,4 +248,7 @@ def build_report(
     notes = _open_model_notes(analysis)
     notes += _composite_failure_note(analysis, [c for c, _ in expressions])
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
-    return Report(analysis, recoveries, verdicts, soak_drift(analysis), compared, notes)
+    failures, failure_warnings = read_failures(run.path)
+    notes += failure_warnings
+    drift = soak_drift(analysis)
+    return Report(analysis, recoveries, verdicts, drift, compared, notes, failures)

@@ -24,6 +24,7 @@ __all__ = [
     "AUDIT_JSONL",
     "COMPARE_HTML",
     "EVENTS_JSONL",
+    "FAILURES_JSON",
     "FAULTS_JOURNAL",
     "JUNIT_XML",
     "LATENCY_HLOG",
@@ -56,6 +57,8 @@ ACCEPTED_JSONL: Final = "accepted.jsonl"
 # Written by the loss audit after the load (``loadkit audit`` rewrites them).
 AUDIT_JSONL: Final = "audit.jsonl"
 AUDIT_JSON: Final = "audit.json"
+# Written by the metrics plugin when a test stops (the distinct failure messages).
+FAILURES_JSON: Final = "failures.json"
 # Derived by the reporter (can always be rebuilt from the files above).
 SUMMARY_JSON: Final = "summary.json"
 REPORT_HTML: Final = "report.html"
