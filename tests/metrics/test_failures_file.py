@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import time
+import urllib.parse
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from metrics_support import LOCUSTFILES, free_port, locust, run_dirs, stop
+from metrics_support import LOCUSTFILES, free_port, locust, poll_until, run_dirs, stop
 
 SECRET = "s3cr3t-planted"
 
@@ -61,21 +64,24 @@ def test_local_run_keeps_redacted_failure_messages(tmp_path, server) -> None:
     document = _check_against_locust(run_dir, tmp_path / "locust")
     assert {r["name"] for r in document["failures"]} == {"/fail", "/fail-token", "/checked"}
 
-    report = locust_report(run_dir)
-    assert report.returncode in (0, 1), report.stdout + report.stderr
+    report = locust_report(run_dir, "--check", "error_rate < 0.1%")
+    assert report.returncode == 1, report.stdout + report.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["failures"]["failures"] == document["failures"]
     html = (run_dir / "report.html").read_text()
     assert "Failures" in html and "connection closed; Authorization: ***" in html
-    assert SECRET not in html and SECRET not in (run_dir / "summary.json").read_text()
+    junit = (run_dir / "junit.xml").read_text()
+    assert "top failure messages" in junit and "GET /fail: HTTPError" in junit
+    for name in ("summary.json", "report.html", "junit.xml"):
+        assert SECRET not in (run_dir / name).read_text()
 
 
-def locust_report(run_dir: Path):
+def locust_report(run_dir: Path, *args: str):
     import subprocess
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "loadkit", "report", str(run_dir)],
+        [sys.executable, "-m", "loadkit", "report", str(run_dir), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -109,3 +115,54 @@ def test_master_writes_its_workers_merged_failures(tmp_path, server) -> None:
     assert master.returncode == 1, output
     [run_dir] = run_dirs(out)
     _check_against_locust(run_dir, tmp_path / "locust")
+
+
+def _http(url: str, form: dict[str, str] | None = None) -> str:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    with urllib.request.urlopen(url, data=data, timeout=30) as response:
+        return str(response.read().decode())
+
+
+def _up(web: str) -> bool:
+    try:
+        return bool(_http(web + "/"))
+    except OSError:
+        return False
+
+
+def _finished(run_dir: Path) -> bool:
+    return json.loads((run_dir / "run.json").read_text())["exit_status"] is not None
+
+
+def test_every_web_ui_test_gets_its_own_failures_file(tmp_path, server) -> None:
+    """Each start from the web UI: its own counts; the witness is the UI's own error table."""
+    url, _ = server
+    out = tmp_path / "reports"
+    web = f"http://127.0.0.1:{free_port()}"
+    proc = locust(
+        [
+            "-f", str(LOCUSTFILES / "failing.py"), "--web-host", "127.0.0.1",
+            "--web-port", web.rsplit(":", 1)[1], "-H", url, "--loadkit-out", str(out),
+        ],
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        poll_until(lambda: _up(web), timeout=60)
+        for round_ in (1, 2):
+            form = {"user_count": "3", "spawn_rate": "3", "host": url}
+            _http(web + "/swarm", {**form, "loadkit_run_name": f"ui-{round_}"})
+            run_dir = poll_until(
+                lambda r=round_: [d for d in run_dirs(out) if d.name.endswith(f"ui-{r}")],
+                timeout=60,
+            )[0]
+            time.sleep(3.5)  # the users are idle after 2 s
+            _http(web + "/stop", {})
+            poll_until(lambda d=run_dir: _finished(d) and (d / "failures.json").exists(), 60)
+            shown = json.loads(_http(web + "/stats/requests"))["errors"]
+            witness = Counter({(e["method"], e["name"]): e["occurrences"] for e in shown})
+            document = json.loads((run_dir / "failures.json").read_text())
+            assert witness and _file_counts(document) == witness
+            assert SECRET not in (run_dir / "failures.json").read_text()
+    finally:
+        stop(proc)
+    assert len(run_dirs(out)) == 2
