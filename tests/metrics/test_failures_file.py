@@ -166,3 +166,26 @@ def test_every_web_ui_test_gets_its_own_failures_file(tmp_path, server) -> None:
     finally:
         stop(proc)
     assert len(run_dirs(out)) == 2
+
+
+def test_the_file_is_bounded_and_redacted_before_the_cut() -> None:
+    from locust.stats import StatsError
+
+    from loadkit.metrics.failures import MAX_FAILURES, MAX_MESSAGE_CHARS, failures_document
+
+    errors = [StatsError("GET", "/x", f"error {i}", occurrences=i + 1) for i in range(60)]
+    errors += [  # equal once redacted: one row
+        StatsError("GET", "/t", f"bad /t?token={SECRET}-{i}", occurrences=1) for i in range(3)
+    ]
+    long = "x" * (MAX_MESSAGE_CHARS - 8) + f"https://bob:{SECRET}@host/"  # the cut splits it
+    errors.append(StatsError("POST", "/long", long, occurrences=100))
+    document = failures_document(errors)
+    rows = document["failures"]
+    assert len(rows) == MAX_FAILURES and document["distinct"] == 62
+    assert document["omitted"] == 12 and document["total"] == sum(range(1, 61)) + 3 + 100
+    assert document["omitted_count"] == document["total"] - sum(r["count"] for r in rows)
+    assert rows[0]["name"] == "/long" and len(rows[0]["message"]) == MAX_MESSAGE_CHARS
+    assert rows[0]["message"].endswith("…") and "bob" not in rows[0]["message"]
+    assert SECRET not in json.dumps(document)
+    assert [r["count"] for r in rows] == sorted((r["count"] for r in rows), reverse=True)
+    assert document["omitted"] + len(rows) == document["distinct"]
