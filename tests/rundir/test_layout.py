@@ -51,6 +51,7 @@ def test_every_documented_file_has_a_constant() -> None:
         layout.SUMMARY_JSON,
         layout.REPORT_HTML,
         layout.JUNIT_XML,
+        layout.FAILURES_JSON,
     }
     assert documented == constants
 
