@@ -12,6 +12,7 @@ from typing import Any
 from loadkit.users.events import CheckFailed
 from loadkit.users.http import HttpClient, call_json
 from loadkit.users.profile.api import JobState, SessionStart
+from loadkit.users.profile.yamlapi import _elapsed_ms  # one timestamp rule for every profile
 
 __all__ = ["BuiltinJobs", "BuiltinSessions"]
 
@@ -102,10 +103,3 @@ class BuiltinSessions:
 
     def close(self, client: HttpClient, session_id: str) -> None:
         call_json(client, "DELETE", f"/sessions/{session_id}", name="/sessions/[id]")
-
-
-def _elapsed_ms(start: Any, end: Any) -> float | None:
-    """From one of the target's own timestamps (epoch seconds) to another, when both are set."""
-    if not isinstance(start, int | float) or not isinstance(end, int | float):
-        return None
-    return max(0.0, (end - start) * 1000.0)
