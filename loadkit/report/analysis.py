@@ -39,6 +39,7 @@ __all__ = [
     "analyse",
     "interval_series",
     "is_composite",
+    "is_count_only",
 ]
 
 OVERALL = "ALL"  # the aggregate of request events only (see COMPOSITE_TYPES)
@@ -53,6 +54,24 @@ COMPOSITE_TYPES = frozenset({"JOB", "SESSION", "ITER", "SYNC", "SERVICE"})
 def is_composite(endpoint: str) -> bool:
     """Whether ``endpoint`` ("TYPE name") is a composite event, not a single request."""
     return endpoint.split(" ", 1)[0] in COMPOSITE_TYPES
+
+
+def is_count_only(endpoint: str) -> bool:
+    """Whether ``endpoint`` is a count with no duration: an open-model iteration that
+    could not start (``ITER <name> dropped``, see :mod:`loadkit.load.arrival`). Its
+    statistics have no latencies (NaN), never 0 ms."""
+    return endpoint.startswith("ITER ") and endpoint.endswith(" dropped")
+
+
+def _without_latencies(frame: pd.DataFrame, endpoints: pd.Series | pd.Index) -> pd.DataFrame:
+    """``frame`` (a copy when changed) with the latencies of count-only endpoints NaN."""
+    mask = np.array([is_count_only(str(e)) for e in endpoints], dtype=bool)
+    if not mask.any():
+        return frame
+    frame = frame.copy()
+    latency = [c for c in (*PERCENTILES, "avg", "stddev") if c in frame.columns]
+    frame.loc[mask, latency] = np.nan
+    return frame
 
 
 # summary key -> percentile
@@ -266,10 +285,15 @@ def analyse(run: RunData, rollups: Rollups | None = None) -> Analysis:
         frame.insert(0, "endpoint", [*endpoints, OVERALL])
         frame.insert(0, "phase", phase.name)
         frames.append(frame)
-    stats = pd.concat(frames, ignore_index=True).set_index(["phase", "endpoint"])
+    stats = pd.concat(frames, ignore_index=True)
+    stats = _without_latencies(stats, stats["endpoint"]).set_index(["phase", "endpoint"])
     series = interval_series(run, endpoints) if rollups is None else rollups.series
+    series = _without_latencies(series, series["endpoint"])
     analysis = Analysis(run, endpoints, phases, faults, stats, series, _users(run))
     if rollups is not None:
         analysis.extras.update(rollups.extras())
+    count_only = np.array([is_count_only(e) for e in [*endpoints, OVERALL]], dtype=bool)
+    if count_only.any() and distribution.shape[1]:
+        distribution[count_only] = np.nan
     analysis.extras["distribution"] = distribution  # [endpoint, DISTRIBUTION_PERCENTILES] µs
     return analysis

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
+from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis, is_count_only
 from loadkit.report.phases import FaultWindow
 
 __all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots", "warm_up"]
@@ -119,8 +119,10 @@ def _no_data(ax: Axes, message: str) -> None:
 
 
 def _top_endpoints(analysis: Analysis, composite: bool = False) -> list[str]:
-    """The busiest request endpoints (or composite ones): never both on one chart."""
+    """The busiest request endpoints (or composite ones): never both on one chart; counts
+    without a duration (dropped iterations) on none."""
     names = analysis.composite_endpoints if composite else analysis.request_endpoints
+    names = [e for e in names if not is_count_only(e)]
     counts = {e: analysis.stat("run", e, "count") for e in names}
     return sorted(counts, key=lambda e: -counts[e])[:MAX_ENDPOINT_LINES]
 
@@ -181,7 +183,10 @@ def _endpoint_latency_plot(analysis: Analysis, composite: bool = False) -> Figur
         return figure
     for colour, endpoint in zip(PALETTE, endpoints, strict=False):
         rows = _overall(analysis, endpoint)
-        ax.plot(rows["s"], rows["p95"], label=endpoint, color=colour, linewidth=1.0)
+        # a gap is an interval without events; a marker shows an event between two gaps
+        # (sessions every 2 s, a job now and then), which a line alone would not draw
+        ax.plot(rows["s"], rows["p95"], label=endpoint, color=colour, linewidth=1.0,
+                marker=".", markersize=3)  # fmt: skip
     _shade_faults(ax, analysis.faults, label=False)
     ax.set_ylabel("p95 latency (ms)")
     ax.set_xlabel("time since start (s)")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from loadkit.report.analysis import OVERALL, analyse, is_composite
+from loadkit.report.analysis import OVERALL, analyse, is_composite, is_count_only
+from loadkit.report.plots import _endpoint_latency_plot, _top_endpoints
 from loadkit.report.recovery import find_recoveries
 from loadkit.report.verdicts import evaluate_checks
 from loadkit.rundir.reader import load_run_dir
@@ -82,3 +84,41 @@ def test_failed_composite_events_no_check_names_get_a_note(make_run, cli) -> Non
     note = next(line for line in result.stdout.splitlines() if "composite events failed" in line)
     assert "JOB echo: " in note and "SESSION" not in note.split(";")[0].split("(", 1)[1]
     assert "failures(JOB echo) == 0" in note
+
+
+def test_dropped_iterations_are_a_count_with_no_latency(make_run, cli) -> None:
+    """Dropped iterations (recorded at 0 µs, the only way an hlog carries a count) have no
+    latency anywhere: no 0 ms percentiles in the stats, summary, console or charts."""
+    dropped = "ITER it dropped"
+    run_dir = make_run(
+        "drops", endpoints=[*MIXED, dropped], median_ms={**MEDIANS, dropped: 0.001}, duration_s=10
+    )
+    analysis = analyse(load_run_dir(run_dir))
+    assert is_count_only(dropped) and not is_count_only("ITER it")
+    assert not is_count_only("ITER it interrupted") and not is_count_only("POST /dropped")
+    assert analysis.stat("run", dropped, "count") > 0
+    for metric in ("p50", "p95", "p99", "max", "min", "avg", "stddev"):
+        assert np.isnan(analysis.stat("run", dropped, metric)), metric
+        assert analysis.stat("run", "ITER it", metric) > 0, metric
+    rows = analysis.series[analysis.series["endpoint"] == dropped]
+    assert len(rows) and rows[["p50", "p95", "p99"]].isna().all().all()
+    assert dropped not in _top_endpoints(analysis, composite=True)
+    result = cli("report", str(run_dir))
+    line = next(x for x in result.stdout.splitlines() if x.strip().startswith(dropped))
+    assert line.split()[-4:] == ["-", "-", "-", "-"], line
+    summary = json.loads((run_dir / "summary.json").read_text())["composite"][dropped]
+    assert summary["count"] > 0 and summary["p50"] is None and summary["max"] is None
+
+
+def test_an_event_between_two_empty_intervals_is_drawn(mixed) -> None:
+    """Sessions every 2 s (one interval in two empty) were invisible: a line needs two
+    neighbours. Each point gets a marker."""
+    analysis = analyse(load_run_dir(mixed))
+    series = analysis.series
+    sparse = (series["endpoint"] == "SESSION ready cold") & (series["s"] % 2 == 1)
+    analysis.series = series[~sparse]
+    figure = _endpoint_latency_plot(analysis, composite=True)
+    (line,) = (x for x in figure.axes[0].get_lines() if x.get_label() == "SESSION ready cold")
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y[1::2]).all() and np.isfinite(y[::2]).all()  # isolated points
+    assert line.get_marker() not in (None, "", "None", " ")
