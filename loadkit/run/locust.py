@@ -34,7 +34,10 @@ from loadkit.scenario.model import Scenario, project_root
 
 __all__ = ["LocustCommand", "LocustProcesses", "free_port"]
 
-STOP_GRACE_S = 30.0
+# After a stop (Ctrl-C, SIGTERM, overrun), Locust gets this long before it is killed: longer
+# than the open model's default graceful stop (loadkit.load.arrival, 30 s like k6's), so that
+# iterations in flight finish or are recorded as interrupted, and the run dir is closed
+STOP_GRACE_S = 60.0
 WORKER_WAIT_S = 60.0
 WORKER_QUIT_S = 3.0  # workers follow a master that quit; one that died leaves them waiting
 

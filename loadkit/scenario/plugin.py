@@ -92,8 +92,13 @@ def quit_on_sigterm(context: PluginContext) -> None:
     Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
     returns, and with a shape that call blocks until the shape ends: until then
     SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
-    no final run.json). This handler quits the runner instead; Locust then
-    shuts down as after any run (``quitting``, ``quit``), and the handler
+    no final run.json). This handler ends the shape instead, so Locust's main
+    greenlet quits the runner once, as at the shape's end: users get their
+    graceful stop (the open model's in-flight iterations finish or are counted).
+    Quitting the runner from here made the main greenlet quit it a second time,
+    and that stop does not wait for users already dying: Locust exited while
+    they were still in their graceful stop, and their iterations vanished. Locust
+    then shuts down as after any run (``quitting``, ``quit``), and the handler
     removes itself so Locust's own handler takes over. It leaves a ``note``
     event and sets ``context.interrupted``.
     """
@@ -109,8 +114,12 @@ def quit_on_sigterm(context: PluginContext) -> None:
             recorder.event(
                 EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
             )
-        if environment.runner is not None:
-            environment.runner.quit()
+        runner = environment.runner
+        shape = None if runner is None else runner.shape_greenlet
+        if shape is not None and not shape.dead:
+            shape.kill(block=False)  # main's shape_greenlet.join() returns: it quits the runner
+        elif runner is not None:
+            runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
     environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())

@@ -10,8 +10,10 @@ server that stalls at the end, the reporter's analysis of the run directory.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,63 @@ def test_interrupted_and_dropped_iterations_are_counted_apart(tmp_path, stall_se
     notes = build_report(run_dir).notes
     assert f"{dropped} iteration(s) of 'work' could not start on time" in " ".join(notes)
     assert f"{interrupted} iteration(s) of 'work' were still running" in " ".join(notes)
+
+
+OPEN_SCENARIO = """\
+name: openstop
+target: {url}
+locustfile: {locustfile}
+users: {{StallUser: 1}}
+stages:
+  - {{name: steady, duration: 90s, users: 1, spawn_rate: 1}}
+checks:
+  - count > 0
+"""
+
+
+def test_ctrl_c_of_loadkit_run_waits_for_the_default_graceful_stop(tmp_path, stall_server) -> None:
+    """``loadkit run`` killed Locust 30 s after a Ctrl-C: no later than the open model's
+    default graceful stop ends, so the iterations it interrupts vanished with the kill."""
+    from loadkit.errors import EXIT_INTERRUPTED
+    from loadkit.load.arrival import DEFAULT_GRACEFUL_STOP_S
+    from loadkit.run.locust import STOP_GRACE_S
+
+    assert STOP_GRACE_S >= DEFAULT_GRACEFUL_STOP_S + 20  # time to fire, flush and close
+    url, arrivals_log = stall_server(2.0, 600.0, 0.0, 10.0)  # from 2 s on, nothing answered
+    scenario = tmp_path / "openstop.yaml"
+    locustfile = HERE / "open_model_locustfile.py"
+    scenario.write_text(OPEN_SCENARIO.format(url=url, locustfile=locustfile))
+    reports = tmp_path / "reports"
+    env = {**os.environ, "LK_RATE": "10", "LK_MAX_IN_FLIGHT": "100"}
+    env.pop("LK_GRACE_S", None)  # the default graceful stop
+    log = tmp_path / "run.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(reports)],
+            stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if arrivals_log.exists() and len(arrivals_log.read_text().split()) >= 40:
+                    break  # 2 s answered, 2 s held
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=DEFAULT_GRACEFUL_STOP_S + 120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    output = log.read_text(errors="replace")
+    assert proc.returncode == EXIT_INTERRUPTED, output[-3000:]
+    assert "killed it" not in output, output[-3000:]
+    (run_dir,) = [p for p in reports.iterdir() if p.is_dir()]
+    analysis = analyse(load_run_dir(run_dir))
+    arrivals = np.array([float(x) for x in arrivals_log.read_text().split()])
+    held = int((arrivals >= 2.0).sum())
+    assert held >= 15, held
+    recorded, interrupted = _count(analysis, "GET /work"), _count(analysis, "ITER work interrupted")
+    assert interrupted == held and recorded + interrupted == len(arrivals), output[-3000:]
+    # each ran at least the default graceful stop before it was counted
+    assert analysis.stat("run", "ITER work interrupted", "min") >= DEFAULT_GRACEFUL_STOP_S * 1000
+    assert (run_dir / "report.html").is_file()
