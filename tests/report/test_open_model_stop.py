@@ -166,6 +166,7 @@ def test_interrupted_and_dropped_iterations_are_counted_apart(tmp_path, stall_se
     dropped = _count(analysis, "ITER work dropped")
     assert dropped >= 20  # ~2 s x 40/s could not start: a count of their own
     assert _count(analysis, "ITER work") == recorded
+    assert np.isnan(analysis.stat("run", "ITER work dropped", "p50"))  # a count: no latency
     # the interrupted ran at least the grace period; dropped ones are nowhere in ALL
     assert analysis.stat("run", "ITER work interrupted", "min") >= 1000.0
     assert analysis.stat("run", OVERALL, "count") == recorded
