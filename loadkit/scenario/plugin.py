@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
+from collections.abc import Callable
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
@@ -86,6 +88,34 @@ def _select_users(environment: Any, scenario: Scenario) -> None:
     environment.user_classes[:] = chosen
 
 
+WORKERS_QUIT_WAIT_S = 50.0  # less than loadkit run's wait before a kill (run/locust.py)
+
+
+def _stop_then_quit(runner: Any, quit_now: Callable[[], None]) -> None:
+    """Stop the users, each within its graceful stop, then quit the runner.
+
+    A master's stop waits only until its workers *report* no users, which they do at
+    once while their users are still in their graceful stop, and its quit exits 0.5 s
+    after telling them to quit: their last events were lost. So a master tells its
+    workers to quit and waits until each has (a worker quits after its users' graceful
+    stop and a last report of its statistics).
+    """
+    import gevent
+    from locust.rpc import Message
+    from locust.runners import MasterRunner
+
+    if isinstance(runner, MasterRunner):
+        for client in list(runner.clients.all):
+            message = Message("quit", None, client.id)  # type: ignore[no-untyped-call]
+            runner.server.send_to_client(message)
+        deadline = time.monotonic() + WORKERS_QUIT_WAIT_S
+        while len(runner.clients) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+    else:
+        runner.stop()
+    quit_now()
+
+
 def quit_on_sigterm(context: PluginContext) -> None:
     """Make SIGTERM end a headless shape run gracefully.
 
@@ -93,11 +123,12 @@ def quit_on_sigterm(context: PluginContext) -> None:
     returns, and with a shape that call blocks until the shape ends: until then
     SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
     no final run.json). This handler ends the shape instead, so Locust's main
-    greenlet quits the runner once, as at the shape's end: users get their
-    graceful stop (the open model's in-flight iterations finish or are counted).
-    Quitting the runner from here made the main greenlet quit it a second time,
-    and that stop does not wait for users already dying: Locust exited while
-    they were still in their graceful stop, and their iterations vanished. Locust
+    greenlet quits the runner once, as at the shape's end, after a stop: users
+    get their graceful stop (the open model's in-flight iterations finish or are
+    counted). Quitting the runner from here made the main greenlet quit it a
+    second time, and that stop does not wait for users already dying: Locust
+    exited while they were still in their graceful stop, and their iterations
+    vanished (a master's: see :func:`_stop_then_quit`). Locust
     then shuts down as after any run (``quitting``, ``quit``), and the handler
     removes itself so Locust's own handler takes over. It leaves a ``note``
     event and sets ``context.interrupted``.
@@ -115,11 +146,16 @@ def quit_on_sigterm(context: PluginContext) -> None:
                 EventType.NOTE, message="SIGTERM: run stopped before the end of its shape"
             )
         runner = environment.runner
-        shape = None if runner is None else runner.shape_greenlet
+        if runner is None:
+            return
+        quit_now = runner.quit
+        shape = runner.shape_greenlet
         if shape is not None and not shape.dead:
-            shape.kill(block=False)  # main's shape_greenlet.join() returns: it quits the runner
-        elif runner is not None:
-            runner.quit()
+            # what Locust's main greenlet calls once the shape has ended
+            runner.quit = lambda: _stop_then_quit(runner, quit_now)  # type: ignore[method-assign]
+            shape.kill(block=False)
+        else:
+            _stop_then_quit(runner, quit_now)
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
     environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())

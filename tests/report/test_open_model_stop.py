@@ -189,9 +189,14 @@ checks:
 """
 
 
-def test_ctrl_c_of_loadkit_run_waits_for_the_default_graceful_stop(tmp_path, stall_server) -> None:
-    """``loadkit run`` killed Locust 30 s after a Ctrl-C: no later than the open model's
-    default graceful stop ends, so the iterations it interrupts vanished with the kill."""
+@pytest.mark.parametrize("workers", [0, 1], ids=["local", "master+worker"])
+def test_ctrl_c_of_loadkit_run_waits_for_the_default_graceful_stop(
+    tmp_path, stall_server, workers
+) -> None:
+    """A Ctrl-C of ``loadkit run`` lost the iterations in flight: Locust quit its runner
+    twice (the second stop does not wait for users already stopping), a master exited
+    0.5 s after telling its workers to quit, and ``loadkit run`` killed Locust 30 s after
+    the Ctrl-C, no later than the default graceful stop ends."""
     from loadkit.errors import EXIT_INTERRUPTED
     from loadkit.load.arrival import DEFAULT_GRACEFUL_STOP_S
     from loadkit.run.locust import STOP_GRACE_S
@@ -207,7 +212,8 @@ def test_ctrl_c_of_loadkit_run_waits_for_the_default_graceful_stop(tmp_path, sta
     log = tmp_path / "run.log"
     with log.open("w") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(reports)],
+            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(reports),
+             "--workers", str(workers)],
             stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
         )  # fmt: skip
         try:
@@ -232,6 +238,8 @@ def test_ctrl_c_of_loadkit_run_waits_for_the_default_graceful_stop(tmp_path, sta
     assert held >= 15, held
     recorded, interrupted = _count(analysis, "GET /work"), _count(analysis, "ITER work interrupted")
     assert interrupted == held and recorded + interrupted == len(arrivals), output[-3000:]
-    # each ran at least the default graceful stop before it was counted
-    assert analysis.stat("run", "ITER work interrupted", "min") >= DEFAULT_GRACEFUL_STOP_S * 1000
+    # each ran at least the default graceful stop before it was counted (the min is its
+    # HDR bucket's lowest value: 3 significant digits)
+    least = analysis.stat("run", "ITER work interrupted", "min")
+    assert least >= DEFAULT_GRACEFUL_STOP_S * 1000 * (1 - 1e-3), least
     assert (run_dir / "report.html").is_file()
