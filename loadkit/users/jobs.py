@@ -27,16 +27,11 @@ profile cannot express (no ``bytes`` command, no interrupt call) is left out.
 Every broken expectation is a Locust failure with a one-line message; the
 user goes on with its next task.
 
-A subclass may declare its own tasks (``@task`` methods, or ``tasks = {...}``,
-which may include the ones above, e.g. ``JobUser.task_echo``); they then run
-instead of ``--job-tasks``. :meth:`JobUser.job` runs one checked job with an
+A subclass's own tasks (``@task`` methods, or ``tasks = {...}``, which may
+include the ones above, e.g. ``JobUser.task_echo``) run instead of
+``--job-tasks``; :meth:`JobUser.job` runs one job checked by an
 :class:`~loadkit.users.outputs.Expect` (exact, contains, valid JSON, length
-and sha256)::
-
-    class ReportJobs(JobUser):
-        @task
-        def report(self) -> None:
-            self.job("report", "make-report 7", Expect(json=True, contains='"total"'))
+and sha256): ``self.job("report", "make-report 7", Expect(json=True))``.
 """
 
 from __future__ import annotations
@@ -129,7 +124,7 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "help": "timeout of the timeout jobs, milliseconds"}),
     ("tasks", "ws-tasks", {"type": tasks_type, "default": DEFAULT_TASKS,
         "help": "tasks and weights, e.g. 'echo:10,bytes:3' (names: "
-        + ", ".join(TASK_NAMES) + ")"}),
+        + ", ".join(TASK_NAMES) + "; a subclass's own @tasks run instead)"}),
     ("stranger-workspace", "ws-stranger-workspace", {"default": "",
         "help": "workspace the isolation probe reads as a stranger (default: a new one)"}),
     ("wait", "ws-wait", {"type": args.non_negative_float, "default": 0.1,
@@ -215,8 +210,13 @@ class JobUser(FastHttpUser):
         )
         self.poll_interval_s = float(self.option("poll_interval", 0.1))
         self.job_deadline_s = float(self.option("deadline", 60.0))
-        if not type(self).tasks:  # a subclass's own tasks run instead of --job-tasks
-            self.tasks = self._tasks_from_option()
+        own = [task for task in type(self).tasks if task is not JobUser.tasks_from_option]
+        self.tasks = own or self._tasks_from_option()  # a subclass's own tasks, or --job-tasks
+
+    def tasks_from_option(self) -> None:
+        """JobUser's only declared task, a placeholder (Locust warns about a user with no
+        tasks): ``on_start`` replaces it; were it ever run, it installs ``--job-tasks``."""
+        self.tasks = self._tasks_from_option()
 
     def _tasks_from_option(self) -> list[Any]:
         weights = task_weights(self.option("tasks", DEFAULT_TASKS))
@@ -393,4 +393,4 @@ class JobUser(FastHttpUser):
                     f" {status.raw}, expected timeout"
                 )
 
-    tasks = []  # noqa: RUF012  (none: on_start sets each user's from --job-tasks)
+    tasks = [tasks_from_option]  # noqa: RUF012  (on_start sets each user's)

@@ -82,6 +82,7 @@ def test_own_tasks_with_own_output_checks(target, locust, tmp_path) -> None:
     # the users went on: each failing task failed more than once, none crashed
     assert result.count("JOB not-json") + result.count("JOB missing") > 2, result.explain()
     assert "Traceback" not in result.output, result.output[-3000:]
+    assert "no tasks left" not in result.output, result.output[-3000:]  # Locust's warning
 
 
 def test_a_service_answering_wrongly_fails_the_output_checks(target, locust, tmp_path) -> None:
@@ -109,3 +110,4 @@ def test_a_service_answering_wrongly_fails_the_output_checks(target, locust, tmp
     assert "bytes: got 3 bytes, expected 1024" in errors["bytes"], errors
     assert "json: output is not valid JSON" in errors["json"], errors
     assert "Traceback" not in result.output, result.output[-3000:]
+    assert "no tasks left" not in result.output, result.output[-3000:]  # Locust's warning
