@@ -312,13 +312,14 @@ def test_preview_sessions_through_the_hermes_profile(
 
 def _sync_run(out: Path, *flags: str) -> Outcome:
     """task-sync through its profile and a fault proxy, on the service started with ``flags``."""
-    with (
-        DialectService("task_sync", *flags) as service,
-        start_proxy(service.url, _folder(out / "proxy")) as proxy,
-    ):
-        path = derive("task-sync", SHORT["task-sync"], out,
-                      edit=sync_edit(proxy.url, proxy.api_url))  # fmt: skip
-        return run_scenario(path, out / "run")
+    service = DialectService("task_sync", *flags)
+    try:
+        with start_proxy(service.url, _folder(out / "proxy")) as proxy:
+            path = derive("task-sync", SHORT["task-sync"], out,
+                          edit=sync_edit(proxy.url, proxy.api_url))  # fmt: skip
+            return run_scenario(path, out / "run")
+    finally:
+        service.stop()
 
 
 @pytest.mark.slow
