@@ -117,25 +117,29 @@ def _stop_then_quit(runner: Any, quit_now: Callable[[], None]) -> None:
 
 
 def quit_on_sigterm(context: PluginContext) -> None:
-    """Make SIGTERM end a headless shape run gracefully.
+    """Make SIGTERM end a headless shape run gracefully, and every quit wait for the users.
 
     Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
     returns, and with a shape that call blocks until the shape ends: until then
     SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
     no final run.json). This handler ends the shape instead, so Locust's main
-    greenlet quits the runner once, as at the shape's end, after a stop: users
-    get their graceful stop (the open model's in-flight iterations finish or are
-    counted). Quitting the runner from here made the main greenlet quit it a
-    second time, and that stop does not wait for users already dying: Locust
-    exited while they were still in their graceful stop, and their iterations
-    vanished (a master's: see :func:`_stop_then_quit`). Locust
-    then shuts down as after any run (``quitting``, ``quit``), and the handler
-    removes itself so Locust's own handler takes over. It leaves a ``note``
-    event and sets ``context.interrupted``.
+    greenlet quits the runner once, as at the shape's end. The runner's quit (at
+    the shape's end, after SIGTERM, at shutdown) first stops the users within
+    their graceful stop (:func:`_stop_then_quit`): the open model's in-flight
+    iterations finish or are counted. Quitting the runner from the handler made the
+    main greenlet quit it a second time, and that stop does not wait for users
+    already dying: Locust exited while they were still in their graceful stop, and
+    their iterations vanished. Locust then shuts down as after any run
+    (``quitting``, ``quit``), and the handler removes itself so Locust's own handler
+    takes over. It leaves a ``note`` event and sets ``context.interrupted``.
     """
     import gevent
 
     environment, recorder = context.environment, context.recorder
+    runner = environment.runner
+    if runner is not None:
+        quit_now = runner.quit
+        runner.quit = lambda: _stop_then_quit(runner, quit_now)  # type: ignore[method-assign]
 
     def quit_runner() -> None:
         watcher.cancel()
@@ -148,14 +152,11 @@ def quit_on_sigterm(context: PluginContext) -> None:
         runner = environment.runner
         if runner is None:
             return
-        quit_now = runner.quit
         shape = runner.shape_greenlet
         if shape is not None and not shape.dead:
-            # what Locust's main greenlet calls once the shape has ended
-            runner.quit = lambda: _stop_then_quit(runner, quit_now)  # type: ignore[method-assign]
-            shape.kill(block=False)
+            shape.kill(block=False)  # Locust's main greenlet quits the runner once it ended
         else:
-            _stop_then_quit(runner, quit_now)
+            runner.quit()
 
     watcher = gevent.signal_handler(signal.SIGTERM, quit_runner)
     environment.events.quitting.add_listener(lambda **_kwargs: watcher.cancel())
