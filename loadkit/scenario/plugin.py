@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
-from collections.abc import Callable
 from typing import Any
 
 from loadkit.errors import ConfigError, ScenarioError
+from loadkit.load import graceful
 from loadkit.load.stages import Stage
 from loadkit.plugin.badinput import exit_bad_input
 from loadkit.plugin.context import PluginContext
@@ -88,45 +87,16 @@ def _select_users(environment: Any, scenario: Scenario) -> None:
     environment.user_classes[:] = chosen
 
 
-WORKERS_QUIT_WAIT_S = 50.0  # less than loadkit run's wait before a kill (run/locust.py)
-
-
-def _stop_then_quit(runner: Any, quit_now: Callable[[], None]) -> None:
-    """Stop the users, each within its graceful stop, then quit the runner.
-
-    A master's stop waits only until its workers *report* no users, which they do at
-    once while their users are still in their graceful stop, and its quit exits 0.5 s
-    after telling them to quit: their last events were lost. So a master tells its
-    workers to quit and waits until each has (a worker quits after its users' graceful
-    stop and a last report of its statistics).
-    """
-    import gevent
-    from locust.rpc import Message
-    from locust.runners import MasterRunner
-
-    if isinstance(runner, MasterRunner):
-        for client in list(runner.clients.all):
-            message = Message("quit", None, client.id)  # type: ignore[no-untyped-call]
-            runner.server.send_to_client(message)
-        deadline = time.monotonic() + WORKERS_QUIT_WAIT_S
-        while len(runner.clients) and time.monotonic() < deadline:
-            gevent.sleep(0.2)
-    else:
-        runner.stop()
-    quit_now()
-
-
 def quit_on_sigterm(context: PluginContext) -> None:
-    """Make SIGTERM end a headless shape run gracefully, and every quit wait for the users.
+    """Make SIGTERM end a headless shape run gracefully.
 
     Locust 2.47 installs its SIGTERM handler only after ``start_automatic_run()``
     returns, and with a shape that call blocks until the shape ends: until then
     SIGTERM would kill Locust outright (no ``quitting``, so no fault revert and
     no final run.json). This handler ends the shape instead, so Locust's main
-    greenlet quits the runner once, as at the shape's end. The runner's quit (at
-    the shape's end, after SIGTERM, at shutdown) first stops the users within
-    their graceful stop (:func:`_stop_then_quit`): the open model's in-flight
-    iterations finish or are counted. Quitting the runner from the handler made the
+    greenlet quits the runner once, as at the shape's end, and that quit waits for
+    the users' graceful stop (:mod:`loadkit.load.graceful`): the open model's
+    in-flight iterations finish or are counted. Quitting the runner from the handler made the
     main greenlet quit it a second time, and that stop does not wait for users
     already dying: Locust exited while they were still in their graceful stop, and
     their iterations vanished. Locust then shuts down as after any run
@@ -136,10 +106,6 @@ def quit_on_sigterm(context: PluginContext) -> None:
     import gevent
 
     environment, recorder = context.environment, context.recorder
-    runner = environment.runner
-    if runner is not None:
-        quit_now = runner.quit
-        runner.quit = lambda: _stop_then_quit(runner, quit_now)  # type: ignore[method-assign]
 
     def quit_runner() -> None:
         watcher.cancel()
@@ -185,6 +151,8 @@ def attach(context: PluginContext) -> None:
         if context.is_worker:
             return  # the master drives the shape and the faults
         context.scenario = scenario
+        if environment.runner is not None:  # stop and quit wait for the users' graceful stop
+            graceful.install(environment.runner)
         if environment.shape_class is not None:
             logger.info(
                 "loadkit: the locustfile's shape %s wins over the scenario's load",

@@ -278,3 +278,65 @@ def test_master_and_worker_at_the_end_of_the_plan_every_request_accounted(
         measured = analysis.stat("run", "GET /work", metric)
         expected = _hdr_percentile(truth, p)
         assert measured == pytest.approx(expected, rel=0.01), (metric, measured, expected)
+
+
+def test_web_ui_stop_with_a_worker_waits_for_its_graceful_stop(tmp_path, stall_server) -> None:
+    """A web-UI Stop of a master: its stop returned as soon as the worker reported no users,
+    which a worker does while they are in their graceful stop, so the run dir closed first
+    and the in-flight iterations vanished. Two tests, each accounted for in its own run dir.
+    (The graceful stop is longer than the master's wait for the workers' last statistics.)"""
+    import httpx
+
+    from loadkit.run.locust import free_port
+
+    url, arrivals_log = stall_server(2.0, 600.0, 0.0, 10.0)  # from 2 s on, nothing answered
+    scenario = tmp_path / "openweb.yaml"
+    scenario.write_text(OPEN_SCENARIO.format(url=url, locustfile=HERE / "open_model_locustfile.py"))
+    reports, port = tmp_path / "reports", free_port()
+    env = {**os.environ, "LK_RATE": "10", "LK_MAX_IN_FLIGHT": "100", "LK_GRACE_S": "8"}
+    base, log = f"http://127.0.0.1:{port}", tmp_path / "run.log"
+
+    def wait_for(predicate, what: str, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            assert time.monotonic() < deadline, f"{what}:\n{log.read_text()[-3000:]}"
+            time.sleep(0.3)
+
+    def arrivals() -> int:
+        return len(arrivals_log.read_text().split()) if arrivals_log.exists() else 0
+
+    def ui_up() -> bool:
+        try:
+            return httpx.get(base + "/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with log.open("w") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "loadkit", "run", str(scenario), "--out", str(reports),
+             "--web", "--web-port", str(port), "--workers", "1"],
+            stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            wait_for(ui_up, "the web UI")
+            for test in (1, 2):
+                before = arrivals()
+                assert httpx.post(base + "/swarm", data={}, timeout=30).json()["success"]
+                wait_for(lambda b=before: arrivals() >= b + 40, "40 requests")  # 2 s held
+                assert httpx.post(base + "/stop", timeout=60).json()["success"]
+                wait_for(lambda t=test: log.read_text().count("loadkit: report: ") == t, "report")
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    run_dirs = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert len(run_dirs) == 2, log.read_text()[-3000:]
+    total = 0
+    for run_dir in run_dirs:
+        analysis = analyse(load_run_dir(run_dir))
+        interrupted = _count(analysis, "ITER work interrupted")
+        assert interrupted >= 20, (run_dir, interrupted)  # the held ones: counted, not lost
+        total += _count(analysis, "GET /work") + interrupted
+    assert total == arrivals(), log.read_text()[-3000:]

@@ -1,0 +1,87 @@
+"""Stopping a run waits for the users' graceful stop, also on a master with workers.
+
+Locust stops a user by killing its greenlet; an open-model user
+(:mod:`loadkit.load.arrival`) then lets its iterations in flight finish for its
+graceful stop, or counts them as interrupted. Locust 2.47 does not wait for that
+everywhere:
+
+- gevent clears a killed greenlet's ``args``, so a worker counts a user in its
+  graceful stop as gone and reports no users at once. A master's stop, which waits
+  until its workers report none, returned while they were still stopping: its
+  ``test_stop`` came first and the run directory was closed before their last events
+  (a web-UI Stop, or the end of a plan in the web UI).
+- A master's quit tells its workers to quit and exits 0.5 s later, whatever they
+  were doing (the end of a headless plan, a Ctrl-C).
+
+:func:`install` makes a master's stop tell its workers to stop and wait until each
+has (a worker reports ``client_stopped`` after its users' graceful stop and its last
+statistics), and every quit stop the users first, with that stop. The wait is
+bounded by :data:`WORKERS_WAIT_S`, less than ``loadkit run``'s wait before it kills
+Locust.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+__all__ = ["WORKERS_WAIT_S", "install"]
+
+WORKERS_WAIT_S = 50.0  # < run/locust.py STOP_GRACE_S (60 s): the wait ends before a kill
+
+
+def _stop_workers(runner: Any) -> None:
+    """Tell the workers running users to stop; wait until each has stopped."""
+    import gevent
+    from locust.rpc import Message
+    from locust.runners import STATE_INIT, STATE_MISSING
+
+    ids = [c.id for c in runner.clients.all if c.state not in (STATE_INIT, STATE_MISSING)]
+    for client_id in ids:
+        message = Message("stop", None, client_id)  # type: ignore[no-untyped-call]
+        runner.server.send_to_client(message)
+
+    def stopped(client_id: str) -> bool:  # client_stopped removes it; client_ready adds it back
+        client = runner.clients.get(client_id)
+        return client is None or client.state == STATE_INIT
+
+    deadline = time.monotonic() + WORKERS_WAIT_S
+    while not all(stopped(i) for i in ids) and time.monotonic() < deadline:
+        gevent.sleep(0.2)
+
+
+def install(runner: Any) -> None:
+    """Wrap ``runner``'s stop (a master's) and quit so that they wait for the users."""
+    from gevent import getcurrent
+    from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING, MasterRunner
+
+    stop_now, quit_now = runner.stop, runner.quit
+    master = isinstance(runner, MasterRunner)
+
+    def stop(send_stop_to_client: bool = True) -> None:
+        state = runner.state
+        if send_stop_to_client and state in (STATE_RUNNING, STATE_SPAWNING):
+            environment = runner.environment
+            environment.events.test_stopping.fire(environment=environment)  # faults revert now
+            shape = runner.shape_greenlet
+            if shape is not None and shape is not getcurrent():
+                shape.kill(block=True)  # no new users while the workers stop theirs
+                runner.shape_greenlet = runner.shape_last_tick = None
+            # stopping: a worker that has stopped is not given users again meanwhile
+            runner.update_state(STATE_STOPPING)
+            _stop_workers(runner)
+            # Locust's own stop, without telling the workers again; from the state it had
+            # (with no worker running users Locust marks itself stopped, and its stop would
+            # skip the rest: test_stop, where the run directory is closed)
+            runner.update_state(state)
+            stop_now(False)
+            return
+        stop_now(send_stop_to_client)
+
+    def quit() -> None:
+        runner.stop()  # a master: the wrapped stop, waiting for its workers
+        quit_now()
+
+    if master:
+        runner.stop = stop
+    runner.quit = quit
