@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
+from loadkit.report.forked import map_forked
 from loadkit.report.phases import FaultWindow
 
 __all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots", "warm_up"]
@@ -289,6 +290,15 @@ def _distribution_plot(analysis: Analysis, composite: bool = False) -> Figure:
     return figure
 
 
+def _draw(
+    makers: list[tuple[str, str, Callable[[Analysis], Figure]]], analysis: Analysis
+) -> list[Plot]:
+    """The figures, drawn by this process and a forked one at once (report/forked.py)."""
+    return map_forked(
+        lambda maker: Plot(maker[0], maker[1], _encode(maker[2](analysis)), maker[1]), makers
+    )
+
+
 def report_plots(analysis: Analysis) -> list[Plot]:
     """Every figure of the report, in page order."""
     makers: list[tuple[str, str, Callable[[Analysis], Figure]]] = [
@@ -299,7 +309,7 @@ def report_plots(analysis: Analysis) -> list[Plot]:
         ("resources", "Target CPU and memory", _resources_plot),
         ("distribution", "Latency distribution per request endpoint", _distribution_plot),
     ]
-    return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
+    return _draw(makers, analysis)
 
 
 def composite_plots(analysis: Analysis) -> list[Plot]:
@@ -318,7 +328,7 @@ def composite_plots(analysis: Analysis) -> list[Plot]:
             lambda a: _distribution_plot(a, composite=True),
         ),
     ]
-    return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
+    return _draw(makers, analysis)
 
 
 def comparison_plot(first: Analysis, second: Analysis, labels: tuple[str, str]) -> Plot:
