@@ -37,7 +37,12 @@ MiB = 1024 * 1024
 BREAK_PREFIX = "break_"
 BREAK_GROUP = "deliberately broken behaviour (for testing loadkit)"
 # Fields that must be at least 1 (a limit of 0 would refuse everything).
-_AT_LEAST_ONE = {"sync_max_body_bytes", "sync_max_changes", "session_queue_limit"}
+_AT_LEAST_ONE = {
+    "sync_max_body_bytes",
+    "sync_max_changes",
+    "session_queue_limit",
+    "session_activation_burst",
+}
 
 
 def _help(text: str) -> dict[str, str]:
@@ -90,6 +95,13 @@ class TargetConfig:
     )
     session_queue_limit: int = field(
         default=100, metadata=_help("messages waiting in one session's queue before 429")
+    )
+    session_activation_rate: float = field(
+        default=0.0,
+        metadata=_help("session activations per second per client_id, then 429 (0 = no limit)"),
+    )
+    session_activation_burst: int = field(
+        default=10, metadata=_help("session activations one client_id may start at once")
     )
     sync_max_body_bytes: int = field(
         default=1 * MiB, metadata=_help("largest body of a tasks-sync request (413 above)")

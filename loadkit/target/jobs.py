@@ -133,7 +133,8 @@ def routes(config: TargetConfig, store: JobStore) -> list[BaseRoute]:
         ):
             data = await read_json_object(request, config.max_body_bytes)
         ttl_s = _optional_ttl(data, config.response_ttl_s)
-        return JSONResponse({"deleted": store.cleanup(ttl_s), "ttl_s": ttl_s})
+        deleted, horizon = store.cleanup(ttl_s)
+        return JSONResponse({"deleted": deleted, "ttl_s": ttl_s, "completed_before": horizon})
 
     return [
         Route("/execute", execute, methods=["POST"]),

@@ -202,6 +202,9 @@ def test_cleanup_deletes_only_responses_older_than_ttl(target):
     ttl = time.time() - (old_status["completed_at"] + new_status["completed_at"]) / 2
     answer = httpx.post(f"{target.url}/cleanup/run", json={"ttl_s": ttl})
     assert answer.status_code == 200 and answer.json()["deleted"] == 1
+    # the horizon it used, on the gateway's clock: between the two completions
+    horizon = answer.json()["completed_before"]
+    assert old_status["completed_at"] < horizon <= new_status["completed_at"]
     old = httpx.get(f"{target.url}/responses/{old_status['request_id']}")
     assert old.status_code == 404 and "cleanup" in old.json()["error"]
     new = httpx.get(f"{target.url}/responses/{new_status['request_id']}")
