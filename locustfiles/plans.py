@@ -7,9 +7,9 @@ they cannot, on the built-in target's API
 (``docs/target-api.md``); each check is one request event, failed with a
 one-line message when the service breaks the expectation:
 
-- ``CleanupUser`` — ``CLEANUP ttl``: a response older than the TTL is deleted
-  by ``POST /cleanup/run``, a younger one is kept (ages on the service's clock);
-  ``CLEANUP kept``: a younger one was kept.
+- ``CleanupUser`` — ``CLEANUP ttl``: in its own workspace, a response older than
+  the TTL is deleted by ``POST /cleanup/run``, a younger one is kept (ages on the
+  service's clock); ``CLEANUP kept``: a younger one was kept.
 - ``LongJobUser`` — ``JOB timeout`` only, back to back (each job sleeps until
   ``--job-timeout-ms`` ends it on the agent): a few of them keep jobs running on
   the agent at every moment, so a gateway outage or an agent kill always finds
@@ -106,8 +106,11 @@ class CleanupUser(FastHttpUser):
 
     wait_time = constant(1.0)
 
+    def on_start(self) -> None:
+        self.workspace = f"lk-cleanup-{PROCESS_TOKEN}-{next_user_number('cleanup')}"
+
     def _job(self, text: str) -> str:
-        body = {"workspace": f"lk-cleanup-{PROCESS_TOKEN}", "command": f"echo {text}"}
+        body = {"workspace": self.workspace, "command": f"echo {text}"}
         job = call_json(self.client, "POST", "/execute", name="/execute", expect=202, body=body)
         request_id = str(job["request_id"])
 
@@ -145,8 +148,10 @@ class CleanupUser(FastHttpUser):
                 self._status(old)
                 time.sleep(0.5)
             young = self._job("young")
-            answer = call_json(self.client, "POST", "/cleanup/run", name="/cleanup/run",
-                               body={"ttl_s": CLEANUP_TTL_S})  # fmt: skip
+            # its own workspace only: the others' jobs are read back later than the TTL
+            # when the gateway stalls, and their checks are not about cleanup
+            body = {"ttl_s": CLEANUP_TTL_S, "workspace": self.workspace}
+            answer = call_json(self.client, "POST", "/cleanup/run", name="/cleanup/run", body=body)
             horizon = float(answer["completed_before"])
             for request_id, text in ((old, "old"), (young, "young")):
                 completed_at = float(self._status(request_id)["completed_at"])
