@@ -7,6 +7,9 @@ The limit and the breaker are checked exactly with fake clocks; the routes over 
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -140,3 +143,25 @@ def test_a_breaker_that_never_opens_never_says_it_opened():
     for _ in range(5):
         breaker.failure()
     assert breaker.state == CLOSED and breaker.opened_after is None
+
+
+# -- the gateway counts callbacks that came on a retry ----------------------------------
+
+
+def test_health_counts_callbacks_delivered_and_those_retried(target):
+    job = httpx.post(f"{target.url}/execute", json={"workspace": "cb", "command": "echo hi"})
+    request_id = job.json()["request_id"]
+
+    def delivered() -> dict | None:
+        callbacks = httpx.get(f"{target.url}/health").json()["callbacks"]
+        return callbacks if callbacks["delivered"] >= 1 else None
+
+    deadline = time.monotonic() + 30
+    while (counts := delivered()) is None:
+        assert time.monotonic() < deadline, "the agent's callback never came"
+        time.sleep(0.05)
+    assert counts == {"delivered": 1, "retried": 0}
+    again = {"state": "completed", "output": "hi", "attempts": 3}  # as if out of the outbox
+    answer = httpx.post(f"{target.url}/internal/results/{request_id}", json=again)
+    assert answer.status_code == 200 and answer.json()["applied"] is False  # applied once
+    assert httpx.get(f"{target.url}/health").json()["callbacks"] == {"delivered": 2, "retried": 1}
