@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from loadkit.errors import ConfigError
+from loadkit.scenario.target_options import parse_target_options
 from loadkit.target import sessions
 from loadkit.target.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from loadkit.target.config import TargetConfig
@@ -66,6 +67,14 @@ def test_bad_limit_options_name_their_flag(tmp_path, options, flag):
     assert info.value.field == flag
 
 
+@pytest.mark.parametrize("name", ["session_activation_burst", "sync_max_changes"])
+def test_a_scenario_asking_a_limit_of_0_is_refused_before_anything_starts(name):
+    with pytest.raises(ConfigError) as info:
+        parse_target_options({name: 0})
+    assert info.value.field == f"target_options.{name}" and ">= 1" in str(info.value)
+    assert parse_target_options({name: 1}) == {name: 1}
+
+
 def _client(tmp_path, **options) -> TestClient:
     config = TargetConfig(data_dir=tmp_path, cold_start_ms=0, **options)
     return TestClient(Starlette(routes=sessions.routes(config)))
@@ -77,12 +86,13 @@ def _open(client: TestClient, client_id: str, user: str):
 
 
 def test_over_the_limit_an_activation_is_a_429_that_creates_nothing(tmp_path):
-    client = _client(tmp_path, session_activation_rate=0.5, session_activation_burst=2)
+    # one activation per 100 s after the first 2: no token comes back during the test
+    client = _client(tmp_path, session_activation_rate=0.01, session_activation_burst=2)
     assert [_open(client, "c1", f"u{i}").status_code for i in range(2)] == [201, 201]
     refused = _open(client, "c1", "u2")
     assert refused.status_code == 429
     assert refused.json()["field"] == "client_id" and "retry later" in refused.json()["error"]
-    assert refused.headers["Retry-After"] == "2"
+    assert refused.headers["Retry-After"] == "100"
     assert _open(client, "c2", "u0").status_code == 201  # another client has its own
     listed = client.get("/sessions", params={"client_id": "c1"}).json()["sessions"]
     assert sorted(s["user_id"] for s in listed) == ["u0", "u1"]  # the 429 made none
