@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_by_container ON sessions (user_id, project);
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (last_active_at);
+CREATE INDEX IF NOT EXISTS sessions_by_client ON sessions (client_id);
 """
 
 # Expired sessions are kept this long (for GET) before they are purged.
@@ -307,8 +308,8 @@ def routes(
         if wait_s > 0:
             raise ApiError(
                 429,
-                f"client {client_id!r:.80} started more than {limit.burst} sessions at"
-                f" {config.session_activation_rate:g}/s; retry later",
+                f"client {client_id!r:.80} is over its activation limit ({limit.burst} at"
+                f" once, then {config.session_activation_rate:g}/s); retry later",
                 "client_id",
                 headers={"Retry-After": limit.retry_after(wait_s)},
             )
