@@ -37,11 +37,74 @@ def _jit(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @_jit
+def _buckets(  # pragma: no cover - compiled; run (and compared) by the tests
+    data: Any, p: int, end: int, counts_len: int, index: Any, count: Any
+) -> int:
+    """Decode the varint stream ``data[p:end]`` into its non-empty buckets below
+    ``counts_len``: their indices and counts in ``index[:n]``, ``count[:n]``; returns
+    ``n``, or -1 for a varint longer than 8 bytes or cut by the end of the stream.
+    The one decoding loop: every kernel below walks a block stream by stream with it."""
+    n = 0
+    position: Any = 0
+    while p < end:
+        byte = np.int64(data[p])
+        p += 1
+        unsigned = byte & 0x7F
+        shift = 7
+        while byte >= 0x80:  # little-endian groups of 7 bits
+            if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                return -1
+            byte = np.int64(data[p])
+            p += 1
+            unsigned |= (byte & 0x7F) << shift
+            shift += 7
+        value = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
+        if value < 0:  # a run of -value empty buckets
+            position = min(position - value, counts_len)
+        else:
+            if value > 0 and position < counts_len:
+                index[n] = position
+                count[n] = value
+                n += 1
+            position += 1
+    return n
+
+
+def _run(
+    kernel: Callable[..., Any],
+    data: ByteArray,
+    starts: IntArray,
+    sizes: IntArray,
+    counts_len: int,
+    *outputs: Any,
+) -> int:
+    """Run ``kernel`` over the streams with room for one stream's buckets (at most one
+    per byte, and at most ``counts_len``); ``ValueError`` when a varint is corrupt."""
+    room = min(int(np.max(sizes, initial=0)), int(counts_len))
+    status = int(
+        kernel(
+            data,
+            np.asarray(starts, np.int64),
+            np.asarray(sizes, np.int64),
+            int(counts_len),
+            np.empty(room, np.int64),
+            np.empty(room, np.int64),
+            *outputs,
+        )
+    )
+    if status < 0:
+        raise ValueError("histogram count too large (corrupt varint)")
+    return status
+
+
+@_jit
 def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
     data: Any,
     starts: Any,
     sizes: Any,
     counts_len: int,
+    index: Any,
+    count: Any,
     out_row: Any,
     out_index: Any,
     out_count: Any,
@@ -49,33 +112,16 @@ def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
 ) -> int:
     filled = 0
     for k in range(len(starts)):
-        p = starts[k]
-        end = p + sizes[k]
-        position: Any = 0
+        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
+        if n < 0:
+            return -1
         total: Any = 0
-        while p < end:
-            byte = np.int64(data[p])
-            p += 1
-            unsigned = byte & 0x7F
-            shift = 7
-            while byte >= 0x80:  # little-endian groups of 7 bits
-                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
-                    return -1
-                byte = np.int64(data[p])
-                p += 1
-                unsigned |= (byte & 0x7F) << shift
-                shift += 7
-            value = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
-            if value < 0:  # a run of -value empty buckets
-                position = min(position - value, counts_len)
-            else:
-                if value > 0 and position < counts_len:
-                    out_row[filled] = k
-                    out_index[filled] = position
-                    out_count[filled] = value
-                    filled += 1
-                    total += value
-                position += 1
+        for i in range(n):
+            out_row[filled] = k
+            out_index[filled] = index[i]
+            out_count[filled] = count[i]
+            filled += 1
+            total += count[i]
         row_total[k] = total
     return filled
 
@@ -95,52 +141,29 @@ def decode_streams(
     capacity = int(np.sum(sizes))  # every non-empty bucket takes at least one byte
     row, index = np.empty(capacity, np.int32), np.empty(capacity, np.int32)
     count, total = np.empty(capacity, np.int64), np.zeros(n, np.int64)
-    filled = int(
-        _decode(
-            data,
-            np.asarray(starts, np.int64),
-            np.asarray(sizes, np.int64),
-            int(counts_len),
-            row,
-            index,
-            count,
-            total,
-        )
-    )
-    if filled < 0:
-        raise ValueError("histogram count too large (corrupt varint)")
+    filled = _run(_decode, data, starts, sizes, counts_len, row, index, count, total)
     return row[:filled], index[:filled], count[:filled], total
 
 
 @_jit
 def _survey(  # pragma: no cover - compiled; run (and compared) by the tests
-    data: Any, starts: Any, sizes: Any, counts_len: int, seen: Any, row_total: Any
+    data: Any,
+    starts: Any,
+    sizes: Any,
+    counts_len: int,
+    index: Any,
+    count: Any,
+    seen: Any,
+    row_total: Any,
 ) -> int:
     for k in range(len(starts)):
-        p = starts[k]
-        end = p + sizes[k]
-        position: Any = 0
+        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
+        if n < 0:
+            return -1
         total: Any = 0
-        while p < end:
-            byte = np.int64(data[p])
-            p += 1
-            unsigned = byte & 0x7F
-            shift = 7
-            while byte >= 0x80:
-                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
-                    return -1
-                byte = np.int64(data[p])
-                p += 1
-                unsigned |= (byte & 0x7F) << shift
-                shift += 7
-            value = (unsigned >> 1) ^ -(unsigned & 1)
-            if value < 0:
-                position = min(position - value, counts_len)
-            else:
-                if value > 0 and position < counts_len:
-                    seen[position] = True
-                    total += value
-                position += 1
+        for i in range(n):
+            seen[index[i]] = True
+            total += count[i]
         row_total[k] = total
     return 0
 
@@ -152,16 +175,7 @@ def survey_streams(
     :func:`decode_streams` would decode, without listing their buckets."""
     seen = np.zeros(counts_len, dtype=np.bool_)
     total = np.zeros(len(starts), np.int64)
-    status = _survey(
-        data,
-        np.asarray(starts, np.int64),
-        np.asarray(sizes, np.int64),
-        int(counts_len),
-        seen,
-        total,
-    )
-    if status < 0:
-        raise ValueError("histogram count too large (corrupt varint)")
+    _run(_survey, data, starts, sizes, counts_len, seen, total)
     return np.flatnonzero(seen), total
 
 
@@ -171,37 +185,23 @@ def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the t
     starts: Any,
     sizes: Any,
     counts_len: int,
+    index: Any,
+    count: Any,
     tables: Any,
     targets: Any,
     offsets: Any,
 ) -> int:
     n_targets = len(targets)
     for k in range(len(starts)):
-        p = starts[k]
-        end = p + sizes[k]
-        position: Any = 0
-        while p < end:
-            byte = np.int64(data[p])
-            p += 1
-            unsigned = byte & 0x7F
-            shift = 7
-            while byte >= 0x80:
-                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
-                    return -1
-                byte = np.int64(data[p])
-                p += 1
-                unsigned |= (byte & 0x7F) << shift
-                shift += 7
-            value = (unsigned >> 1) ^ -(unsigned & 1)
-            if value < 0:
-                position = min(position - value, counts_len)
-            else:
-                if value > 0 and position < counts_len:
-                    for j in range(n_targets):
-                        base = offsets[j][k]
-                        if base >= 0:
-                            targets[j][base + tables[j][position]] += value
-                position += 1
+        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
+        if n < 0:
+            return -1
+        for j in range(n_targets):
+            base = offsets[j][k]
+            if base >= 0:
+                table, target = tables[j], targets[j]
+                for i in range(n):
+                    target[base + table[index[i]]] += count[i]
     return 0
 
 
@@ -224,17 +224,16 @@ def decode_scatter(
     for target, _, _ in sums:
         if not target.flags.c_contiguous:
             raise ValueError("decode_scatter needs C-contiguous targets")
-    status = _decode_scatter(
+    _run(
+        _decode_scatter,
         data,
-        np.asarray(starts, np.int64),
-        np.asarray(sizes, np.int64),
-        int(counts_len),
+        starts,
+        sizes,
+        counts_len,
         tuple(np.asarray(table, np.int64) for _, _, table in sums),
         tuple(target.reshape(-1) for target, _, _ in sums),
         tuple(np.asarray(offset, np.int64) for _, offset, _ in sums),
     )
-    if status < 0:
-        raise ValueError("histogram count too large (corrupt varint)")
 
 
 def warm_up() -> None:
