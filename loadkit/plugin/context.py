@@ -1,7 +1,8 @@
 """The one typed context the Locust plugin hands to each part's ``attach``.
 
 :mod:`loadkit.locust` builds a :class:`PluginContext` at Locust's ``init``
-event and passes it to metrics, then scenario, then faults; each part reads
+event and passes it to metrics, scenario, faults, probes and audit, in that
+order; each part reads
 what the earlier ones put there (the recorder, the scenario and its fault plan)
 and adds its own. Code that only has a Locust ``Environment`` (an event
 listener, a locustfile, a test) finds the context with :func:`context_of`;
