@@ -2,9 +2,8 @@
 
 :mod:`loadkit.locust` builds a :class:`PluginContext` at Locust's ``init``
 event and passes it to metrics, scenario, faults, probes and audit, in that
-order; each part reads
-what the earlier ones put there (the recorder, the scenario and its fault plan)
-and adds its own. Code that only has a Locust ``Environment`` (an event
+order; each part reads what the earlier ones put there (the recorder, the
+scenario and its fault plan) and adds its own. Code that only has a Locust ``Environment`` (an event
 listener, a locustfile, a test) finds the context with :func:`context_of`;
 nothing is stored as an attribute on the ``Environment``.
 """
