@@ -1,7 +1,8 @@
 """Child processes: start with a lifeline, wait for a ready line, stop, reap.
 
 Every process loadkit starts (the target's gateway and agent, the fault
-proxy, Locust's master and workers) goes through :class:`Child`:
+proxy, Locust's master and workers, a restarted process, an ``exec`` fault's
+command) goes through :class:`Child`:
 
 - **lifeline**: on Linux the child asks the kernel (``PR_SET_PDEATHSIG``,
   set between fork and exec, kept across exec) for SIGKILL when its parent
@@ -12,7 +13,8 @@ proxy, Locust's master and workers) goes through :class:`Child`:
   The child also runs in its own session (a Ctrl-C in the terminal reaches loadkit
   only, and :meth:`Child.stop` signals the whole group);
 - **ready line**: :meth:`Child.wait_for_line` reads the child's stdout until a
-  line starts with a prefix (``api: ``), with a timeout;
+  line starts with a prefix (``api: ``), with a timeout; :meth:`Child.finish`
+  waits for a command to end and for all of its output;
 - **stop**: SIGTERM (and SIGCONT, a paused child must wake to exit) to the
   group, wait, SIGKILL, and always reap, so no zombie is left and nobody waits
   on one. :func:`stop_pids` is the same sequence for processes known only by
@@ -275,6 +277,15 @@ class Child:
             return self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
             return None
+
+    def finish(self, timeout_s: float) -> int | None:
+        """Wait for the child to end by itself (reaped) and for the rest of its output; the
+        exit code, or None when it still runs after ``timeout_s``. What it left running in
+        its group is not signalled (a command may start a daemon)."""
+        code = self.wait(timeout_s)
+        if code is not None:
+            self._close()
+        return code
 
     def stop(self, grace_s: float = DEFAULT_GRACE_S) -> int | None:
         """SIGTERM (+SIGCONT) the group, wait ``grace_s``, then SIGKILL; always reaped."""

@@ -157,3 +157,19 @@ def test_stop_pids_without_reaping_leaves_the_exit_status_to_the_owner():
     assert stop_pids([child.pid], grace_s=5.0, reap=False) == []
     assert not alive(child.pid)
     assert child.wait(5) == -signal.SIGTERM  # still waitable: the owner reaps it
+
+
+def test_finish_waits_for_the_end_and_the_output_and_spares_what_the_child_left_running():
+    child = Child(
+        ["/bin/sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; echo done; exit 3"], stdout=PIPE
+    ).start()
+    assert child.finish(30) == 3
+    daemon = int(child.lines[0])
+    try:
+        assert child.lines[1:] == ["done"]
+        assert alive(daemon)  # a command may start a daemon: finish() does not signal it
+    finally:
+        os.kill(daemon, signal.SIGKILL)
+    slow = Child(SLEEP, stdout=PIPE).start()
+    assert slow.finish(0.2) is None and slow.running()
+    slow.kill()
