@@ -4,7 +4,10 @@ The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`, then
 :func:`loadkit.report.rollup.scatter_add` into each sum) make a dozen passes
 over every byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M
 non-empty buckets) that was most of the report's time. Here the same loops are
-written once and compiled by numba (cached on disk after the first run):
+written once and compiled by numba (cached on disk after the first run). The
+varint reader is one function, inlined into each loop; each loop walks its
+streams itself, because a shared walker (a call per bucket, or a scratch list
+of buckets) made them 10-60% slower (``bench/hdr_kernels.py``).
 :func:`survey_streams` checks and counts a block in a worker process,
 :func:`decode_scatter` decodes it again straight into every sum it belongs to,
 without a list of buckets in between. Importing this module imports numba
@@ -36,65 +39,24 @@ def _jit(function: Callable[..., Any]) -> Callable[..., Any]:
     return cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(function))
 
 
-@_jit
-def _buckets(  # pragma: no cover - compiled; run (and compared) by the tests
-    data: Any, p: int, end: int, counts_len: int, index: Any, count: Any
-) -> int:
-    """Decode the varint stream ``data[p:end]`` into its non-empty buckets below
-    ``counts_len``: their indices and counts in ``index[:n]``, ``count[:n]``; returns
-    ``n``, or -1 for a varint longer than 8 bytes or cut by the end of the stream.
-    The one decoding loop: every kernel below walks a block stream by stream with it."""
-    n = 0
-    position: Any = 0
-    while p < end:
+@numba.njit(cache=True, nogil=True, inline="always")  # inlined: a call per varint costs
+def _varint(  # pragma: no cover - compiled; run (and compared) by the tests
+    data: Any, p: int, end: int
+) -> tuple[Any, int]:
+    """The one varint reader: (the ZigZag value at ``data[p]``, where the next starts);
+    the second is -1 for a varint longer than 8 bytes or cut by ``end``."""
+    byte = np.int64(data[p])
+    p += 1
+    unsigned = byte & 0x7F
+    shift = 7
+    while byte >= 0x80:  # little-endian groups of 7 bits
+        if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+            return 0, -1
         byte = np.int64(data[p])
         p += 1
-        unsigned = byte & 0x7F
-        shift = 7
-        while byte >= 0x80:  # little-endian groups of 7 bits
-            if shift >= 7 * MAX_VARINT_BYTES or p >= end:
-                return -1
-            byte = np.int64(data[p])
-            p += 1
-            unsigned |= (byte & 0x7F) << shift
-            shift += 7
-        value = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
-        if value < 0:  # a run of -value empty buckets
-            position = min(position - value, counts_len)
-        else:
-            if value > 0 and position < counts_len:
-                index[n] = position
-                count[n] = value
-                n += 1
-            position += 1
-    return n
-
-
-def _run(
-    kernel: Callable[..., Any],
-    data: ByteArray,
-    starts: IntArray,
-    sizes: IntArray,
-    counts_len: int,
-    *outputs: Any,
-) -> int:
-    """Run ``kernel`` over the streams with room for one stream's buckets (at most one
-    per byte, and at most ``counts_len``); ``ValueError`` when a varint is corrupt."""
-    room = min(int(np.max(sizes, initial=0)), int(counts_len))
-    status = int(
-        kernel(
-            data,
-            np.asarray(starts, np.int64),
-            np.asarray(sizes, np.int64),
-            int(counts_len),
-            np.empty(room, np.int64),
-            np.empty(room, np.int64),
-            *outputs,
-        )
-    )
-    if status < 0:
-        raise ValueError("histogram count too large (corrupt varint)")
-    return status
+        unsigned |= (byte & 0x7F) << shift
+        shift += 7
+    return (unsigned >> 1) ^ -(unsigned & 1), p  # ZigZag
 
 
 @_jit
@@ -103,8 +65,6 @@ def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
     starts: Any,
     sizes: Any,
     counts_len: int,
-    index: Any,
-    count: Any,
     out_row: Any,
     out_index: Any,
     out_count: Any,
@@ -112,16 +72,24 @@ def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
 ) -> int:
     filled = 0
     for k in range(len(starts)):
-        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
-        if n < 0:
-            return -1
+        p = starts[k]
+        end = p + sizes[k]
+        position: Any = 0
         total: Any = 0
-        for i in range(n):
-            out_row[filled] = k
-            out_index[filled] = index[i]
-            out_count[filled] = count[i]
-            filled += 1
-            total += count[i]
+        while p < end:
+            value, p = _varint(data, p, end)
+            if p < 0:
+                return -1
+            if value < 0:  # a run of -value empty buckets
+                position = min(position - value, counts_len)
+            else:
+                if value > 0 and position < counts_len:
+                    out_row[filled] = k
+                    out_index[filled] = position
+                    out_count[filled] = value
+                    filled += 1
+                    total += value
+                position += 1
         row_total[k] = total
     return filled
 
@@ -141,29 +109,43 @@ def decode_streams(
     capacity = int(np.sum(sizes))  # every non-empty bucket takes at least one byte
     row, index = np.empty(capacity, np.int32), np.empty(capacity, np.int32)
     count, total = np.empty(capacity, np.int64), np.zeros(n, np.int64)
-    filled = _run(_decode, data, starts, sizes, counts_len, row, index, count, total)
+    filled = int(
+        _decode(
+            data,
+            np.asarray(starts, np.int64),
+            np.asarray(sizes, np.int64),
+            int(counts_len),
+            row,
+            index,
+            count,
+            total,
+        )
+    )
+    if filled < 0:
+        raise ValueError("histogram count too large (corrupt varint)")
     return row[:filled], index[:filled], count[:filled], total
 
 
 @_jit
 def _survey(  # pragma: no cover - compiled; run (and compared) by the tests
-    data: Any,
-    starts: Any,
-    sizes: Any,
-    counts_len: int,
-    index: Any,
-    count: Any,
-    seen: Any,
-    row_total: Any,
+    data: Any, starts: Any, sizes: Any, counts_len: int, seen: Any, row_total: Any
 ) -> int:
     for k in range(len(starts)):
-        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
-        if n < 0:
-            return -1
+        p = starts[k]
+        end = p + sizes[k]
+        position: Any = 0
         total: Any = 0
-        for i in range(n):
-            seen[index[i]] = True
-            total += count[i]
+        while p < end:
+            value, p = _varint(data, p, end)
+            if p < 0:
+                return -1
+            if value < 0:
+                position = min(position - value, counts_len)
+            else:
+                if value > 0 and position < counts_len:
+                    seen[position] = True
+                    total += value
+                position += 1
         row_total[k] = total
     return 0
 
@@ -175,7 +157,16 @@ def survey_streams(
     :func:`decode_streams` would decode, without listing their buckets."""
     seen = np.zeros(counts_len, dtype=np.bool_)
     total = np.zeros(len(starts), np.int64)
-    _run(_survey, data, starts, sizes, counts_len, seen, total)
+    status = _survey(
+        data,
+        np.asarray(starts, np.int64),
+        np.asarray(sizes, np.int64),
+        int(counts_len),
+        seen,
+        total,
+    )
+    if status < 0:
+        raise ValueError("histogram count too large (corrupt varint)")
     return np.flatnonzero(seen), total
 
 
@@ -185,23 +176,28 @@ def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the t
     starts: Any,
     sizes: Any,
     counts_len: int,
-    index: Any,
-    count: Any,
     tables: Any,
     targets: Any,
     offsets: Any,
 ) -> int:
     n_targets = len(targets)
     for k in range(len(starts)):
-        n = _buckets(data, starts[k], starts[k] + sizes[k], counts_len, index, count)
-        if n < 0:
-            return -1
-        for j in range(n_targets):
-            base = offsets[j][k]
-            if base >= 0:
-                table, target = tables[j], targets[j]
-                for i in range(n):
-                    target[base + table[index[i]]] += count[i]
+        p = starts[k]
+        end = p + sizes[k]
+        position: Any = 0
+        while p < end:
+            value, p = _varint(data, p, end)
+            if p < 0:
+                return -1
+            if value < 0:
+                position = min(position - value, counts_len)
+            else:
+                if value > 0 and position < counts_len:
+                    for j in range(n_targets):
+                        base = offsets[j][k]
+                        if base >= 0:
+                            targets[j][base + tables[j][position]] += value
+                position += 1
     return 0
 
 
@@ -224,16 +220,17 @@ def decode_scatter(
     for target, _, _ in sums:
         if not target.flags.c_contiguous:
             raise ValueError("decode_scatter needs C-contiguous targets")
-    _run(
-        _decode_scatter,
+    status = _decode_scatter(
         data,
-        starts,
-        sizes,
-        counts_len,
+        np.asarray(starts, np.int64),
+        np.asarray(sizes, np.int64),
+        int(counts_len),
         tuple(np.asarray(table, np.int64) for _, _, table in sums),
         tuple(target.reshape(-1) for target, _, _ in sums),
         tuple(np.asarray(offset, np.int64) for _, offset, _ in sums),
     )
+    if status < 0:
+        raise ValueError("histogram count too large (corrupt varint)")
 
 
 def warm_up() -> None:
