@@ -8,8 +8,9 @@ log-normal latencies each, 3 significant figures, as loadkit records them),
 concatenates their varint streams into one block as the streamed reader does,
 and times ``decode_streams``, ``survey_streams`` and ``decode_scatter`` (one
 target of 64 columns), best of ``--rounds`` after a warm-up. With ``--ref``,
-the same on another copy of the module (e.g. the previous commit's), checked
-to give the same numbers. Prints one JSON object; milliseconds.
+the same on another copy of the module (e.g. the previous commit's), the two
+taking turns within each round, checked to give the same numbers. Prints one
+JSON object; milliseconds.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-def _time(kernels: ModuleType, block: tuple[Any, Any, Any], rounds: int) -> dict[str, Any]:
+def _calls(kernels: ModuleType, block: tuple[Any, Any, Any]) -> dict[str, Any]:
     data, starts, sizes = block
     counts_len = layout_for(1, 1 << 62, 3).counts_len
     table = np.arange(counts_len) % COLUMNS
@@ -68,21 +69,29 @@ def _time(kernels: ModuleType, block: tuple[Any, Any, Any], rounds: int) -> dict
         kernels.decode_scatter(data, starts, sizes, counts_len, [(target, offsets, table)])
         return target
 
-    calls = {
+    return {
         "decode_streams_ms": lambda: kernels.decode_streams(data, starts, sizes, counts_len),
         "survey_streams_ms": lambda: kernels.survey_streams(data, starts, sizes, counts_len),
         "decode_scatter_ms": scatter,
     }
-    out: dict[str, Any] = {}
-    for name, call in calls.items():
-        out["_" + name] = call()  # warm-up (compiles or loads the cache); kept to compare
-        best = float("inf")
-        for _ in range(rounds):
-            started = time.perf_counter()
-            call()
-            best = min(best, time.perf_counter() - started)
-        out[name] = round(best * 1000, 1)
-    return out
+
+
+def _time(modules: dict[str, ModuleType], block: tuple[Any, Any, Any], rounds: int) -> Any:
+    """Best of ``rounds`` per module and loop; the modules take turns (in a rotating
+    order) within each round, so a busy moment of a shared machine hits them alike."""
+    calls = {name: _calls(module, block) for name, module in modules.items()}
+    outputs = {name: {k: call() for k, call in c.items()} for name, c in calls.items()}  # warm
+    best: dict[str, dict[str, float]] = {name: {} for name in modules}
+    order = list(modules)
+    for _ in range(rounds):
+        order = order[1:] + order[:1]
+        for loop in outputs[order[0]]:
+            for name in order:
+                started = time.perf_counter()
+                calls[name][loop]()
+                took = (time.perf_counter() - started) * 1000
+                best[name][loop] = round(min(best[name].get(loop, took), took), 1)
+    return best, outputs
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -99,13 +108,16 @@ def main() -> None:
     args = parser.parse_args()
     block = _block(args.streams)
     result: dict[str, Any] = {"streams": args.streams, "block_bytes": int(block[0].nbytes)}
-    now = _time(current, block, args.rounds)
-    result["current"] = {k: v for k, v in now.items() if not k.startswith("_")}
+    modules = {"current": current}
     if args.ref is not None:
-        ref = _time(_load(args.ref), block, args.rounds)
-        result["ref"] = {k: v for k, v in ref.items() if not k.startswith("_")}
+        modules["ref"] = _load(args.ref)
         result["ref_path"] = str(args.ref)
-        result["same_numbers"] = all(_same(now[k], ref[k]) for k in now if k.startswith("_"))
+    best, outputs = _time(modules, block, args.rounds)
+    result.update(best)
+    if args.ref is not None:
+        result["same_numbers"] = all(
+            _same(outputs["current"][loop], outputs["ref"][loop]) for loop in outputs["current"]
+        )
     print(json.dumps(result))
 
 
