@@ -5,9 +5,9 @@ The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`, then
 over every byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M
 non-empty buckets) that was most of the report's time. Here the same loops are
 written once and compiled by numba (cached on disk after the first run). The
-varint reader is one function, inlined into each loop; each loop walks its
-streams itself, because a shared walker (a call per bucket, or a scratch list
-of buckets) made them 10-60% slower (``bench/hdr_kernels.py``).
+three loops repeat their varint reading on purpose: a shared reader (inlined)
+made the two the report uses about 5% slower, a shared walker over a list of
+buckets 10-20% (``bench/hdr_kernels.py``, bench/README.md).
 :func:`survey_streams` checks and counts a block in a worker process,
 :func:`decode_scatter` decodes it again straight into every sum it belongs to,
 without a list of buckets in between. Importing this module imports numba
@@ -39,26 +39,6 @@ def _jit(function: Callable[..., Any]) -> Callable[..., Any]:
     return cast(Callable[..., Any], numba.njit(cache=True, nogil=True)(function))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # inlined: a call per varint costs
-def _varint(  # pragma: no cover - compiled; run (and compared) by the tests
-    data: Any, p: int, end: int
-) -> tuple[Any, int]:
-    """The one varint reader: (the ZigZag value at ``data[p]``, where the next starts);
-    the second is -1 for a varint longer than 8 bytes or cut by ``end``."""
-    byte = np.int64(data[p])
-    p += 1
-    unsigned = byte & 0x7F
-    shift = 7
-    while byte >= 0x80:  # little-endian groups of 7 bits
-        if shift >= 7 * MAX_VARINT_BYTES or p >= end:
-            return 0, -1
-        byte = np.int64(data[p])
-        p += 1
-        unsigned |= (byte & 0x7F) << shift
-        shift += 7
-    return (unsigned >> 1) ^ -(unsigned & 1), p  # ZigZag
-
-
 @_jit
 def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
     data: Any,
@@ -77,9 +57,18 @@ def _decode(  # pragma: no cover - compiled; run (and compared) by the tests
         position: Any = 0
         total: Any = 0
         while p < end:
-            value, p = _varint(data, p, end)
-            if p < 0:
-                return -1
+            byte = np.int64(data[p])
+            p += 1
+            unsigned = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:  # little-endian groups of 7 bits
+                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                    return -1
+                byte = np.int64(data[p])
+                p += 1
+                unsigned |= (byte & 0x7F) << shift
+                shift += 7
+            value = (unsigned >> 1) ^ -(unsigned & 1)  # ZigZag
             if value < 0:  # a run of -value empty buckets
                 position = min(position - value, counts_len)
             else:
@@ -136,9 +125,18 @@ def _survey(  # pragma: no cover - compiled; run (and compared) by the tests
         position: Any = 0
         total: Any = 0
         while p < end:
-            value, p = _varint(data, p, end)
-            if p < 0:
-                return -1
+            byte = np.int64(data[p])
+            p += 1
+            unsigned = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:
+                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                    return -1
+                byte = np.int64(data[p])
+                p += 1
+                unsigned |= (byte & 0x7F) << shift
+                shift += 7
+            value = (unsigned >> 1) ^ -(unsigned & 1)
             if value < 0:
                 position = min(position - value, counts_len)
             else:
@@ -186,9 +184,18 @@ def _decode_scatter(  # pragma: no cover - compiled; run (and compared) by the t
         end = p + sizes[k]
         position: Any = 0
         while p < end:
-            value, p = _varint(data, p, end)
-            if p < 0:
-                return -1
+            byte = np.int64(data[p])
+            p += 1
+            unsigned = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:
+                if shift >= 7 * MAX_VARINT_BYTES or p >= end:
+                    return -1
+                byte = np.int64(data[p])
+                p += 1
+                unsigned |= (byte & 0x7F) << shift
+                shift += 7
+            value = (unsigned >> 1) ^ -(unsigned & 1)
             if value < 0:
                 position = min(position - value, counts_len)
             else:
