@@ -205,10 +205,23 @@ def _faults(doc: YamlDoc, raw: Any) -> tuple[FaultSpec, ...]:
         raise doc.relocate(exc, "faults") from None
 
 
+def _check_text(doc: YamlDoc, index: int, item: Any) -> str:
+    """One check as text: YAML reads ``- optional: p95(X) < 1s`` as ``{optional: ...}``."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and list(item) == ["optional"] and isinstance(item["optional"], str):
+        return f"optional: {item['optional']}"
+    raise doc.error(
+        ("checks", index),
+        f"{item!r:.40} is not a check expression",
+        "write e.g. '- p95(POST /execute) < 250ms' or '- optional: p95(WS notify) < 1s'",
+    )
+
+
 def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+    if not isinstance(raw, list):
         raise doc.error(
             ("checks",),
             "must be a list of check expressions",
@@ -216,12 +229,13 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
         )
     from loadkit.report.checks import parse_check  # the reporter owns the check grammar
 
-    for index, expression in enumerate(raw):
+    checks = tuple(_check_text(doc, index, item) for index, item in enumerate(raw))
+    for index, expression in enumerate(checks):
         try:
             parse_check(expression)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
-    return tuple(raw)
+    return checks
 
 
 def _target(doc: YamlDoc, raw: Any) -> str:

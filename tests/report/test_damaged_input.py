@@ -211,3 +211,56 @@ def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> No
     after = load_run_dir(failing_run)
     assert after.latency.out_of_range == 0 and not after.damage
     assert len(after.latency.rows) == len(before.rows) + 1
+
+
+PROBE_CHECK = "max(probe(queue.depth)) < 5"
+
+
+def _with_probes(run_dir: Path, depths: list[int]) -> list[str]:
+    start = json.loads((run_dir / "run.json").read_text())["started_at"]
+    lines = [
+        json.dumps({"t": start + 1 + k, "probe": "queue", "ok": True, "values": {"depth": d}})
+        for k, d in enumerate(depths)
+    ]
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_damaged_probe_sample_cannot_turn_fail_into_pass(make_run, cli, finished: bool) -> None:
+    """The one probe sample that fails a check is garbled: the run still fails, and says why."""
+    run_dir = with_totals(make_run("probed", duration_s=10, rate=50, checks=[PROBE_CHECK]))
+    if not finished:  # a killed run: a torn last line is expected, two bad lines are damage
+        _edit_meta(run_dir, exit_status=None, stopped_at=None, exit_code=None)
+    lines = _with_probes(run_dir, [1, 2, 9, 1])
+    intact = cli("report", str(run_dir))
+    assert intact.returncode == 1 and f"FAIL  {PROBE_CHECK}: 9" in intact.stdout, intact.stdout
+    lines[2] = lines[2][:25] + "\x00garbled"
+    if not finished:
+        lines[0] = lines[0][:10]
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n")
+    damaged = cli("report", str(run_dir))
+    assert damaged.returncode == 1 and "verdict: FAIL" in damaged.stdout, damaged.stdout
+    skipped = f"probes.jsonl: skipped {1 if finished else 2} torn or malformed line(s)"
+    assert "FAIL  run directory intact" in damaged.stdout and skipped in damaged.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert any(skipped in w for w in summary["warnings"]) and summary["verdict"] == "fail"
+    assert skipped in (run_dir / "report.html").read_text()
+
+
+def test_torn_last_probe_line_of_a_killed_run_is_a_warning(make_run, cli) -> None:
+    run_dir = make_run("killed", duration_s=10, rate=50, checks=["max(probe(queue.depth)) < 50"])
+    _edit_meta(run_dir, exit_status=None, stopped_at=None, exit_code=None)
+    lines = _with_probes(run_dir, [1, 2, 3])
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n" + lines[0][:20])
+    result = cli("report", str(run_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "note: probes.jsonl: skipped 1 torn or malformed line(s)" in result.stdout
+
+
+def test_damaged_probes_without_probe_checks_is_a_warning(failing_run, cli) -> None:
+    lines = _with_probes(failing_run, [1, 2])
+    (failing_run / "probes.jsonl").write_text(lines[0] + "\n{oops\n" + lines[1] + "\n")
+    result = cli("report", str(failing_run), "--check", "count > 0")
+    assert "note: probes.jsonl: skipped 1 torn or malformed line(s)" in result.stdout
+    assert "run directory intact" not in result.stdout  # no check reads the probes
