@@ -27,7 +27,7 @@ from loadkit.report.failures import read_failures
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.stream import stream_latency
 from loadkit.report.verdicts import Verdict, evaluate_checks
-from loadkit.rundir.layout import PROBES_JSONL, RUN_JSON, SUMMARY_JSON
+from loadkit.rundir.layout import AUDIT_JSON, PROBES_JSONL, RUN_JSON, SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
@@ -271,5 +271,7 @@ def build_report(
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     failures, failure_warnings = read_failures(run.path)
     notes += failure_warnings
+    if (run.path / AUDIT_JSON).exists() and read_audit_summary(run.path) is None:
+        notes.append("audit.json is damaged (not a JSON object): audit checks fail 'not audited'")
     drift = soak_drift(analysis)
     return Report(analysis, recoveries, verdicts, drift, compared, notes, failures)

@@ -264,3 +264,14 @@ def test_damaged_probes_without_probe_checks_is_a_warning(failing_run, cli) -> N
     result = cli("report", str(failing_run), "--check", "count > 0")
     assert "note: probes.jsonl: skipped 1 torn or malformed line(s)" in result.stdout
     assert "run directory intact" not in result.stdout  # no check reads the probes
+
+
+@pytest.mark.parametrize("name", ["audit.json", "failures.json", "probes.jsonl", "events.jsonl"])
+def test_json_nested_too_deep_is_a_warning_not_a_traceback(failing_run, cli, name: str) -> None:
+    """A file of 100,000 '[' made json.loads raise RecursionError (a traceback)."""
+    (failing_run / name).write_text("[" * 100_000 + "\n")
+    result = cli("report", str(failing_run), "--check", "lost(jobs) == 0")
+    assert result.returncode == 1 and "verdict: FAIL" in result.stdout, result.stderr
+    assert not result.stderr and f"note: {name}" in result.stdout.replace(
+        f"note: {failing_run}/", "note: "
+    ), result.stdout
