@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from loadkit.errors import ConfigError
+from loadkit.errors import ConfigError, ScenarioError
 from loadkit.load.stages import SHAPE_KINDS, Stage, expand, parse_stages
 from loadkit.scenario.model import Scenario, project_root
 from loadkit.scenario.service import service_options
@@ -321,3 +321,20 @@ def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
             validate_names(parse_check(expression), stages=stages, faults=faults)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
+
+
+def refuse_stage_checks(scenario: Scenario, flags: str) -> None:
+    """With the load replaced by one stage (``flags``: ``--users/--duration``, ``-u``), a
+    check ``during STAGE`` could never be measured: exit 2 now, not a failed check later."""
+    from loadkit.report.checks import parse_check
+
+    for index, expression in enumerate(scenario.checks):
+        phase = parse_check(expression).phase
+        if phase.startswith("stage:"):
+            raise ScenarioError(
+                f"'{expression}' names the stage '{phase.removeprefix('stage:')}', but {flags} "
+                "replace the scenario's stages with one",
+                source=str(scenario.source),
+                field=f"checks[{index}]",
+                fix=f"drop {flags}, or the check's 'during' part",
+            )

@@ -287,3 +287,32 @@ def test_real_run_with_checks_on_things_never_produced_reports_everything(
     assert (run_dir / "report.html").stat().st_size > 0
     junit = (run_dir / "junit.xml").read_text()
     assert 'failures="1"' in junit and 'skipped="1"' in junit
+
+
+def test_load_override_refuses_checks_on_stages_it_removes(tmp_path, real_cli) -> None:
+    """``--users/--duration`` (``-u`` in plain Locust) replace the stages with one: a check
+    ``during warmup`` would run the whole load, then fail 'never reached'. Exit 2 at once."""
+    scenario = tmp_path / "override.yaml"
+    scenario.write_text(SCENARIO.replace("CHECK", ""))
+    out = tmp_path / "reports"
+    proc = real_cli("run", str(scenario), "--users", "1", "--duration", "2s", "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert (
+        f"{scenario}: checks[0]: 'p95 < 1s during warmup' names the stage 'warmup', but "
+        "--users/--spawn-rate/--duration replace the scenario's stages with one" in err
+    ), err
+    assert not out.exists()
+    locustfile = Path(__file__).parents[2] / "locustfiles" / "workspace.py"
+    plain = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1",
+         "-t", "30s", "--host", "http://127.0.0.1:9", "--loadkit-scenario", str(scenario),
+         "--loadkit-out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert plain.returncode == 2, plain.stdout + plain.stderr
+    assert "checks[0]: 'p95 < 1s during warmup' names the stage 'warmup', but -u/-r/-t" in (
+        plain.stderr
+    )
+    assert not out.exists() or not any(out.iterdir())
