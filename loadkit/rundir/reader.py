@@ -244,6 +244,14 @@ def _hlog_damage(
             f"({failed} failed) Locust counted"
         )
         warnings.append(damage[-1])
+    elif not distributed and counted > 0 and (requests > counted or failures > failed):
+        # repeated or added lines (they can lower every percentile); a local run's log
+        # holds exactly what Locust counted (stats reset: no totals are written)
+        damage.append(
+            f"latency.hlog holds {requests} request(s) ({failures} failed), more than the "
+            f"{counted} ({failed} failed) Locust counted: lines repeated or added"
+        )
+        warnings.append(damage[-1])
 
 
 def _series_interval(

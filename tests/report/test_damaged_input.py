@@ -7,6 +7,8 @@ a hang, never PASS for a run whose intact version fails.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from loadkit.report.analysis import analyse
 from loadkit.rundir.reader import load_run_dir
+from loadkit.rundir.synthetic import LatencyStep
 
 FAILING = ["p99 < 1ms", "count > 0"]  # the intact run fails the first, passes the second
 
@@ -275,3 +278,39 @@ def test_json_nested_too_deep_is_a_warning_not_a_traceback(failing_run, cli, nam
     assert not result.stderr and f"note: {name}" in result.stdout.replace(
         f"note: {failing_run}/", "note: "
     ), result.stdout
+
+
+def test_repeated_hlog_lines_cannot_lower_the_percentiles(make_run, cli) -> None:
+    """Fast lines repeated (appended again) pulled p95 under its limit: a false PASS."""
+    check = "p95 < 100ms"
+    run_dir = with_totals(
+        make_run("slow-half", duration_s=20, rate=100, steps=[LatencyStep(10, 20.0)],
+                 checks=[check])
+    )  # fmt: skip
+    intact = cli("report", str(run_dir))
+    assert intact.returncode == 1 and f"FAIL  {check}" in intact.stdout, intact.stdout
+    lines = (run_dir / "latency.hlog").read_text().splitlines(keepends=True)
+    fast = [line for line in lines if line.startswith("Tag=") and float(line.split(",")[1]) < 9]
+    (run_dir / "latency.hlog").write_text("".join(lines + fast * 30))
+    damaged = cli("report", str(run_dir))
+    assert f"PASS  {check}" in damaged.stdout  # what the repeated lines did to the percentile
+    assert damaged.returncode == 1 and "verdict: FAIL" in damaged.stdout, damaged.stdout
+    assert "more than the" in damaged.stdout and "lines repeated or added" in damaged.stdout
+
+
+def test_reset_stats_run_is_not_called_damaged(target, tmp_path, cli) -> None:
+    """After Locust's stats reset (--reset-stats, the web UI's button) its totals miss the
+    requests before it: no totals are written, so the log is not called damaged."""
+    locustfile = Path(__file__).with_name("report_locustfile.py")
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4",
+         "-r", "2", "-t", "4s", "--reset-stats", "--host", target.url,
+         "--loadkit-out", str(out), "--stop-timeout", "5"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = out.iterdir()
+    result = cli("report", str(run_dir), "--check", "count > 0")
+    assert result.returncode == 0, result.stdout
+    assert "run directory intact" not in result.stdout and "more than the" not in result.stdout
