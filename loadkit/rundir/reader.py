@@ -360,6 +360,11 @@ def _check_latency(
         )
     _hlog_damage(meta, latency, warnings, damage)
     if not len(latency.rows):
+        with hlog.open("rb") as file:
+            head = file.read(4096)
+        if b'"StartTimestamp"' not in head:  # the writer writes the whole header at once
+            damage.append("latency.hlog is cut inside its header: no request can be read")
+            warnings.append(damage[-1])
         warnings.append("latency.hlog holds no requests")
 
 

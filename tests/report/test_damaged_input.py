@@ -314,3 +314,24 @@ def test_reset_stats_run_is_not_called_damaged(target, tmp_path, cli) -> None:
     result = cli("report", str(run_dir), "--check", "count > 0")
     assert result.returncode == 0, result.stdout
     assert "run directory intact" not in result.stdout and "more than the" not in result.stdout
+
+
+def test_killed_run_with_its_latency_log_cut_inside_the_header_fails(failing_run, cli) -> None:
+    """A killed run has no totals to compare with: the cut header itself is the damage
+    (the writer writes the whole header at once); a complete header alone is a run killed
+    before its first interval, and only a note."""
+    _edit_meta(failing_run, checks=["failures == 0"], exit_status=None, stopped_at=None)
+    meta = json.loads((failing_run / "run.json").read_text())
+    del meta["totals"]
+    (failing_run / "run.json").write_text(json.dumps(meta))
+    header = (failing_run / "latency.hlog").read_text().split("Tag=", 1)[0]
+    assert header.rstrip().endswith('"Interval_Compressed_Histogram"'), header
+    (failing_run / "latency.hlog").write_text(header[:50])
+    cut = cli("report", str(failing_run))
+    assert cut.returncode == 1, cut.stdout + cut.stderr
+    assert "FAIL  run directory intact" in cut.stdout
+    assert "latency.hlog is cut inside its header" in cut.stdout
+    (failing_run / "latency.hlog").write_text(header)
+    empty = cli("report", str(failing_run))
+    assert empty.returncode == 0, empty.stdout + empty.stderr
+    assert "note: latency.hlog holds no requests" in empty.stdout
