@@ -38,7 +38,7 @@ import pytest
 
 from loadkit.target.launcher import RunningTarget, start_target
 
-pytest_plugins = ["exclusive"]
+pytest_plugins = ["exclusive", "dialect_services"]
 
 FAST_OPTIONS: dict[str, Any] = {
     "lease_s": 3.0,

@@ -3,6 +3,8 @@
 - :class:`JobUser` (:mod:`~loadkit.users.jobs`), :class:`SessionUser`
   (:mod:`~loadkit.users.sessions`), :class:`SyncUser` (:mod:`~loadkit.users.sync`):
   abstract user classes; subclass them in a locustfile.
+- :class:`Expect` (:mod:`~loadkit.users.outputs`): what a job's output must be
+  (exact, contains, valid JSON, length + sha256), for :meth:`JobUser.job`.
 - :mod:`~loadkit.users.profile`: what they call (``builtin``, YAML profiles, adapters).
 - :mod:`~loadkit.users.events` (``fire``, ``checked``, ``CheckFailed``),
   :mod:`~loadkit.users.http` (the checked call), :mod:`~loadkit.users.args`
@@ -17,12 +19,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from loadkit.users.outputs import Expect
+
 if TYPE_CHECKING:
     from loadkit.users.jobs import JobUser
     from loadkit.users.sessions import SessionUser
     from loadkit.users.sync import SyncUser
 
-__all__ = ["JobUser", "SessionUser", "SyncUser"]
+__all__ = ["Expect", "JobUser", "SessionUser", "SyncUser"]
 
 _HOMES = {"JobUser": "jobs", "SessionUser": "sessions", "SyncUser": "sync"}
 

@@ -12,6 +12,7 @@ is a failure, never a hang), then check the output. Each job is also one
   of them ``--job-large-output-bytes``, 10 MiB by default), checked by length
   and sha256 against :func:`loadkit.target.commands.deterministic_bytes`.
 - ``special``: quotes, shell metacharacters, newlines, emoji must come back intact.
+- ``json``: an echoed JSON document must come back as valid JSON, unchanged.
 - ``isolation``: ``set`` in its workspace, ``get`` there (must match) and in
   a stranger's workspace (must be empty: anything else is a leak).
 - ``interrupt``: a long ``sleep`` is interrupted and must end ``interrupted``
@@ -25,13 +26,18 @@ What the calls look like is the service profile's business
 profile cannot express (no ``bytes`` command, no interrupt call) is left out.
 Every broken expectation is a Locust failure with a one-line message; the
 user goes on with its next task.
+
+A subclass's own tasks (``@task`` methods, or ``tasks = {...}``, which may
+include the ones above, e.g. ``JobUser.task_echo``) run instead of
+``--job-tasks``; :meth:`JobUser.job` runs one job checked by an
+:class:`~loadkit.users.outputs.Expect` (exact, contains, valid JSON, length
+and sha256): ``self.job("report", "make-report 7", Expect(json=True))``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
+import json
 import random
 import time
 import uuid
@@ -44,10 +50,11 @@ from loadkit.audit.record import accepted
 from loadkit.target.commands import deterministic_bytes
 from loadkit.users import args, webui  # noqa: F401  (webui: checks the web UI's values)
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, fire, next_user_number
+from loadkit.users.outputs import Expect
 from loadkit.users.profile.api import JOB_TERMINAL, JobAPI, JobState
 from loadkit.users.profile.loader import add_profile_argument, profile_for
 
-__all__ = ["JobUser"]
+__all__ = ["Expect", "JobUser"]
 
 SPECIAL_TEXTS = (
     "quotes \"double\" and 'single' and `back`",
@@ -62,6 +69,7 @@ TASK_NEEDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "echo": (("echo",), ("output",)),
     "bytes": (("bytes",), ("output",)),
     "special": (("echo",), ("output",)),
+    "json": (("echo",), ("output",)),
     "isolation": (("set", "get"), ("output",)),
     "interrupt": (("sleep",), ("interrupt",)),
     "timeout": (("sleep",), ("timeout",)),
@@ -116,7 +124,7 @@ OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "help": "timeout of the timeout jobs, milliseconds"}),
     ("tasks", "ws-tasks", {"type": tasks_type, "default": DEFAULT_TASKS,
         "help": "tasks and weights, e.g. 'echo:10,bytes:3' (names: "
-        + ", ".join(TASK_NAMES) + ")"}),
+        + ", ".join(TASK_NAMES) + "; a subclass's own @tasks run instead)"}),
     ("stranger-workspace", "ws-stranger-workspace", {"default": "",
         "help": "workspace the isolation probe reads as a stranger (default: a new one)"}),
     ("wait", "ws-wait", {"type": args.non_negative_float, "default": 0.1,
@@ -200,6 +208,17 @@ class JobUser(FastHttpUser):
         self.stranger = str(self.option("stranger_workspace", "")) or (
             f"{prefix}-stranger-{PROCESS_TOKEN}-{number}"
         )
+        self.poll_interval_s = float(self.option("poll_interval", 0.1))
+        self.job_deadline_s = float(self.option("deadline", 60.0))
+        own = [task for task in type(self).tasks if task is not JobUser.tasks_from_option]
+        self.tasks = own or self._tasks_from_option()  # a subclass's own tasks, or --job-tasks
+
+    def tasks_from_option(self) -> None:
+        """JobUser's only declared task, a placeholder (Locust warns about a user with no
+        tasks): ``on_start`` replaces it; were it ever run, it installs ``--job-tasks``."""
+        self.tasks = self._tasks_from_option()
+
+    def _tasks_from_option(self) -> list[Any]:
         weights = task_weights(self.option("tasks", DEFAULT_TASKS))
         if not self.api.supports("output") and "echo" in weights:  # no outputs: check the end
             weights["complete"] = weights.get("complete", 0) + weights.pop("echo")
@@ -208,13 +227,8 @@ class JobUser(FastHttpUser):
             problem = f"the service profile offers none of the tasks {', '.join(sorted(weights))}"
             fire(self.environment.events.request, "JOB", "setup", time.perf_counter(),
                  exception=CheckFailed(problem))  # fmt: skip
-            self.tasks = [JobUser.idle]
-            return
-        self.tasks = [
-            getattr(JobUser, f"task_{name}") for name in offered for _ in range(weights[name])
-        ]
-        self.poll_interval_s = float(self.option("poll_interval", 0.1))
-        self.job_deadline_s = float(self.option("deadline", 60.0))
+            return [JobUser.idle]
+        return [getattr(JobUser, f"task_{name}") for name in offered for _ in range(weights[name])]
 
     def _offers(self, task: str) -> bool:
         commands, calls = TASK_NEEDS[task]
@@ -264,6 +278,29 @@ class JobUser(FastHttpUser):
             )
         return job_id
 
+    def job(
+        self,
+        kind: str,
+        command: str,
+        expect: Expect | None = None,
+        *,
+        workspace: str | None = None,
+    ) -> str | None:
+        """One checked job as one ``JOB <kind>`` event: submit ``command``, wait until it
+        completes, and with ``expect`` fetch its output and check it. Returns the output
+        ("" without ``expect``), or None if the job failed (the event says why).
+        """
+        with _Job(self, kind) as job:
+            job_id = self.run_job(job, command, workspace=workspace)
+            if expect is None:
+                return ""
+            if not self.api.supports("output"):
+                raise CheckFailed(f"{kind}: the service profile reads no outputs to check")
+            output = self.output(job_id)
+            expect.check(kind, output)
+            return output
+        return None
+
     def server_time(self, job: _Job, status: JobState) -> None:
         """The job's times by the service's own clock, when it says: ``JOB <kind> server``
         (created → completed), ``queue`` (created → started) and ``run`` (started → completed).
@@ -287,37 +324,31 @@ class JobUser(FastHttpUser):
 
     def task_echo(self) -> None:
         text = f"hello {uuid.uuid4().hex}"
-        with _Job(self, "echo") as job:
-            output = self.output(self.run_job(job, self.command("echo", text=text)))
-            if output != text:
-                raise CheckFailed(f"echo: got {output[:60]!r}, expected {text!r}")
+        self.job("echo", self.command("echo", text=text), Expect(exact=text))
 
     def task_complete(self) -> None:
-        with _Job(self, "complete") as job:
-            self.run_job(job, self.command("echo", text=f"hello {uuid.uuid4().hex}"))
+        self.job("complete", self.command("echo", text=f"hello {uuid.uuid4().hex}"))
 
     def task_bytes(self) -> None:
         if random.random() < float(self.option("large_output_share", 0.02)):
             size = int(self.option("large_output_bytes", 10 * 1024 * 1024))
         else:
             size = random.choice(list(self.option("output_sizes", [1024, 65536])))
-        with _Job(self, "bytes") as job:
-            encoded = self.output(self.run_job(job, self.command("bytes", size=size)))
-            try:
-                raw = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                raise CheckFailed(f"bytes {size}: output is not base64") from None
-            if len(raw) != size:
-                raise CheckFailed(f"bytes {size}: got {len(raw)} bytes")
-            if hashlib.sha256(raw).hexdigest() != expected_digest(size):
-                raise CheckFailed(f"bytes {size}: sha256 differs from deterministic_bytes")
+        expect = Expect(base64=True, length=size, sha256=expected_digest(size))
+        self.job("bytes", self.command("bytes", size=size), expect)
 
     def task_special(self) -> None:
         text = random.choice(SPECIAL_TEXTS) + f" #{uuid.uuid4().hex[:8]}"
-        with _Job(self, "special") as job:
-            output = self.output(self.run_job(job, self.command("echo", text=text)))
-            if output != text:
-                raise CheckFailed(f"special: round trip changed {text!r:.60} into {output!r:.60}")
+        self.job("special", self.command("echo", text=text), Expect(exact=text))
+
+    def task_json(self) -> None:
+        document: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "text": random.choice(SPECIAL_TEXTS),
+            "values": [1, 2.5, None, True, {"empty": {}, "list": []}],
+        }
+        text = json.dumps(document, ensure_ascii=False)
+        self.job("json", self.command("echo", text=text), Expect(json=True, exact=text))
 
     def task_isolation(self) -> None:
         var, value = f"V{uuid.uuid4().hex[:12]}", f"secret-{uuid.uuid4().hex}"
@@ -362,4 +393,4 @@ class JobUser(FastHttpUser):
                     f" {status.raw}, expected timeout"
                 )
 
-    tasks = [task_echo]  # noqa: RUF012  (the default; on_start sets each user's from --job-tasks)
+    tasks = [tasks_from_option]  # noqa: RUF012  (on_start sets each user's)

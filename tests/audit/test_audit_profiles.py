@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
+from dialect_services import DialectService
 
 from loadkit.audit.audit import run_audit
 from loadkit.audit.settings import AuditSettings
@@ -23,54 +21,6 @@ from loadkit.report.audit import evaluate_audit_check
 from loadkit.report.servicechecks import parse_service_check
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ROOT / "tests" / "users" / "services"
-
-
-class DialectService:
-    """``tests/users/services/NAME.py`` as its own process on a free port."""
-
-    def __init__(self, name: str) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVICES / f"{name}.py"), str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"{name} exited with {self.proc.returncode}"
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, f"{name} did not listen within 60 s"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def camel() -> Iterator[DialectService]:
-    service = DialectService("camel_gateway")
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def hermes() -> Iterator[DialectService]:
-    service = DialectService("hermes_sessions")
-    yield service
-    service.stop()
 
 
 def loadkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -183,11 +133,8 @@ def test_sessions_audited_through_the_hermes_profile(hermes, tmp_path):
     assert sessions["status"] == "done" and sessions["unknown"] == 0, sessions
     assert sessions["accepted"] == sessions["reached"] > 0 and sessions["lost"] == 0
     # a fresh process of the service keeps no sessions: every one is gone there
-    fresh = DialectService("hermes_sessions")
-    try:
+    with DialectService("hermes_sessions") as fresh:
         audit = loadkit("audit", str(run_dir), "--host", fresh.url, cwd=tmp_path)
-    finally:
-        fresh.stop()
     assert audit.returncode == 1, audit.stdout + audit.stderr
     after = json.loads((run_dir / "audit.json").read_text())["kinds"]["sessions"]
     assert after["lost"] == after["accepted"] == sessions["accepted"], after

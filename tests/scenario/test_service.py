@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from dialect_services import DialectService
 
 from loadkit.errors import ScenarioError
 from loadkit.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "users"))
-from locust_support import Service  # noqa: E402
 
 INLINE = """\
 name: camel
@@ -83,8 +82,7 @@ def test_a_profile_name_and_an_unknown_one(tmp_path) -> None:
 
 
 def test_a_run_against_a_service_that_needs_a_token_passes_and_never_writes_it(tmp_path) -> None:
-    service = Service("camel_gateway", "--token", SECRET)
-    try:
+    with DialectService("camel_gateway", "--token", SECRET) as service:
         env = {**os.environ, "LK_TEST_SECRET": SECRET}
         proc = subprocess.run(
             [sys.executable, "-m", "loadkit", "run", str(_scenario(tmp_path, service.url))],
@@ -94,8 +92,6 @@ def test_a_run_against_a_service_that_needs_a_token_passes_and_never_writes_it(t
             text=True,
             timeout=600,
         )
-    finally:
-        service.stop()
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     assert "JOB complete" in output and "JOB timeout" in output, output[-4000:]

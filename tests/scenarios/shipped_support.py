@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,42 +126,3 @@ def _outcome(code: int, output: str, out: Path) -> Outcome:
         summary = json.loads((run_dir / "summary.json").read_text())
         checks = {c["expression"]: bool(c["passed"]) for c in summary["checks"]}
     return Outcome(code, output, checks, run_dir)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Service:
-    """One of the independent dialect services (tests/users/services/NAME.py) on 127.0.0.1."""
-
-    def __init__(self, name: str, *flags: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        script = ROOT / "tests" / "users" / "services" / f"{name}.py"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(script), str(self.port), *flags],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"{name} exited with {self.proc.returncode}"
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, f"{name} did not listen in 60 s"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()

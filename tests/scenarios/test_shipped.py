@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
+from dialect_services import DialectService
 from shipped_support import (
     SCENARIOS,
     Outcome,
-    Service,
     Short,
     derive,
     junit_failures,
@@ -196,7 +196,7 @@ def _keep(data: dict[str, Any], checks: list[str], rename: dict[str, str] | None
     data["checks"] = renamed
 
 
-def camel_edit(service: Service) -> Callable[[dict[str, Any]], None]:
+def camel_edit(service: DialectService) -> Callable[[dict[str, Any]], None]:
     """gateway-callbacks on the camelCase gateway: its jobs (no outputs: ``echo`` jobs
     become ``complete``), and a real pause of its process; it has no agent, outbox, disk
     faults or cleanup endpoint the plan's other checks could read."""
@@ -219,7 +219,7 @@ def camel_edit(service: Service) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def hermes_edit(service: Service) -> Callable[[dict[str, Any]], None]:
+def hermes_edit(service: DialectService) -> Callable[[dict[str, Any]], None]:
     """preview-sessions on the /hermes activation service: bursts of cold starts and their
     success; it keeps sessions in memory (a restart loses them by design), has no warm
     starts, activity, expiry or close, and the audit speaks only the built-in API."""
@@ -286,32 +286,33 @@ PROFILE_SHORT: dict[str, Short] = {
 }
 
 
-def _run_on(service: Service, name: str, edit: Any, out: Path) -> Outcome:
+def _run_on(service: DialectService, name: str, edit: Any, out: Path) -> Outcome:
     """``name``, shortened for profile runs and edited by ``edit(service)``, on ``service``."""
-    try:
-        path = derive(name, PROFILE_SHORT[name], out, edit=edit(service))
-        return run_scenario(path, out / "run")
-    finally:
-        service.stop()
+    path = derive(name, PROFILE_SHORT[name], out, edit=edit(service))
+    return run_scenario(path, out / "run")
 
 
 @pytest.mark.slow
-def test_gateway_callbacks_through_the_camel_gateway_profile(tmp_path: Path) -> None:
-    outcome = _run_on(Service("camel_gateway"), "gateway-callbacks", camel_edit, tmp_path)
+def test_gateway_callbacks_through_the_camel_gateway_profile(
+    camel: DialectService, tmp_path: Path
+) -> None:
+    outcome = _run_on(camel, "gateway-callbacks", camel_edit, tmp_path)
     assert outcome.code == 0, _tail(outcome)
     assert len(outcome.checks) == 3 and all(outcome.checks.values()), _tail(outcome)
 
 
 @pytest.mark.slow
-def test_preview_sessions_through_the_hermes_profile(tmp_path: Path) -> None:
-    outcome = _run_on(Service("hermes_sessions"), "preview-sessions", hermes_edit, tmp_path)
+def test_preview_sessions_through_the_hermes_profile(
+    hermes: DialectService, tmp_path: Path
+) -> None:
+    outcome = _run_on(hermes, "preview-sessions", hermes_edit, tmp_path)
     assert outcome.code == 0, _tail(outcome)
     assert len(outcome.checks) == 2 and all(outcome.checks.values()), _tail(outcome)
 
 
 def _sync_run(out: Path, *flags: str) -> Outcome:
     """task-sync through its profile and a fault proxy, on the service started with ``flags``."""
-    service = Service("task_sync", *flags)
+    service = DialectService("task_sync", *flags)
     try:
         with start_proxy(service.url, _folder(out / "proxy")) as proxy:
             path = derive("task-sync", SHORT["task-sync"], out,

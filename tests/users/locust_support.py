@@ -224,34 +224,3 @@ def set_fault(url: str, **fault: object) -> None:
 
 def clear_faults(url: str) -> None:
     httpx.delete(f"{url}/admin/faults", timeout=10).raise_for_status()
-
-
-SERVICES = Path(__file__).resolve().parent / "services"
-
-
-class Service:
-    """One of the independent dialect services (tests/users/services/NAME.py) on 127.0.0.1."""
-
-    def __init__(self, name: str, *flags: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVICES / f"{name}.py"), str(self.port), *flags],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{name} exited: {self.proc.stderr.read()!r}")  # type: ignore[union-attr]
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(up, 60, f"{name} to listen")
-
-    def stop(self) -> None:
-        stop(self.proc)

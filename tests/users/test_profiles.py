@@ -8,25 +8,9 @@ real headless Locust runs aim the example locustfiles at it with
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 
-import pytest
-from locust_support import Service, locust_cmd
-
-
-@pytest.fixture
-def camel() -> Iterator[Service]:
-    service = Service("camel_gateway")
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def hermes() -> Iterator[Service]:
-    service = Service("hermes_sessions")
-    yield service
-    service.stop()
-
+from dialect_services import DialectService
+from locust_support import locust_cmd
 
 JOB_FAST = ("--job-long-s", "2", "--job-poll-interval", "0.02", "--job-wait", "0")
 
@@ -56,8 +40,7 @@ def test_job_user_on_the_camel_gateway(camel, locust) -> None:
 
 
 def test_a_gateway_that_ignores_timeouts_fails_the_timeout_jobs(locust) -> None:
-    service = Service("camel_gateway", "--lie")
-    try:
+    with DialectService("camel_gateway", "--lie") as service:
         result = locust.run(
             "workspace.py",
             service.url,
@@ -65,8 +48,6 @@ def test_a_gateway_that_ignores_timeouts_fails_the_timeout_jobs(locust) -> None:
             until=("JOB timeout",),
             args=("--user-profile", "camel-gateway", "--job-tasks", "timeout", *JOB_FAST),
         )
-    finally:
-        service.stop()
     assert result.failed("JOB timeout") == result.count("JOB timeout") > 0, result.explain()
     assert any("ended completed, expected timeout" in f["Error"] for f in result.failures)
     assert result.returncode != 0
@@ -95,8 +76,7 @@ def test_session_user_on_the_hermes_service(hermes, locust) -> None:
 
 
 def test_sessions_that_never_get_ready_are_failures(locust) -> None:
-    service = Service("hermes_sessions", "--never-ready")
-    try:
+    with DialectService("hermes_sessions", "--never-ready") as service:
         result = locust.run(
             "sessions.py",
             service.url,
@@ -111,8 +91,6 @@ def test_sessions_that_never_get_ready_are_failures(locust) -> None:
                 "2",
             ),
         )
-    finally:
-        service.stop()
     cold = "SESSION ready cold"
     assert result.failed(cold) == result.count(cold) > 0, result.explain()
     assert any("not ready after 1s" in f["Error"] for f in result.failures), result.explain()
@@ -192,8 +170,7 @@ SYNC_FAST = ("--sync-repos", "2", "--sync-writer-share", "0.5", "--sync-write-in
              "--sync-ping-interval", "0.5")  # fmt: skip
 
 
-def test_sync_user_on_the_task_sync_service(locust) -> None:
-    service = Service("task_sync")
+def test_sync_user_on_the_task_sync_service(task_sync, locust) -> None:
     endpoints = (
         "POST /api/tasks",
         "PUT /api/tasks/[id]",
@@ -202,16 +179,13 @@ def test_sync_user_on_the_task_sync_service(locust) -> None:
         "WS notify task.updated",
         "SYNC conflict server_wins",
     )
-    try:
-        result = locust.run(
-            "sync.py",
-            service.url,
-            users=4,
-            until=endpoints,
-            args=("--user-profile", "task-sync", *SYNC_FAST),
-        )
-    finally:
-        service.stop()
+    result = locust.run(
+        "sync.py",
+        task_sync.url,
+        users=4,
+        until=endpoints,
+        args=("--user-profile", "task-sync", *SYNC_FAST),
+    )
     for endpoint in endpoints:
         assert result.count(endpoint) > 0, (endpoint, result.explain())
     assert result.total_failures == 0, result.explain()
@@ -219,8 +193,7 @@ def test_sync_user_on_the_task_sync_service(locust) -> None:
 
 
 def test_a_sync_service_that_drops_updates_shows_missed_events(locust) -> None:
-    service = Service("task_sync", "--drop-updates")
-    try:
+    with DialectService("task_sync", "--drop-updates") as service:
         result = locust.run(
             "sync.py",
             service.url,
@@ -228,8 +201,6 @@ def test_a_sync_service_that_drops_updates_shows_missed_events(locust) -> None:
             until=("WS notify order",),
             args=("--user-profile", "task-sync", *SYNC_FAST),
         )
-    finally:
-        service.stop()
     assert result.failed("WS notify order") > 0, result.explain()
     assert any("missed 1 update(s) of task" in f["Error"] for f in result.failures), (
         result.explain()
@@ -283,8 +254,7 @@ def test_a_python_subclass_adds_what_yaml_cannot_say(locust, tmp_path) -> None:
     token = hashlib.sha256(b"key").hexdigest()[:16]
     locustfile = tmp_path / "signed.py"
     locustfile.write_text(SIGNED_LOCUSTFILE)
-    service = Service("camel_gateway", "--token", token)
-    try:
+    with DialectService("camel_gateway", "--token", token) as service:
         result = locust.run(
             str(locustfile), service.url, users=2, until=("JOB complete",),
             args=("--job-tasks", "echo", *JOB_FAST),
@@ -293,8 +263,6 @@ def test_a_python_subclass_adds_what_yaml_cannot_say(locust, tmp_path) -> None:
             "workspace.py", service.url, users=1, until=("POST /execute",),
             args=("--user-profile", "camel-gateway", "--job-tasks", "echo", *JOB_FAST),
         )  # fmt: skip
-    finally:
-        service.stop()
     assert result.count("JOB complete") > 0 and result.total_failures == 0, result.explain()
     # the same profile without the subclass is refused: the header really is what passes
     assert unsigned.failed("POST /execute") > 0, unsigned.explain()
