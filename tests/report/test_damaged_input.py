@@ -205,6 +205,7 @@ def test_damaged_resources_are_skipped_with_a_warning(failing_run, cli) -> None:
 def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> None:
     """The writer ends the last interval at the stop: a worker's counts arriving then get a
     0-length line (found by a real 1-worker run, where they were first taken for damage)."""
+    _edit_meta(failing_run, runner={"mode": "master", "workers": 1})  # as that run was
     hlog = failing_run / "latency.hlog"
     before = load_run_dir(failing_run).latency
     last = hlog.read_text().splitlines()[-1].split(",")
