@@ -57,6 +57,10 @@ WORD_SIZE = 8
 # An inflated payload is at most 40 + 9 bytes per bucket: 1 MB holds any 3-digit histogram
 # (loadkit's); more is garbage or a zip bomb, never allocated.
 MAX_PAYLOAD_BYTES = 1 << 20
+# loadkit writes 3 significant digits; the report sizes its arrays by a histogram's
+# precision (5 digits over the widest range is ~6 M buckets per array), so a line
+# claiming more is refused as damage rather than allocated.
+MAX_SIGNIFICANT_FIGURES = 3
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,9 @@ def unwrap(encoded: str | bytes) -> tuple[Layout, bytes]:
         raise ValueError(f"not a histogram: {exc}") from None
     if cookie & COOKIE_MASK != ENCODING_COOKIE_BASE:
         raise ValueError(f"bad payload cookie {cookie:#x}")
-    if offset != 0 or not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
+    if offset != 0 or not (
+        1 <= sig <= MAX_SIGNIFICANT_FIGURES and lowest >= 1 and highest >= 2 * lowest
+    ):
         raise ValueError("histogram settings out of range")
     stream = payload[HEADER_SIZE : HEADER_SIZE + size]
     if len(stream) != size or (size and stream[-1] >= 0x80):

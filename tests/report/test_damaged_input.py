@@ -336,3 +336,25 @@ def test_killed_run_with_its_latency_log_cut_inside_the_header_fails(failing_run
     empty = cli("report", str(failing_run))
     assert empty.returncode == 0, empty.stdout + empty.stderr
     assert "note: latency.hlog holds no requests" in empty.stdout
+
+
+def test_histogram_claiming_five_digits_is_damage_not_a_huge_allocation(failing_run, cli) -> None:
+    """Regression: a first line with 5 significant digits over 1 µs … 2^62 sized every
+    report array by its ~6 M buckets (613 MB peak). loadkit writes 3 digits: more is refused."""
+    import numpy as np
+
+    from loadkit.rundir.hdr_codec import Layout, encode_counts, unwrap
+
+    wide = Layout(1, 1 << 62, 5)
+    encoded = encode_counts(wide, np.array([10]), np.array([1]))
+    with pytest.raises(ValueError, match="out of range"):
+        unwrap(encoded)
+    hlog = failing_run / "latency.hlog"
+    lines = hlog.read_text().splitlines()
+    first = next(k for k, line in enumerate(lines) if line.startswith("Tag="))
+    fields = lines[first].split(",")
+    lines.insert(first, ",".join([*fields[:4], encoded]))
+    hlog.write_text("\n".join(lines) + "\n")
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "skipped 1 torn or malformed line(s)" in result.stdout
