@@ -64,7 +64,8 @@ class ManagedProcess:
         self.ready_at: float | None = None  # wall clock of the last start's first healthy answer
         self.comeback: threading.Timer | None = None  # a planned start (see RunningTarget.act)
         self.signalled_at = 0.0  # wall clock of the last kill/terminate/restart signal
-        self._launched_at = self._hold_until = 0.0  # the last launch: monotonic, --hold-until
+        self._launched_at = 0.0  # monotonic clock of the last launch
+        self._hold_until = 0.0  # the last launch's --hold-until (0: none)
 
     @property
     def popen(self) -> subprocess.Popen[bytes] | None:
@@ -93,17 +94,22 @@ class ManagedProcess:
     def launch(self, *, hold_until: float = 0.0, extra: Sequence[str] = ()) -> None:
         """Start the process (``extra`` arguments for this start only); see :meth:`wait_started`."""
         self.port_file.unlink(missing_ok=True)
-        (logs := self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        hold = ["--hold-until", f"{hold_until:.3f}"] if hold_until else []
-        self._hold_until, self._launched_at = hold_until, time.monotonic()
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        argv = [*self.cmd, *extra]
+        if hold_until:
+            argv += ["--hold-until", f"{hold_until:.3f}"]
+        self._hold_until = hold_until
+        self._launched_at = time.monotonic()
         with (logs / f"{self.name}.log").open("ab") as log:
-            self.child = Child([*self.cmd, *extra, *hold], name=self.name, stdout=log).start()
+            self.child = Child(argv, name=self.name, stdout=log).start()
 
     def wait_started(
         self, host: str, client: httpx.Client, timeout_s: float = START_TIMEOUT_S
     ) -> None:
         """Wait for the launched process's port file, then until ``GET /health`` answers."""
-        log_file, hold_until = self.data_dir / "logs" / f"{self.name}.log", self._hold_until
+        log_file = self.data_dir / "logs" / f"{self.name}.log"
+        hold_until = self._hold_until
         deadline = time.monotonic() + max(0.0, hold_until - time.time()) + timeout_s
         while not self.port_file.exists():
             self._check_alive(log_file)
@@ -213,8 +219,14 @@ class RunningTarget:
         return {"gateway": self.gateway, "agent": self.agent}
 
     def start(self) -> None:
-        """Start gateway and agent, at once when the gateway's port is known (the agent
-        waits for the gateway before it serves: ``--gateway-wait``, this start only)."""
+        """Start gateway and agent; at once when the gateway's port is known beforehand.
+
+        The agent then imports and builds its app beside the gateway and waits
+        (``--gateway-wait``, this first start only) until the gateway answers
+        before it serves, so its loops never meet a gateway that is not up
+        yet. With port 0 the gateway's URL is known only once it listens: the
+        agent starts after it.
+        """
         gateway_cmd, agent_cmd = self.gateway.cmd, self.agent.cmd
         gateway_port = int(gateway_cmd[gateway_cmd.index("--port") + 1])
         try:
