@@ -48,7 +48,6 @@ from loadkit.target.serve import (
     hold_until,
     prepare,
     serve,
-    wait_until_answers,
     write_port_file,
 )
 from loadkit.target.workspaces import FileVarStore
@@ -287,20 +286,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     add_config_arguments(parser, AgentConfig)
     add_hold_argument(parser)
-    parser.add_argument(
-        "--gateway-wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before serving, wait up to this long until the gateway answers GET /health "
-        "(the launcher starts gateway and agent at once; 0 = serve at once)",
-    )
     args = parser.parse_args(argv)
     config = config_from_args(AgentConfig, args, data_dir=Path(args.data_dir).resolve())
     agent = Agent(config)
     server = prepare(create_app(agent), watch_pid=config.watch_pid)
-    if args.gateway_wait > 0:
-        wait_until_answers(f"{config.gateway_url.rstrip('/')}/health", args.gateway_wait)
     hold_until(args.hold_until)  # everything slow is done: down until then, up right after
     try:
         sock = bind_socket(config.host, config.port)

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -64,8 +63,6 @@ class ManagedProcess:
         self.ready_at: float | None = None  # wall clock of the last start's first healthy answer
         self.comeback: threading.Timer | None = None  # a planned start (see RunningTarget.act)
         self.signalled_at = 0.0  # wall clock of the last kill/terminate/restart signal
-        self._launched_at = 0.0  # monotonic clock of the last launch
-        self._hold_until = 0.0  # the last launch's --hold-until (0: none)
 
     @property
     def popen(self) -> subprocess.Popen[bytes] | None:
@@ -85,45 +82,30 @@ class ManagedProcess:
         (``--hold-until``), so it answers at that instant however long its start
         takes, as long as it was started early enough (see :attr:`lead_s`).
         """
-        # the health client first: making one costs a TLS context (~0.1 s, 0.3 s on a busy
-        # machine), which would show as a late comeback if made when the port file appears
-        with httpx.Client(timeout=2.0, trust_env=False) as client:
-            self.launch(hold_until=hold_until)
-            self.wait_started(host, client, timeout_s)
-
-    def launch(self, *, hold_until: float = 0.0, extra: Sequence[str] = ()) -> None:
-        """Start the process (``extra`` arguments for this start only); see :meth:`wait_started`."""
         self.port_file.unlink(missing_ok=True)
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        argv = [*self.cmd, *extra]
-        if hold_until:
-            argv += ["--hold-until", f"{hold_until:.3f}"]
-        self._hold_until = hold_until
-        self._launched_at = time.monotonic()
-        with (logs / f"{self.name}.log").open("ab") as log:
-            self.child = Child(argv, name=self.name, stdout=log).start()
-
-    def wait_started(
-        self, host: str, client: httpx.Client, timeout_s: float = START_TIMEOUT_S
-    ) -> None:
-        """Wait for the launched process's port file, then until ``GET /health`` answers."""
-        log_file = self.data_dir / "logs" / f"{self.name}.log"
-        hold_until = self._hold_until
-        deadline = time.monotonic() + max(0.0, hold_until - time.time()) + timeout_s
-        while not self.port_file.exists():
-            self._check_alive(log_file)
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TargetError(f"{self.name} did not start within {timeout_s:.0f}s")
-            time.sleep(0.02)
-        port = int(self.port_file.read_text(encoding="ascii").strip())
-        self.url = f"http://{_url_host(host)}:{port}"
-        self._set_port(port)
-        self.wait_healthy(deadline, log_file, client)
+        argv = [*self.cmd, "--hold-until", f"{hold_until:.3f}"] if hold_until else self.cmd
+        # the health client first: making one costs a TLS context (~0.1 s, 0.3 s on a busy
+        # machine), which would show as a late comeback if made when the port file appears
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            began = time.monotonic()
+            with (logs / f"{self.name}.log").open("ab") as log:
+                self.child = Child(argv, name=self.name, stdout=log).start()
+            deadline = time.monotonic() + max(0.0, hold_until - time.time()) + timeout_s
+            while not self.port_file.exists():
+                self._check_alive(logs / f"{self.name}.log")
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise TargetError(f"{self.name} did not start within {timeout_s:.0f}s")
+                time.sleep(0.02)
+            port = int(self.port_file.read_text(encoding="ascii").strip())
+            self.url = f"http://{_url_host(host)}:{port}"
+            self._set_port(port)
+            self.wait_healthy(deadline, logs / f"{self.name}.log", client)
         self.ready_at = time.time()
         if not hold_until:  # a held start's duration is the hold's, not the process's
-            self.start_times = [*self.start_times[-4:], time.monotonic() - self._launched_at]
+            self.start_times = [*self.start_times[-4:], time.monotonic() - began]
 
     @property
     def start_s(self) -> float:
@@ -219,29 +201,11 @@ class RunningTarget:
         return {"gateway": self.gateway, "agent": self.agent}
 
     def start(self) -> None:
-        """Start gateway and agent; at once when the gateway's port is known beforehand.
-
-        The agent then imports and builds its app beside the gateway and waits
-        (``--gateway-wait``, this first start only) until the gateway answers
-        before it serves, so its loops never meet a gateway that is not up
-        yet. With port 0 the gateway's URL is known only once it listens: the
-        agent starts after it.
-        """
-        gateway_cmd, agent_cmd = self.gateway.cmd, self.agent.cmd
-        gateway_port = int(gateway_cmd[gateway_cmd.index("--port") + 1])
         try:
-            if gateway_port:
-                url = f"http://{_url_host(self.host)}:{gateway_port}"
-                agent_cmd[agent_cmd.index("--gateway-url") + 1] = url
-                with httpx.Client(timeout=2.0, trust_env=False) as client:
-                    self.gateway.launch()
-                    self.agent.launch(extra=["--gateway-wait", f"{START_TIMEOUT_S:g}"])
-                    self.gateway.wait_started(self.host, client)
-                    self.agent.wait_started(self.host, client)
-            else:
-                self.gateway.start(self.host)
-                agent_cmd[agent_cmd.index("--gateway-url") + 1] = self.gateway.url
-                self.agent.start(self.host)
+            self.gateway.start(self.host)
+            agent_cmd = self.agent.cmd
+            agent_cmd[agent_cmd.index("--gateway-url") + 1] = self.gateway.url
+            self.agent.start(self.host)
         except BaseException:
             self.stop()
             raise

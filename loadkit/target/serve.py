@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import http.client
 import os
 import socket
 import sys
@@ -18,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -32,7 +30,6 @@ __all__ = [
     "hold_until",
     "prepare",
     "serve",
-    "wait_until_answers",
     "write_port_file",
 ]
 
@@ -60,31 +57,6 @@ def hold_until(wall_time: float) -> None:
     """
     while (delay := wall_time - time.time()) > 0:
         time.sleep(min(delay, 0.5))
-
-
-def wait_until_answers(url: str, timeout_s: float, poll_s: float = 0.02) -> bool:
-    """Poll ``GET url`` until it answers 200; False after ``timeout_s`` (the caller goes on).
-
-    The launcher starts the agent beside its gateway: the agent imports and
-    builds its app meanwhile, then waits here for the gateway before it serves
-    (its loops would otherwise meet a refused connection and open the breaker).
-    Plain ``http.client``: no TLS context to build for a local URL.
-    """
-    parts = urlsplit(url)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=2.0)
-        try:
-            connection.request("GET", parts.path or "/")
-            if connection.getresponse().status == 200:
-                return True
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            connection.close()
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(poll_s)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import httpx
 import pytest
@@ -108,62 +107,6 @@ def test_fixed_ports_are_used(target_factory):
     target = target_factory(port=gateway_port, agent_port=agent_port)
     assert target.url == f"http://127.0.0.1:{gateway_port}"
     assert target.agent_url == f"http://127.0.0.1:{agent_port}"
-
-
-def test_with_a_known_gateway_port_gateway_and_agent_start_together(target_factory):
-    """The agent is started before the gateway answers (not after it), and its first calls
-    still meet a gateway that is up: its breaker never counted a failure."""
-    target = target_factory(port=free_port())
-    # one after the other, the agent would start a whole gateway start after the gateway
-    gap_s = _started_s(target.agent.pid) - _started_s(target.gateway.pid)
-    assert gap_s < target.gateway.start_s
-    health = httpx.get(f"{target.agent_url}/health", timeout=5).json()
-    assert health["breaker_failures"] == 0 and health["breaker_opened"] == 0
-    wait_until(
-        lambda: httpx.get(f"{target.url}/health", timeout=5).json()["status"] == "healthy",
-        what="a healthy gateway",
-    )
-    assert "--gateway-wait" not in target.agent.cmd  # a restart serves at once, as before
-
-
-def test_an_agent_told_to_wait_serves_only_once_its_gateway_answers(tmp_path):
-    gateway_port = free_port()
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "loadkit.target.agent", "--data-dir", str(tmp_path),
-         "--port", "0", "--gateway-url", f"http://127.0.0.1:{gateway_port}",
-         "--poll-s", "0.05", "--gateway-wait", "60", "--watch-pid", str(os.getpid())],
-    )  # fmt: skip
-    gateway = None
-    try:
-        time.sleep(2.0)  # an agent that does not wait binds within ~0.3 s (1 s under load)
-        assert agent.poll() is None and not (tmp_path / "agent.port").exists()
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "loadkit.target.gateway", "--data-dir", str(tmp_path),
-             "--port", str(gateway_port), "--watch-pid", str(os.getpid())],
-        )  # fmt: skip
-        wait_until(lambda: (tmp_path / "agent.port").exists(), what="the agent's port file")
-        port = int((tmp_path / "agent.port").read_text())
-        health = wait_until(lambda: _health(f"http://127.0.0.1:{port}"), what="agent health")
-        assert health["breaker_failures"] == 0 and health["breaker_opened"] == 0
-    finally:
-        for process in (agent, gateway):
-            if process is not None:
-                process.terminate()
-                process.wait(10)
-
-
-def _started_s(pid):
-    """When ``pid`` started, in seconds since boot (/proc, clock ticks)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _health(url):
-    try:
-        return httpx.get(f"{url}/health", timeout=5).json()
-    except httpx.HTTPError:
-        return None
 
 
 def test_a_taken_port_is_a_one_line_error(tmp_path):
