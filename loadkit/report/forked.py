@@ -94,10 +94,8 @@ def map_forked(job: Callable[[T], R], items: Sequence[T], processes: int | None 
         if reader.is_alive():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):  # reap it (unless someone else did)
-            os.waitpid(pid, 0)
-        reader.join(1.0)  # a killed child's pipe is closed: its reader ends
-        if received and received[0]:  # a cut-off pickle (a killed child) does not load
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0 and received and received[0]:
             with contextlib.suppress(Exception):
                 results.update(pickle.loads(received[0]))
     return [
