@@ -15,7 +15,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis
-from loadkit.report.forked import map_forked
 from loadkit.report.phases import FaultWindow
 
 __all__ = ["Plot", "comparison_plot", "composite_plots", "report_plots", "warm_up"]
@@ -290,15 +289,6 @@ def _distribution_plot(analysis: Analysis, composite: bool = False) -> Figure:
     return figure
 
 
-def _draw(
-    makers: list[tuple[str, str, Callable[[Analysis], Figure]]], analysis: Analysis
-) -> list[Plot]:
-    """The figures, drawn by this process and a forked one at once (report/forked.py)."""
-    return map_forked(
-        lambda maker: Plot(maker[0], maker[1], _encode(maker[2](analysis)), maker[1]), makers
-    )
-
-
 def report_plots(analysis: Analysis) -> list[Plot]:
     """Every figure of the report, in page order."""
     makers: list[tuple[str, str, Callable[[Analysis], Figure]]] = [
@@ -309,7 +299,7 @@ def report_plots(analysis: Analysis) -> list[Plot]:
         ("resources", "Target CPU and memory", _resources_plot),
         ("distribution", "Latency distribution per request endpoint", _distribution_plot),
     ]
-    return _draw(makers, analysis)
+    return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
 
 
 def composite_plots(analysis: Analysis) -> list[Plot]:
@@ -328,7 +318,7 @@ def composite_plots(analysis: Analysis) -> list[Plot]:
             lambda a: _distribution_plot(a, composite=True),
         ),
     ]
-    return _draw(makers, analysis)
+    return [Plot(key, title, _encode(make(analysis)), title) for key, title, make in makers]
 
 
 def comparison_plot(first: Analysis, second: Analysis, labels: tuple[str, str]) -> Plot:
