@@ -1,7 +1,8 @@
 """Child processes: start with a lifeline, wait for a ready line, stop, reap.
 
 Every process loadkit starts (the target's gateway and agent, the fault
-proxy, Locust's master and workers) goes through :class:`Child`:
+proxy, Locust's master and workers, a restarted process, an ``exec`` fault's
+command) goes through :class:`Child`:
 
 - **lifeline**: on Linux the child asks the kernel (``PR_SET_PDEATHSIG``,
   set between fork and exec, kept across exec) for SIGKILL when its parent
@@ -12,10 +13,12 @@ proxy, Locust's master and workers) goes through :class:`Child`:
   The child also runs in its own session (a Ctrl-C in the terminal reaches loadkit
   only, and :meth:`Child.stop` signals the whole group);
 - **ready line**: :meth:`Child.wait_for_line` reads the child's stdout until a
-  line starts with a prefix (``api: ``), with a timeout;
+  line starts with a prefix (``api: ``), with a timeout; :meth:`Child.finish`
+  waits for a command to end and for all of its output;
 - **stop**: SIGTERM (and SIGCONT, a paused child must wake to exit) to the
   group, wait, SIGKILL, and always reap, so no zombie is left and nobody waits
-  on one.
+  on one. :func:`stop_pids` is the same sequence for processes known only by
+  pid (one a fault restarted, Locust's forked workers).
 
     child = Child(["python", "-m", "loadkit", "proxy", "--port", "0"], stdout=PIPE)
     child.start()
@@ -39,7 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import IO, Any
 
-__all__ = ["PIPE", "Child", "alive", "lifeline_preexec", "reap_quietly"]
+__all__ = ["PIPE", "Child", "alive", "lifeline_preexec", "reap_quietly", "stop_pids"]
 
 PIPE = subprocess.PIPE
 DEFAULT_GRACE_S = 10.0
@@ -130,6 +133,33 @@ def reap_quietly(pid: int) -> None:
     """Reap ``pid`` if it is an ended child of ours (no-op otherwise)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def stop_pids(
+    pids: Sequence[int], grace_s: float = DEFAULT_GRACE_S, *, reap: bool = True
+) -> list[int]:
+    """SIGTERM (+SIGCONT) each pid, wait ``grace_s``, SIGKILL those left, wait again.
+
+    For processes known only by pid; a :class:`Child` has :meth:`Child.stop`.
+    An ended child of ours is reaped unless ``reap`` is False (when another
+    owner reaps it: a zombie counts as ended either way). Signals that cannot
+    be sent (gone, not ours) are ignored. Returns the pids still running.
+    """
+    left = list(pids)
+    for signals in ((signal.SIGTERM, signal.SIGCONT), (signal.SIGKILL,)):
+        for pid in left:
+            for signum in signals:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+        deadline = time.monotonic() + grace_s
+        while (left := [pid for pid in left if alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not left:
+            break
+    if reap:
+        for pid in pids:
+            reap_quietly(pid)
+    return left
 
 
 class Child:
@@ -247,6 +277,15 @@ class Child:
             return self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
             return None
+
+    def finish(self, timeout_s: float) -> int | None:
+        """Wait for the child to end by itself (reaped) and for the rest of its output; the
+        exit code, or None when it still runs after ``timeout_s``. What it left running in
+        its group is not signalled (a command may start a daemon)."""
+        code = self.wait(timeout_s)
+        if code is not None:
+            self._close()
+        return code
 
     def stop(self, grace_s: float = DEFAULT_GRACE_S) -> int | None:
         """SIGTERM (+SIGCONT) the group, wait ``grace_s``, then SIGKILL; always reaped."""

@@ -6,7 +6,9 @@ Scenario files, fault plans and flags all write quantities the same way:
   seconds (``30``, ``0.25``);
 - sizes: ``512``, ``100B``, ``64KB``, ``10MB``, ``1GB`` (powers of 1024; ``KiB``
   and friends are accepted too);
-- percentages: ``5%``, ``0.5%`` or a fraction ``0.05``.
+- percentages: ``5%``, ``0.5%`` or a fraction ``0.05``;
+- timestamps a service answers with (:func:`epoch_seconds`): epoch seconds, or
+  ISO 8601 text (UTC when it names no zone).
 
 Every parser raises :class:`~loadkit.errors.ConfigError` naming the source, the
 field and the fix, so the caller only passes where the value came from.
@@ -15,10 +17,11 @@ field and the fix, so the caller only passes where the value came from.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from loadkit.errors import ConfigError
 
-__all__ = ["parse_duration", "parse_percent", "parse_size"]
+__all__ = ["epoch_seconds", "parse_duration", "parse_percent", "parse_size"]
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
@@ -97,3 +100,17 @@ def parse_percent(value: object, *, field: str | None = None, source: str | None
     if not 0.0 <= fraction <= 1.0:
         raise ConfigError(f"{value!r} is outside 0%..100%", source=source, field=field, fix=fix)
     return fraction
+
+
+def epoch_seconds(value: object) -> float | None:
+    """A timestamp as epoch seconds: a number of seconds, or ISO 8601 text (UTC if naive);
+    None for anything else (a service's answer is data, not user input: no error)."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

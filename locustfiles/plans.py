@@ -2,12 +2,14 @@
 
 The three behaviours of :mod:`loadkit.users` (``WorkspaceUser``,
 ``SessionBurstUser``, ``SyncClientUser``, re-exported here) carry most of each
-plan. The users below check what they cannot, on the built-in target's API
+plan. The users below (the session ones live in ``plan_sessions.py``) check what
+they cannot, on the built-in target's API
 (``docs/target-api.md``); each check is one request event, failed with a
 one-line message when the service breaks the expectation:
 
-- ``CleanupUser`` — ``CLEANUP ttl``: a response older than the TTL is deleted
-  by ``POST /cleanup/run``, a younger one is kept.
+- ``CleanupUser`` — ``CLEANUP ttl``: in its own workspace, a response older than
+  the TTL is deleted by ``POST /cleanup/run``, a younger one is kept (ages on the
+  service's clock); ``CLEANUP kept``: a younger one was kept.
 - ``LongJobUser`` — ``JOB timeout`` only, back to back (each job sleeps until
   ``--job-timeout-ms`` ends it on the agent): a few of them keep jobs running on
   the agent at every moment, so a gateway outage or an agent kill always finds
@@ -23,6 +25,12 @@ one-line message when the service breaks the expectation:
   users get three distinct containers; it keeps them alive (activity) for
   ``PREVIEW_HOLD_S`` seconds, so a restart mid-run finds live sessions (the audit
   then says whether they survived).
+- ``ThrottledBurstUser`` — ``PREVIEW burst``: ``THROTTLED_BURST`` activations
+  at once from one client against an activation rate limit; each 429 (one
+  ``SESSION throttled`` event) waits its ``Retry-After`` and tries again, until
+  every session is ready (failing after ``WAIT_LIMIT_S``); then it closes them
+  all. ``PREVIEW orphans``: the client's listing (``GET /sessions?client_id=``)
+  then shows none of its sessions still open.
 - ``SessionQueueUser`` — ``QUEUE container`` (same user+project share a
   container, another project or user does not), ``QUEUE order`` (messages of
   one session ran in the order they were sent: ``run_index == seq``, each
@@ -37,7 +45,6 @@ one-line message when the service breaks the expectation:
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from typing import Any
@@ -45,13 +52,21 @@ from typing import Any
 import gevent
 import gevent.pool
 from locust import FastHttpUser, constant, task
+from plan_sessions import (
+    ExpiryUser,
+    PreviewUser,
+    SessionQueueUser,
+    SustainedSessionUser,
+    ThrottledBurstUser,
+    wait_until,
+)
 from sessions import SessionBurstUser
 from sync import SyncClientUser
 from workspace import WorkspaceUser
 
 import loadkit.locust  # noqa: F401  (the loadkit plugin: metrics, shapes, faults)
 from loadkit.load.arrival import ArrivalRate
-from loadkit.users import JobUser, SessionUser
+from loadkit.users import JobUser
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed, checked, fire, next_user_number
 from loadkit.users.http import call_json
 
@@ -66,69 +81,89 @@ __all__ = [
     "SustainedSessionUser",
     "SyncClientUser",
     "TaskBulkUser",
+    "ThrottledBurstUser",
     "WorkspaceUser",
 ]
 
 CLEANUP_TTL_S = 4.0
 ECHO_JOBS_PER_S = 2.0
-PREVIEW_HOLD_S = 20.0
-EXPIRY_LIMIT_S = 300.0
-QUEUE_MESSAGES = 5
 BULK_COUNT = 1000
 BULK_CLIENTS = 10
 BIG_TASK_BYTES = 10 * 1024
 RETRY_FOR_S = 40.0
-WAIT_LIMIT_S = 60.0
-
-
-def _wait(what: str, probe: Any, limit_s: float = WAIT_LIMIT_S, every_s: float = 0.1) -> Any:
-    """Call ``probe()`` until it returns something truthy; CheckFailed after ``limit_s``."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise CheckFailed(f"{what}: not within {limit_s:g}s")
-        time.sleep(every_s)
 
 
 class CleanupUser(FastHttpUser):
-    """Checks that cleanup deletes only the responses older than its TTL."""
+    """Checks that cleanup deletes only the responses older than its TTL.
+
+    A job's age is the service's: ``completed_at`` of ``/status`` against the horizon
+    ``/cleanup/run`` answers with (``completed_before``), both on the gateway's clock.
+    The client cannot know when the cleanup really ran: a gateway paused between the
+    young job's completion and the cleanup run ages that response past the TTL, and the
+    cleanup is then right to delete it. ``CLEANUP kept`` counts the rounds where a
+    response younger than the TTL was there to be kept (and was).
+    """
 
     wait_time = constant(1.0)
 
+    def on_start(self) -> None:
+        self.workspace = f"lk-cleanup-{PROCESS_TOKEN}-{next_user_number('cleanup')}"
+
     def _job(self, text: str) -> str:
-        body = {"workspace": f"lk-cleanup-{PROCESS_TOKEN}", "command": f"echo {text}"}
+        body = {"workspace": self.workspace, "command": f"echo {text}"}
         job = call_json(self.client, "POST", "/execute", name="/execute", expect=202, body=body)
         request_id = str(job["request_id"])
 
         def done() -> bool:
-            status = call_json(self.client, "GET", f"/status/{request_id}", name="/status/[id]")
-            return status["state"] in ("completed", "failed", "timeout", "interrupted")
+            return self._status(request_id)["state"] in ("completed", "failed", "timeout",
+                                                         "interrupted")  # fmt: skip
 
-        _wait(f"job {request_id}", done)
+        wait_until(f"job {request_id}", done)
         return request_id
+
+    def _status(self, request_id: str) -> dict[str, Any]:
+        return call_json(self.client, "GET", f"/status/{request_id}", name="/status/[id]")
+
+    def _kept(self, request_id: str, text: str) -> bool:
+        """Is the response of ``request_id`` still there (with ``text``)?"""
+        with self.client.get(f"/responses/{request_id}", name="/responses/[id]",
+                             catch_response=True) as resp:  # fmt: skip
+            if resp.status_code == 404 and "cleanup" in resp.text:
+                resp.success()  # deleted by cleanup: what the check asks about
+                return False
+            if resp.status_code != 200 or resp.json().get("output") != text:
+                message = f"response of {request_id}: HTTP {resp.status_code}: {resp.text[:120]}"
+                resp.failure(message)
+                raise CheckFailed(message)
+            resp.success()
+            return True
 
     @task
     def cleanup_ttl(self) -> None:
-        with checked(self.environment.events.request, "CLEANUP", "ttl"):
+        hook = self.environment.events.request
+        with checked(hook, "CLEANUP", "ttl"):
             old = self._job("old")
             aged = time.monotonic() + CLEANUP_TTL_S + 0.5
             while time.monotonic() < aged:  # a look now and then: no idle keep-alive to lose
-                call_json(self.client, "GET", f"/status/{old}", name="/status/[id]")
+                self._status(old)
                 time.sleep(0.5)
             young = self._job("young")
-            call_json(self.client, "POST", "/cleanup/run", name="/cleanup/run",
-                      body={"ttl_s": CLEANUP_TTL_S})  # fmt: skip
-            with self.client.get(f"/responses/{old}", name="/responses/[id]",
-                                 catch_response=True) as resp:  # fmt: skip
-                resp.success()  # a 404 is what this check wants
-                if resp.status_code != 404:
-                    raise CheckFailed(f"response of {old}, older than the TTL, not deleted")
-            kept = call_json(self.client, "GET", f"/responses/{young}", name="/responses/[id]")
-            if kept.get("output") != "young":
-                raise CheckFailed(f"response of {young}, younger than the TTL, lost: {kept}")
+            # its own workspace only: the others' jobs are read back later than the TTL
+            # when the gateway stalls, and their checks are not about cleanup
+            body = {"ttl_s": CLEANUP_TTL_S, "workspace": self.workspace}
+            answer = call_json(self.client, "POST", "/cleanup/run", name="/cleanup/run", body=body)
+            horizon = float(answer["completed_before"])
+            for request_id, text in ((old, "old"), (young, "young")):
+                completed_at = float(self._status(request_id)["completed_at"])
+                older = completed_at < horizon
+                if self._kept(request_id, text) == older:
+                    age = "older" if older else "younger"
+                    did = "kept" if older else "deleted"
+                    raise CheckFailed(f"response of {request_id}, {age} than the TTL, {did}"
+                                      f" (completed {horizon - completed_at:+.2f}s before"
+                                      " the horizon)")  # fmt: skip
+                if not older:
+                    fire(hook, "CLEANUP", "kept", time.perf_counter())
 
 
 class LongJobUser(JobUser):
@@ -152,161 +187,6 @@ class EchoRateUser(JobUser):
         plan = ArrivalRate(rate_per_s=ECHO_JOBS_PER_S, max_in_flight=64, name="echo job",
                            graceful_stop_s=10.0)  # fmt: skip
         plan.run(self.task_echo, self.environment.events.request)
-
-
-class SustainedSessionUser(SessionUser):
-    """A SessionUser always in sustained mode (``--session-rate`` activations per second)."""
-
-    def option(self, name: str, default: Any) -> Any:
-        return "sustained" if name == "mode" else super().option(name, default)
-
-
-class ExpiryUser(SessionUser):
-    """A SessionUser that only runs the idle/expiry probe, limited to ``EXPIRY_LIMIT_S``."""
-
-    def option(self, name: str, default: Any) -> Any:
-        return EXPIRY_LIMIT_S if name == "expiry_deadline" else super().option(name, default)
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.tasks = [SessionUser.expiry]
-
-
-class _Sessions(FastHttpUser):
-    abstract = True
-
-    def open(self, user_id: str, project: str) -> dict[str, Any]:
-        body = {"client_id": f"lk-{PROCESS_TOKEN}", "user_id": user_id, "project": project}
-        return call_json(self.client, "POST", "/sessions", name="/sessions", expect=201, body=body)
-
-    def session(self, session_id: str, wait_ready_s: float = 0) -> dict[str, Any]:
-        query = f"?wait_ready_s={wait_ready_s:g}" if wait_ready_s else ""
-        return call_json(self.client, "GET", f"/sessions/{session_id}{query}",
-                         name="/sessions/[id]")  # fmt: skip
-
-    def close(self, session_ids: list[str]) -> None:
-        for session_id in session_ids:
-            try:
-                call_json(self.client, "DELETE", f"/sessions/{session_id}", name="/sessions/[id]")
-            except CheckFailed:
-                continue
-
-
-class PreviewUser(_Sessions):
-    """Three concurrent preview sessions of three users, isolated and kept alive."""
-
-    wait_time = constant(0.5)
-
-    @task
-    def previews(self) -> None:
-        number = next_user_number("preview")
-        opened: list[str] = []
-        with checked(self.environment.events.request, "PREVIEW", "isolated"):
-            for index in range(3):
-                user = f"lk-preview-{PROCESS_TOKEN}-{number}-{index}"
-                opened.append(str(self.open(user, "preview")["session_id"]))
-            ready = [self.session(session_id, wait_ready_s=30) for session_id in opened]
-            containers = {str(s.get("container_id")) for s in ready}
-            if len(containers) != 3 or any(s.get("state") != "ready" for s in ready):
-                raise CheckFailed(f"3 users' sessions share containers or are not ready: {ready}")
-        until = time.monotonic() + PREVIEW_HOLD_S
-        while time.monotonic() < until:  # keep them alive; the audit says if they survive
-            for session_id in opened:
-                self.client.post(f"/sessions/{session_id}/activity",
-                                 name="/sessions/[id]/activity")  # fmt: skip
-            time.sleep(1.0)
-        self.close(opened)
-
-
-class SessionQueueUser(_Sessions):
-    """Containers per user+project, per-session message order, interrupts keeping output."""
-
-    wait_time = constant(0.2)
-
-    def on_start(self) -> None:
-        self.number = next_user_number("queues")
-        self.round = 0
-
-    def send(self, session_id: str, command: str) -> dict[str, Any]:
-        return call_json(self.client, "POST", f"/sessions/{session_id}/messages",
-                         name="/sessions/[id]/messages", expect=202,
-                         body={"command": command})  # fmt: skip
-
-    def message(self, session_id: str, message_id: str, wait_s: float = 0) -> dict[str, Any]:
-        query = f"?wait_s={wait_s:g}" if wait_s else ""
-        return call_json(self.client, "GET",
-                         f"/sessions/{session_id}/messages/{message_id}{query}",
-                         name="/sessions/[id]/messages/[id]")  # fmt: skip
-
-    def finished(self, session_id: str, message_id: str) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            found = self.message(session_id, message_id, wait_s=5)
-            return found if found["state"] not in ("queued", "processing") else None
-
-        result: dict[str, Any] = _wait(f"message {message_id}", done)
-        return result
-
-    @task
-    def plan(self) -> None:
-        hook = self.environment.events.request
-        self.round += 1
-        user = f"lk-q-{PROCESS_TOKEN}-{self.number}-{self.round}"
-        opened: list[str] = []
-        try:
-            with checked(hook, "QUEUE", "container"):
-                first = self.open(user, "alpha")
-                opened.append(str(first["session_id"]))
-                self.session(opened[0], wait_ready_s=30)
-                same = self.open(user, "alpha")
-                other_project = self.open(user, "beta")
-                other_user = self.open(user + "-x", "alpha")
-                opened += [str(s["session_id"]) for s in (same, other_project, other_user)]
-                if same["container_id"] != first["container_id"]:
-                    raise CheckFailed(f"same user+project, containers differ: {first} {same}")
-                for other in (other_project, other_user):
-                    if other["container_id"] == first["container_id"]:
-                        raise CheckFailed(f"{other} shares {first['container_id']}")
-            self.order(hook, opened[2])
-            self.interrupts(hook, opened[3])
-        except CheckFailed:
-            pass  # already a failed event
-        finally:
-            self.close(opened)
-
-    def order(self, hook: Any, session_id: str) -> None:
-        with checked(hook, "QUEUE", "order"):
-            sent = [self.send(session_id, f"echo m{i}") for i in range(QUEUE_MESSAGES)]
-            self.finished(session_id, str(sent[-1]["message_id"]))
-            listing = call_json(self.client, "GET", f"/sessions/{session_id}/messages",
-                                name="/sessions/[id]/messages")  # fmt: skip
-            messages = sorted(listing["messages"], key=lambda m: m["seq"])
-            if [m.get("run_index") for m in messages] != [m["seq"] for m in messages]:
-                runs = [(m["seq"], m.get("run_index")) for m in messages]
-                raise CheckFailed(f"messages ran out of order, (seq, run_index): {runs}")
-            for before, after in itertools.pairwise(messages):
-                if (after.get("started_at") or 0) < (before.get("completed_at") or 0):
-                    raise CheckFailed(
-                        f"message {after['seq']} started before {before['seq']} ended"
-                    )
-
-    def interrupts(self, hook: Any, session_id: str) -> None:
-        for _ in range(2):  # one after another in the same session
-            with checked(hook, "QUEUE", "interrupt"):
-                long = self.send(session_id, "lines 100 50")
-                message_id = str(long["message_id"])
-
-                def printing(message_id: str = message_id) -> bool:
-                    return bool(self.message(session_id, message_id).get("output"))
-
-                _wait(f"message {message_id} printing", printing, every_s=0.05)
-                stopped = call_json(self.client, "POST",
-                                    f"/sessions/{session_id}/messages/{message_id}/interrupt",
-                                    name="/sessions/[id]/messages/[id]/interrupt")  # fmt: skip
-                end = self.finished(session_id, message_id) if stopped["state"] == "processing" \
-                    else stopped  # fmt: skip
-                output = str(end.get("output") or "")
-                if end["state"] != "interrupted" or not output.startswith("line 1\n"):
-                    raise CheckFailed(f"interrupt: {end['state']} with output {output[:40]!r}")
 
 
 class TaskBulkUser(FastHttpUser):

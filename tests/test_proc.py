@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from loadkit._proc import PIPE, Child, alive
+from loadkit._proc import PIPE, Child, alive, stop_pids
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
 
@@ -121,3 +121,55 @@ def test_a_child_started_from_a_short_lived_thread_outlives_that_thread(tmp_path
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr
+
+
+IGNORES_TERM = [
+    sys.executable,
+    "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    " print('ready', flush=True); time.sleep(600)",
+]
+
+
+def test_stop_pids_ends_a_paused_process_and_one_that_ignores_sigterm():
+    polite = subprocess.Popen(SLEEP)
+    paused = subprocess.Popen(SLEEP)
+    stubborn = subprocess.Popen(IGNORES_TERM, stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout is not None and stubborn.stdout.readline() == "ready\n"
+        os.kill(paused.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        left = stop_pids([polite.pid, paused.pid, stubborn.pid], grace_s=1.0)
+        assert left == []
+        assert time.monotonic() - started >= 1.0  # the stubborn one got its grace period
+        # reaped: the exit status went to stop_pids (Popen can no longer see it)
+        for proc in (polite, paused, stubborn):
+            with pytest.raises(ChildProcessError):
+                os.waitpid(proc.pid, os.WNOHANG)
+    finally:
+        for proc in (polite, paused, stubborn):
+            proc.kill()
+            proc.wait()
+
+
+def test_stop_pids_without_reaping_leaves_the_exit_status_to_the_owner():
+    child = subprocess.Popen(SLEEP)
+    assert stop_pids([child.pid], grace_s=5.0, reap=False) == []
+    assert not alive(child.pid)
+    assert child.wait(5) == -signal.SIGTERM  # still waitable: the owner reaps it
+
+
+def test_finish_waits_for_the_end_and_the_output_and_spares_what_the_child_left_running():
+    child = Child(
+        ["/bin/sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; echo done; exit 3"], stdout=PIPE
+    ).start()
+    assert child.finish(30) == 3
+    daemon = int(child.lines[0])
+    try:
+        assert child.lines[1:] == ["done"]
+        assert alive(daemon)  # a command may start a daemon: finish() does not signal it
+    finally:
+        os.kill(daemon, signal.SIGKILL)
+    slow = Child(SLEEP, stdout=PIPE).start()
+    assert slow.finish(0.2) is None and slow.running()
+    slow.kill()

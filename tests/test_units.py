@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadkit.errors import ConfigError
-from loadkit.units import parse_duration, parse_percent, parse_size
+from loadkit.units import epoch_seconds, parse_duration, parse_percent, parse_size
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,22 @@ def test_percents(text, fraction):
 def test_bad_percents(bad):
     with pytest.raises(ConfigError, match=r"percentage|outside"):
         parse_percent(bad, field="error_rate")
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (1700000000, 1700000000.0),
+        (1700000000.25, 1700000000.25),
+        ("2023-11-14T22:13:20Z", 1700000000.0),
+        ("2023-11-14T22:13:20", 1700000000.0),  # no zone: UTC
+        ("2023-11-14T23:13:20+01:00", 1700000000.0),
+    ],
+)
+def test_timestamps_a_service_answers_with(value, seconds):
+    assert epoch_seconds(value) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["yesterday", None, True, [1], {"t": 1}])
+def test_what_is_not_a_timestamp_is_none(bad):
+    assert epoch_seconds(bad) is None

@@ -267,6 +267,6 @@ def read_audit(run_dir: Path) -> dict[str, Any] | None:
     """``audit.json`` of a run, or None when it is missing or unreadable."""
     try:
         data = json.loads((run_dir / AUDIT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return data if isinstance(data, dict) else None

@@ -22,13 +22,12 @@ Other services are asked through their profile (:mod:`loadkit.audit.profile`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
 
-__all__ = ["BUILTIN_AUDITORS", "KindAuditor", "Look", "seconds_of"]
+__all__ = ["BUILTIN_AUDITORS", "KindAuditor", "Look"]
 
 JOB_TERMINAL = frozenset({"completed", "failed", "timeout", "interrupted"})
 
@@ -70,17 +69,6 @@ def _answer(response: httpx.Response) -> dict[str, Any] | Look:
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def seconds_of(value: Any) -> float | None:
-    """A timestamp as epoch seconds: a number of seconds, or ISO 8601 text (UTC if naive)."""
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return _number(value)
 
 
 class JobAuditor:

@@ -29,6 +29,7 @@ from loadkit.errors import (
     ConfigError,
     RunDirError,
 )
+from loadkit.rundir.layout import RUN_JSON
 
 __all__ = ["audit_run", "exit_code", "print_result", "register"]
 
@@ -115,14 +116,14 @@ def _command(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise RunDirError("is not a directory", source=str(run_dir), fix="pass reports/<run-id>")
     try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        meta = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = {}
     meta = meta if isinstance(meta, dict) else {}
     host = args.host or meta.get("host")
     if not isinstance(host, str) or not host:
         raise RunDirError(
-            "has no host in run.json", source=str(run_dir), fix="give --host http://HOST:PORT"
+            f"has no host in {RUN_JSON}", source=str(run_dir), fix="give --host http://HOST:PORT"
         )
     profile = args.profile
     if profile:

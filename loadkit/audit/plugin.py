@@ -9,7 +9,6 @@ master also writes what workers send. On a worker it forwards to the master.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from loadkit.audit.record import MESSAGE_TYPE, AcceptedLog, register_log
@@ -38,9 +37,9 @@ def attach(context: PluginContext) -> AcceptedLog | None:
         runner.register_message(MESSAGE_TYPE, on_message)
 
     def on_test_start(**_kwargs: Any) -> None:
-        run_dir = getattr(recorder, "run_dir", None)
+        run_dir = recorder.current_run_dir if recorder is not None else None
         if run_dir is not None:
-            log.open(Path(run_dir))
+            log.open(run_dir)
 
     environment.events.test_start.add_listener(on_test_start)
     environment.events.quit.add_listener(lambda **_kwargs: log.close())

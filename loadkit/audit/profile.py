@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 
-from loadkit.audit.builtin import BUILTIN_AUDITORS, KindAuditor, Look, seconds_of
+from loadkit.audit.builtin import BUILTIN_AUDITORS, KindAuditor, Look
 from loadkit.audit.record import BUILTIN_API
 from loadkit.errors import ConfigError
+from loadkit.units import epoch_seconds
 from loadkit.users.profile.servicecalls import AuditSpec
 
 __all__ = ["Auditors", "ProfileAuditor"]
@@ -75,7 +76,7 @@ class ProfileAuditor:
             return Look("unreachable", raw, detail=f"state {raw!r} is not in the profile's states")
         applied = self._applied(data)
         if ours in self.spec.end:
-            ended = seconds_of(self.spec.call.read(data, "ended"))
+            ended = epoch_seconds(self.spec.call.read(data, "ended"))
             return Look("end", raw, ended, applied)
         return Look("pending", raw, applied=applied)
 

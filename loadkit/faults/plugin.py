@@ -28,7 +28,7 @@ from loadkit.faults.journal import FaultJournal, recover
 from loadkit.faults.model import FaultSpec, load_fault_file
 from loadkit.faults.schedule import FaultSchedule
 from loadkit.plugin.badinput import exit_bad_input
-from loadkit.plugin.context import PluginContext
+from loadkit.plugin.context import PluginContext, Recorder
 
 __all__ = ["MESSAGE_TYPE", "active_faults", "add_arguments", "attach"]
 
@@ -190,16 +190,12 @@ def _attach(context: PluginContext) -> FaultSchedule | None:
     return schedule
 
 
-def _run_dir_of(recorder: Any) -> Path | None:
+def _run_dir_of(recorder: Recorder | None) -> Path | None:
     """The recorder's current run dir; None before its first run (or without one)."""
-    try:
-        run_dir = getattr(recorder, "run_dir", None)
-    except Exception:  # the metrics recorder has no run before the first test start
-        return None
-    return Path(run_dir) if run_dir else None
+    return recorder.current_run_dir if recorder is not None else None
 
 
-def _wire_events(environment: Any, schedule: FaultSchedule, recorder: Any) -> None:
+def _wire_events(environment: Any, schedule: FaultSchedule, recorder: Recorder | None) -> None:
     events = environment.events
 
     def on_test_start(**_kwargs: Any) -> None:

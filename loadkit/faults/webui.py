@@ -19,14 +19,13 @@ inject has no "Late (ms)": nothing was planned.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import gevent
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Response, abort, jsonify, request
 
 from loadkit.faults.schedule import FaultSchedule
-from loadkit.plugin.webtab import add_tab, auth_guard
+from loadkit.plugin.webtab import mount, part_blueprint
 from loadkit.safety.loopback import is_loopback
 
 if TYPE_CHECKING:
@@ -85,30 +84,17 @@ def _revert_after_for(schedule: FaultSchedule, name: str) -> None:
     gevent.spawn_later(for_s, revert_if_same)
 
 
-def _page() -> str:
-    return (resources.files("loadkit.faults") / "templates" / "faults.html").read_text("utf-8")
-
-
 def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
-    app = web_ui.app
-    if app is None:  # Locust creates it with the WebUI: never None once init fires
-        return
-    blueprint = Blueprint("loadkit_faults", __name__)
-
-    guard = auth_guard(web_ui)
-
+    blueprint, guard = part_blueprint(
+        web_ui, "loadkit.faults", page="/faults", template="faults.html"
+    )
     login = bool(getattr(web_ui, "web_login", False))
 
     @blueprint.before_request
     def loopback_only() -> None:
         if not login and not is_loopback(request.remote_addr or ""):
             abort(403, "the fault routes answer loopback clients only (or use --web-login)")
-
-    @blueprint.route("/faults")
-    @guard
-    def faults_page() -> Response:
-        return Response(_page(), mimetype="text/html")
 
     @blueprint.route("/faults/state")
     @guard
@@ -133,9 +119,9 @@ def install(web_ui: WebUI, schedule: FaultSchedule) -> None:
         code = 200 if status.state not in ("failed", "revert_failed") else 502
         return jsonify(row), code
 
-    app.register_blueprint(blueprint)
-    add_tab(
+    mount(
         web_ui,
+        blueprint,
         title="Faults",
         key=TAB_KEY,
         structure=TABLE_STRUCTURE,

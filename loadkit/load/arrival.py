@@ -154,14 +154,10 @@ class ArrivalRate:
 
     @staticmethod
     def _fire(events: _RequestHook, name: str, ms: float | None, error: Exception | None) -> None:
-        events.fire(
-            request_type="ITER",
-            name=name,
-            response_time=ms,
-            response_length=0,
-            exception=error,
-            context={},
-        )
+        # users/ imports this module (SessionUser's open model): theirs is imported on use
+        from loadkit.users.events import fire
+
+        fire(events, "ITER", name, None, response_time_ms=ms, exception=error)
 
 
 class OpenModelUser(User):

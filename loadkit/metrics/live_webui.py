@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 from prometheus_client import CollectorRegistry
 
 from loadkit.metrics.live import Snapshot, Window
 from loadkit.metrics.prometheus import metrics_response
-from loadkit.plugin.webtab import add_tab, auth_guard
+from loadkit.plugin.webtab import mount, part_blueprint
 
 if TYPE_CHECKING:
     from locust.web import WebUI
@@ -122,23 +121,11 @@ def tab_rows(snap: Snapshot) -> list[dict[str, Any]]:
     return rows
 
 
-def _page() -> str:
-    return (resources.files("loadkit.metrics") / "templates" / "live.html").read_text("utf-8")
-
-
 def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: CollectorRegistry) -> None:
     """Add the tab, the page and the routes to a Locust ``WebUI``."""
-    app = web_ui.app
-    if app is None:  # Locust creates it with the WebUI: never None once init fires
-        return
-    blueprint = Blueprint("loadkit_live", __name__)
-
-    guard = auth_guard(web_ui)
-
-    @blueprint.route("/loadkit")
-    @guard
-    def live_page() -> Response:
-        return Response(_page(), mimetype="text/html")
+    blueprint, guard = part_blueprint(
+        web_ui, "loadkit.metrics", page="/loadkit", template="live.html"
+    )
 
     @blueprint.route("/loadkit/live")
     @guard
@@ -151,9 +138,9 @@ def install(web_ui: WebUI, snapshot: Callable[[], Snapshot], registry: Collector
         body, content_type = metrics_response(registry, request.headers.get("Accept"))
         return Response(body, headers={"Content-Type": content_type})
 
-    app.register_blueprint(blueprint)
-    add_tab(
+    mount(
         web_ui,
+        blueprint,
         title="loadkit",
         key=TAB_KEY,
         structure=TABLE_STRUCTURE,

@@ -174,9 +174,11 @@ class _RunPipeline:
         self._ticker: _IntervalTicker | None = None
         self._finisher: gevent.Greenlet[Any, Any] | None = None
         self._interrupted = False
+        self._stats_reset = False  # Locust's totals then miss requests the hlog has
 
     def install(self) -> None:
         events = self.environment.events
+        events.reset_stats.add_listener(self._on_reset_stats)
         events.test_start.add_listener(self._on_test_start)
         events.test_stop.add_listener(self._on_test_stop)
         events.quitting.add_listener(self._on_quitting)
@@ -196,6 +198,7 @@ class _RunPipeline:
             return
         self._cancel_finisher()
         self._interrupted = False
+        self._stats_reset = bool(getattr(environment, "reset_stats", False))  # --reset-stats
         try:
             run = self.recorder.start(
                 self.settings.out_dir, self._run_info(), self._interval_s(), self._collectors()
@@ -208,6 +211,9 @@ class _RunPipeline:
         self.watcher = TimelineWatcher(environment, self.recorder.event)
         self.watcher.poll()
         self._ticker = _IntervalTicker(run.interval_s, self._tick)
+
+    def _on_reset_stats(self, **_kwargs: Any) -> None:
+        self._stats_reset = True  # the web UI's Reset Stats
 
     def _interval_s(self) -> float:
         """``--loadkit-interval``, or the scenario's ``interval`` when the flag was not given."""
@@ -326,7 +332,11 @@ class _RunPipeline:
     def _finish(self, exit_code: int | None) -> None:
         code = self._expected_exit_code() if exit_code is None else exit_code
         stats = self.environment.stats
-        totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+        totals = (  # after a reset, Locust's totals are not the run's: not cross-checked
+            None
+            if self._stats_reset
+            else {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+        )
         interrupted = self._interrupted or self.context.interrupted
         self._write_failures()
         self.recorder.finish(code, interrupted, totals)

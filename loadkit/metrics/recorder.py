@@ -43,7 +43,8 @@ MAX_EARLY_EVENTS = 1000
 class NoRunYet(LoadkitError, AttributeError):
     """``run_dir`` / ``started_at`` asked before the first test start.
 
-    Also an ``AttributeError``, so ``getattr(recorder, "run_dir", None)`` answers None.
+    Also an ``AttributeError`` (``getattr(recorder, "run_dir", None)`` answers
+    None); the parts ask :attr:`RunRecorder.current_run_dir`, None then.
     """
 
 
@@ -139,6 +140,11 @@ class RunRecorder:
     @property
     def run_dir(self) -> Path:
         return self._require_run().dir
+
+    @property
+    def current_run_dir(self) -> Path | None:
+        """The run dir of the current (or last) run; None before the first test start."""
+        return None if self._run is None else self._run.dir
 
     @property
     def started_at(self) -> float:

@@ -13,15 +13,14 @@ file gives one line (and no "bad response code" line from Locust).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
 
 import psutil
 
+from loadkit._proc import stop_pids
 from loadkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -62,25 +61,8 @@ def _parent_is_master() -> bool:
 def _stop_forked_workers() -> None:
     """SIGTERM the forked workers, SIGKILL any still running after STOP_TIMEOUT_S.
 
-    Their exit is waited for without reaping them (``WNOWAIT``): Locust's exit
-    hook reaps them, and it would fail on a child already reaped (and it does
-    not wait for one still running: it would be left behind).
+    Their exit is waited for without reaping them: Locust's exit hook reaps
+    them, and it would fail on a child already reaped (and it does not wait for
+    one still running: it would be left behind).
     """
-    pids = [child.pid for child in psutil.Process().children()]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while (pids := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not pids:
-            return
-
-
-def _running(pid: int) -> bool:
-    """True while child ``pid`` has not exited (an exited child stays a zombie for Locust)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
-    except ChildProcessError:  # already reaped (gevent's child watcher may do that)
-        return False
+    stop_pids([child.pid for child in psutil.Process().children()], STOP_TIMEOUT_S, reap=False)

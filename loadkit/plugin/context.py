@@ -1,9 +1,9 @@
 """The one typed context the Locust plugin hands to each part's ``attach``.
 
 :mod:`loadkit.locust` builds a :class:`PluginContext` at Locust's ``init``
-event and passes it to metrics, then scenario, then faults; each part reads
-what the earlier ones put there (the recorder, the scenario and its fault plan)
-and adds its own. Code that only has a Locust ``Environment`` (an event
+event and passes it to metrics, scenario, faults, probes and audit, in that
+order; each part reads what the earlier ones put there (the recorder, the
+scenario and its fault plan) and adds its own. Code that only has a Locust ``Environment`` (an event
 listener, a locustfile, a test) finds the context with :func:`context_of`;
 nothing is stored as an attribute on the ``Environment``.
 """
@@ -30,6 +30,11 @@ class Recorder(Protocol):
 
     @property
     def run_dir(self) -> Path: ...
+
+    @property
+    def current_run_dir(self) -> Path | None:
+        """The run dir of the current (or last) run; None before the first test start."""
+        ...
 
     @property
     def running(self) -> bool: ...

@@ -79,11 +79,11 @@ def attach(context: PluginContext) -> ProbeSampler | None:
     sampler = ProbeSampler(probes, base_url, _profile_calls(context, probes))
 
     def on_test_start(**_kwargs: Any) -> None:
-        run_dir = getattr(recorder, "run_dir", None)  # metrics made this test's run dir already
+        run_dir = recorder.current_run_dir  # metrics made this test's run dir already
         if run_dir is None:
             log.error("loadkit: probes not sampled: no run directory")
             return
-        sampler.start(Path(run_dir))
+        sampler.start(run_dir)
 
     def on_stop(**_kwargs: Any) -> None:
         sampler.stop()

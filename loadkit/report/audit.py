@@ -37,7 +37,8 @@ def evaluate_audit_check(check: ServiceCheck, audit: dict[str, Any] | None, sour
 
     if audit is None:
         return fail(
-            "not audited", "no audit.json: run 'loadkit audit RUN_DIR' while the service is up"
+            "not audited",
+            "no readable audit.json: run 'loadkit audit RUN_DIR' while the service is up",
         )
     if audit.get("status") != "done":
         return fail("not audited", str(audit.get("reason") or "the audit did not finish"))

@@ -91,6 +91,12 @@ def _compare(args: argparse.Namespace) -> int:
     from loadkit.report.stream import analyse_run_dir
 
     tolerances = parse_tolerances(args.tolerance)
+    out: Path = args.out or (args.run_b / COMPARE_HTML)
+    if out.is_dir():  # before the work: a bad --out is bad input, found at once
+        raise RunDirError(
+            "is a folder", source=str(out), field="--out", fix="pass an HTML file name"
+        )
+    _out_folder(out.parent)
     first, second = analyse_run_dir(args.run_a), analyse_run_dir(args.run_b)
     diffs = compare_to_baseline(snapshot(second), snapshot(first), tolerances)
     labels = (args.run_a.name, args.run_b.name)
@@ -103,12 +109,6 @@ def _compare(args: argparse.Namespace) -> int:
             f"  {diff.status:<11} {diff.endpoint} {diff.metric}: "
             f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
         )
-    out: Path = args.out or (args.run_b / COMPARE_HTML)
-    if out.is_dir():
-        raise RunDirError(
-            "is a folder", source=str(out), field="--out", fix="pass an HTML file name"
-        )
-    _out_folder(out.parent)
     try:
         out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
     except OSError as exc:

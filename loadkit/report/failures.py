@@ -64,6 +64,8 @@ def read_failures(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
         return _validate(json.loads(text)), []
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         return None, [f"{path}: damaged ({exc}); no failure messages shown"]
+    except RecursionError:
+        return None, [f"{path}: damaged (nested too deep); no failure messages shown"]
 
 
 def top_messages(document: dict[str, Any] | None, limit: int = 3) -> list[str]:

@@ -30,17 +30,9 @@ __all__ = [
 BoolArray = npt.NDArray[np.bool_]
 
 
-@functools.cache
 def lowest_equivalent(layout: Layout) -> IntArray:
     """Per bucket index of ``layout``, the lowest value it holds (µs): HdrHistogram's min."""
-    index = np.arange(layout.counts_len, dtype=np.int64)
-    half = 1 << layout.half_count_magnitude
-    bucket = (index >> layout.half_count_magnitude) - 1
-    sub_bucket = (index & (half - 1)) + half
-    first = bucket < 0
-    sub_bucket[first] -= half
-    bucket[first] = 0
-    return sub_bucket << (bucket + layout.unit_magnitude)
+    return layout.lowest_equivalent
 
 
 @functools.cache

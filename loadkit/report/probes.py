@@ -20,7 +20,14 @@ from loadkit.report.verdicts import Verdict
 from loadkit.rundir.jsonl import read_jsonl
 from loadkit.rundir.layout import PROBES_JSONL
 
-__all__ = ["ProbeSample", "evaluate_probe_check", "probe_plots", "read_samples"]
+__all__ = [
+    "ProbeSample",
+    "evaluate_probe_check",
+    "probe_plots",
+    "read_samples",
+    "samples_of",
+    "skipped_samples",
+]
 
 MAX_SAMPLES = 1_000_000
 
@@ -34,12 +41,17 @@ class ProbeSample:
     error: str | None
 
 
-def read_samples(run_dir: Path, start_time: float) -> list[ProbeSample]:
-    """The samples of a run in time order (bad lines skipped, at most MAX_SAMPLES)."""
+def read_samples(
+    run_dir: Path, start_time: float, skipped: list[int] | None = None
+) -> list[ProbeSample]:
+    """The samples of a run in time order (bad lines skipped, their numbers appended to
+    ``skipped`` when given; at most MAX_SAMPLES)."""
     samples: list[ProbeSample] = []
-    for record in read_jsonl(run_dir / PROBES_JSONL):
+    bad: list[int] = [] if skipped is None else skipped
+    for record in read_jsonl(run_dir / PROBES_JSONL, bad):
         t, probe, values = record.get("t"), record.get("probe"), record.get("values")
         if not isinstance(t, int | float) or isinstance(t, bool) or not isinstance(probe, str):
+            bad.append(0)  # a JSON object without a time or a probe name
             continue
         error = record.get("error")
         samples.append(
@@ -228,9 +240,18 @@ def samples_of(analysis: Analysis) -> list[ProbeSample]:
     """The run's probe samples, read once per analysis."""
     cached = analysis.extras.get("probes.samples")
     if not isinstance(cached, list):
-        cached = read_samples(analysis.run.path, analysis.run.start_time)
+        skipped: list[int] = []
+        cached = read_samples(analysis.run.path, analysis.run.start_time, skipped)
         analysis.extras["probes.samples"] = cached
+        analysis.extras["probes.skipped"] = len(skipped)
     return cached
+
+
+def skipped_samples(analysis: Analysis) -> int:
+    """How many lines of ``probes.jsonl`` were skipped (torn, malformed)."""
+    samples_of(analysis)
+    skipped = analysis.extras.get("probes.skipped")
+    return skipped if isinstance(skipped, int) else 0
 
 
 def evaluate_service_check(check: ServiceCheck, analysis: Analysis, source: str) -> Verdict:

@@ -27,7 +27,7 @@ from loadkit.report.failures import read_failures
 from loadkit.report.recovery import Recovery, find_recoveries
 from loadkit.report.stream import stream_latency
 from loadkit.report.verdicts import Verdict, evaluate_checks
-from loadkit.rundir.layout import RUN_JSON, SUMMARY_JSON
+from loadkit.rundir.layout import AUDIT_JSON, PROBES_JSONL, RUN_JSON, SUMMARY_JSON
 from loadkit.rundir.reader import load_run_dir
 
 __all__ = ["BaselineResult", "Report", "build_report", "write_summary"]
@@ -196,6 +196,26 @@ def _composite_failure_note(analysis: Analysis, checks: list[str]) -> list[str]:
     ]
 
 
+def _probe_damage(analysis: Analysis, checks: list[str]) -> None:
+    """Skipped lines of ``probes.jsonl``: a warning; damage when a check reads probes (a
+    dropped sample may be the one that fails it) and the run finished, or more than the
+    torn last line a kill leaves is missing."""
+    from loadkit.report.probes import skipped_samples
+    from loadkit.report.servicechecks import parse_service_check
+
+    run = analysis.run
+    if not (run.path / PROBES_JSONL).exists():
+        return
+    skipped = skipped_samples(analysis)
+    if not skipped:
+        return
+    text = f"probes.jsonl: skipped {skipped} torn or malformed line(s)"
+    run.warnings.append(text)
+    probed = [c for c in checks if (found := parse_service_check(c)) and found.form != "audit"]
+    if probed and (run.meta.get("exit_status") is not None or skipped > 1):
+        run.damage.append(f"{text}; probe checks read it")
+
+
 def _open_model_notes(analysis: Analysis) -> list[str]:
     """A note per open-model schedule whose iterations were dropped or interrupted."""
     notes = []
@@ -242,6 +262,7 @@ def build_report(
     # fault the run never reached is a failed check, never an abort after the run
     lenient = frozenset({SCENARIO})
     verdicts = evaluate_checks(expressions, analysis, recoveries, lenient_sources=lenient)
+    _probe_damage(analysis, [c for c, _ in expressions])
     if run.damage:  # data that may hide failures was lost: the run cannot pass
         note = "; ".join(run.damage)
         verdicts.append(Verdict(INTACT, False, None, "damaged", "intact", note, INTACT_SOURCE))
@@ -250,5 +271,7 @@ def build_report(
     compared = _baseline(analysis, baseline, baseline_dir, tolerances or DEFAULT_TOLERANCES, notes)
     failures, failure_warnings = read_failures(run.path)
     notes += failure_warnings
+    if (run.path / AUDIT_JSON).exists() and read_audit_summary(run.path) is None:
+        notes.append("audit.json is damaged (not a JSON object): audit checks fail 'not audited'")
     drift = soak_drift(analysis)
     return Report(analysis, recoveries, verdicts, drift, compared, notes, failures)

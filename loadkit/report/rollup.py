@@ -45,6 +45,7 @@ class Columns:
         self.column_of = np.full(int(index_map.max()) + 1, -1, dtype=np.int64)
         self.index_of_column = np.zeros(0, dtype=np.int64)
         self.table = self.column_of[index_map]  # bucket index -> column (-1: not yet)
+        self._order = np.zeros(0, dtype=np.int64)  # columns in bucket order (when complete)
 
     def __len__(self) -> int:
         return len(self.index_of_column)
@@ -60,9 +61,17 @@ class Columns:
             column = self.table[index]
         return column
 
+    def order(self, columns: int | None = None) -> IntArray:
+        """The first ``columns`` columns (all by default) in bucket order."""
+        if columns is None or columns == len(self):
+            if len(self._order) != len(self):
+                self._order = np.argsort(self.index_of_column, kind="stable")
+            return self._order
+        return np.argsort(self.index_of_column[:columns], kind="stable")
+
     def sorted_view(self, dense: FloatArray) -> tuple[FloatArray, IntArray]:
         """Columns of ``dense`` in bucket order, and their bucket indices."""
-        order = np.argsort(self.index_of_column[: dense.shape[1]], kind="stable")
+        order = self.order(dense.shape[1])
         return dense[:, order], self.index_of_column[order]
 
 
@@ -128,6 +137,7 @@ class BucketSums:
         self.groups = groups
         self.first_open = 0
         self.counts = np.zeros((0, 0))  # (bucket - first_open) * groups + group, column
+        self.used = 0  # rows of counts that may hold counts (the rest are zero)
         self.failures = np.zeros(0)  # failed requests per (bucket - first_open) * groups + group
         self.late = 0
 
@@ -148,6 +158,7 @@ class BucketSums:
             failures[:, : self.groups] = old.reshape(buckets, self.groups)
         self.counts = counts.reshape(buckets * groups, self.counts.shape[1])
         self.failures = failures.reshape(-1)
+        self.used = -(-self.used // self.groups) * groups if self.groups else 0
         self.groups = groups
 
     def add_failures(self, bucket: IntArray, group: IntArray, failed: IntArray) -> None:
@@ -177,31 +188,42 @@ class BucketSums:
             return None
         high = int(bucket[keep].max()) - self.first_open + 1
         self.counts = _widen(self.counts, high * self.groups, len(self.columns))
+        self.used = max(self.used, high * self.groups)
         row = (bucket - self.first_open) * self.groups + group
         return np.where(keep, row * self.counts.shape[1], -1)
 
     def finish_before(self, bucket: int) -> Finished:
-        """Hand back the buckets before ``bucket`` and forget them."""
+        """Hand back the buckets before ``bucket`` and forget them.
+
+        Only the rows in use are copied and shifted down (the capacity is kept);
+        buckets without any counts come back with no columns at all.
+        """
         first = self.first_open
         done = max(bucket - first, 0)
-        rows = min(done * self.groups, self.counts.shape[0])
-        block = np.zeros((done * self.groups, len(self.columns)))
-        have = min(self.counts.shape[1], len(self.columns))
-        block[:rows, :have] = self.counts[:rows, :have]
+        rows = min(done * self.groups, self.used)
         failures = np.zeros(done * self.groups)
         taken = min(len(failures), len(self.failures))
         failures[:taken] = self.failures[:taken]
-        rest = self.counts.shape[0] - rows  # shift the open buckets down, keep the capacity
-        self.counts[:rest] = self.counts[rows:]
-        self.counts[rest:] = 0.0
         self.failures = self.failures[taken:].copy()
         self.first_open = max(bucket, first)
-        ordered, indices = self.columns.sorted_view(block)
+        if rows == 0:  # nothing counted in them (e.g. recovery between its windows)
+            empty, no_index = np.zeros((done, self.groups, 0)), np.zeros(0, dtype=np.int64)
+            return Finished(first, empty, failures.reshape(done, self.groups), no_index)
+        columns = len(self.columns)
+        if self.counts.shape[1] < columns:
+            self.counts = _widen(self.counts, self.counts.shape[0], columns)
+        order = self.columns.order()
+        block = np.zeros((done * self.groups, columns))
+        block[:rows] = self.counts[:rows, order]
+        used = self.used  # shift the rows still open down, keep the capacity
+        self.counts[: used - rows] = self.counts[rows:used]
+        self.counts[used - rows : used] = 0.0
+        self.used = used - rows
         return Finished(
             first,
-            ordered.reshape(done, self.groups, ordered.shape[1]),
+            block.reshape(done, self.groups, columns),
             failures.reshape(done, self.groups),
-            indices,
+            self.columns.index_of_column[order],
         )
 
 

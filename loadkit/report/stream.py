@@ -17,7 +17,10 @@ and folded into merged histograms, then dropped:
 
 A chart point is complete once the log has moved ``MARGIN_S`` past it; a
 histogram that arrives later than that still counts in the totals and phases,
-and is named in a warning. Percentiles always come from merged HDR counts.
+and is named in a warning. The figures of complete buckets are worked out after
+each chunk (:mod:`loadkit.report.points`; small sums stay in the CPU's caches)
+and made into tables once, at the end. Percentiles always come from merged HDR
+counts.
 """
 
 from __future__ import annotations
@@ -30,22 +33,14 @@ import numpy as np
 import pandas as pd
 
 from loadkit.report.analysis import (
-    OVERALL,
     SERIES_SIGNIFICANT_FIGURES,
     Analysis,
     analyse,
     is_composite,
 )
 from loadkit.report.drift import BUCKET_S as DRIFT_BUCKET_S
-from loadkit.report.rollup import (
-    BoolArray,
-    BucketSums,
-    Columns,
-    Finished,
-    GroupSums,
-    merged_percentiles,
-    scatter_add,
-)
+from loadkit.report.points import RECOVERY_COLUMNS, SERIES_COLUMNS, Points, table
+from loadkit.report.rollup import BoolArray, BucketSums, Columns, GroupSums, scatter_add
 from loadkit.report.segments import RECOVERY_HORIZON_S, phase_segments, recovery_ranges
 from loadkit.rundir.hdr_codec import IntArray, Layout, layout_for
 from loadkit.rundir.hlog_reader import LatencyLog, empty_latency_log
@@ -66,7 +61,6 @@ MAX_POINTS = 2000  # chart points per series (a plot is ~1,000-2,000 pixels wide
 # seconds per chart point of a long run; each divides the next, so points nest
 NICE_WIDTHS_S = (1, 2, 10, 30, 60, 120, 600, 1800, 3600, 7200, 21600, 86400)
 MARGIN_S = 120.0  # a chart point is complete once the log is this far past it
-_SERIES_P = [50.0, 95.0, 99.0]
 
 
 @dataclass
@@ -137,9 +131,7 @@ class _Pass:
         self.factor = 1
         self.max_t = -math.inf
         self.end_s = -math.inf
-        self.series_parts: list[pd.DataFrame] = []
-        self.recovery_parts: list[pd.DataFrame] = []
-        self.drift_parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.points = Points(stream.endpoints, self.interval)
 
     def start(self, first: Chunk, fine: Layout, shift: float) -> None:
         self.fine = fine
@@ -224,11 +216,16 @@ class _Pass:
         """Figures of every chart point, interval and minute ending before ``before_s``."""
         width = self.factor * self.interval
         upto = math.floor(before_s / width) if math.isfinite(before_s) else None
-        self._series(self.series.finish_before(self._end(self.series, upto)), width)
+        done = self.series.finish_before(self._end(self.series, upto))
+        coarse = self.coarse.highest_equivalent
+        merged = self._overall_mask(done.counts.shape[1])
+        self.points.add_series(done, width, coarse[done.indices], merged)
         upto = math.floor(before_s / self.interval) if math.isfinite(before_s) else None
-        self._recovery(self.recovery.finish_before(self._end(self.recovery, upto)))
+        done = self.recovery.finish_before(self._end(self.recovery, upto))
+        self.points.add_recovery(done, coarse[done.indices])
         upto = math.floor(before_s / DRIFT_BUCKET_S) if math.isfinite(before_s) else None
-        self._drift(self.drift.finish_before(self._end(self.drift, upto)))
+        done = self.drift.finish_before(self._end(self.drift, upto))
+        self.points.add_drift(done, self.fine.highest_equivalent[done.indices])
 
     def _overall_mask(self, endpoints: int) -> BoolArray:
         """Which of the first ``endpoints`` endpoints the overall figures merge."""
@@ -240,66 +237,6 @@ class _Pass:
         if upto is not None:
             return upto
         return sums.first_open + -(-sums.counts.shape[0] // max(sums.groups, 1))
-
-    def _series(self, done: Finished, width: float) -> None:
-        if done.counts.shape[0] == 0:
-            return
-        merged = self._overall_mask(done.counts.shape[1])
-        overall = done.counts[:, merged].sum(axis=1, keepdims=True)
-        counts = np.concatenate((done.counts, overall), axis=1)
-        failed = done.failures[:, merged].sum(axis=1, keepdims=True)
-        failures = np.concatenate((done.failures, failed), axis=1)
-        buckets, groups, width_columns = counts.shape
-        values_of = self.coarse.highest_equivalent[done.indices]
-        flat = counts.reshape(buckets * groups, width_columns)
-        values, totals = merged_percentiles(flat, _SERIES_P, values_of)
-        keep = totals > 0
-        names = np.array([*self.stream.endpoints[: groups - 1], OVERALL], dtype=object)
-        ids = np.arange(buckets * groups)
-        failures = failures.reshape(-1)[keep].astype(np.int64)
-        frame = pd.DataFrame(
-            {
-                "s": (done.first + ids[keep] // groups) * width,
-                "endpoint": names[ids[keep] % groups],
-                "count": totals[keep],
-                "failures": failures,
-            }
-        )
-        frame["error_rate"] = frame["failures"] / frame["count"]
-        frame["rate"] = frame["count"] / width
-        for column, key in enumerate(("p50", "p95", "p99")):
-            frame[key] = values[keep, column] / 1000.0
-        self.series_parts.append(frame)
-
-    def _recovery(self, done: Finished) -> None:
-        if done.counts.shape[0] == 0:
-            return
-        values_of = self.coarse.highest_equivalent[done.indices]
-        values, totals = merged_percentiles(done.counts[:, 0, :], [95.0], values_of)
-        keep = totals > 0
-        seconds = (done.first + np.flatnonzero(keep)) * self.interval
-        failures = done.failures[keep, 1]
-        self.recovery_parts.append(
-            pd.DataFrame(
-                {
-                    "s": seconds,
-                    "count": totals[keep],
-                    "failures": failures.astype(np.int64),
-                    "error_rate": failures / totals[keep],
-                    "p95": values[keep, 0] / 1000.0,
-                }
-            )
-        )
-
-    def _drift(self, done: Finished) -> None:
-        if done.counts.shape[0] == 0:
-            return
-        values_of = self.fine.highest_equivalent[done.indices]
-        values, totals = merged_percentiles(done.counts[:, 0, :], [95.0], values_of)
-        full = np.flatnonzero(totals > 0)
-        self.drift_parts.append(
-            ((done.first + full + 0.5) * DRIFT_BUCKET_S, values[full, 0] / 1000)
-        )
 
     def reduced_log(self, layout: Layout) -> LatencyLog:
         """One row per segment, endpoint and outcome with its merged histogram."""
@@ -340,36 +277,15 @@ class _Pass:
 
     def rollups(self) -> Rollups:
         self.finish(math.inf)
-        series = _concat(self.series_parts, _SERIES_COLUMNS)
-        if len(series):
-            rank = {name: k for k, name in enumerate(sorted(set(series["endpoint"]) - {OVERALL}))}
-            rank[OVERALL] = len(rank)
-            series = series.assign(_rank=series["endpoint"].map(rank))
-            series = series.sort_values(["s", "_rank"], kind="stable").drop(columns="_rank")
-            series = series.reset_index(drop=True)
-        seconds = [part[0] for part in self.drift_parts]
-        values = [part[1] for part in self.drift_parts]
+        series, recovery, drift = self.points.tables()
         return Rollups(
             series=series,
             series_width_s=self.factor * self.interval,
-            recovery_series=_concat(self.recovery_parts, _RECOVERY_COLUMNS),
+            recovery_series=recovery,
             recovery_horizon_s=RECOVERY_HORIZON_S,
-            drift_p95=(
-                np.concatenate([np.zeros(0), *seconds]),
-                np.concatenate([np.zeros(0), *values]),
-            ),
+            drift_p95=drift,
             late_requests=self.series.late,
         )
-
-
-_SERIES_COLUMNS = ["s", "endpoint", "count", "failures", "error_rate", "rate", "p50", "p95", "p99"]
-_RECOVERY_COLUMNS = ["s", "count", "failures", "error_rate", "p95"]
-
-
-def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    if not parts:
-        return pd.DataFrame({column: [] for column in columns})
-    return pd.concat(parts, ignore_index=True)
 
 
 def stream_latency(run: RunData) -> Rollups:
@@ -390,7 +306,7 @@ def stream_latency(run: RunData) -> Rollups:
     if not started:
         attach_latency(run, _empty_latency(stream), None, None)
         return Rollups(
-            _concat([], _SERIES_COLUMNS), run.interval_s, _concat([], _RECOVERY_COLUMNS),
+            table([], SERIES_COLUMNS), run.interval_s, table([], RECOVERY_COLUMNS),
             RECOVERY_HORIZON_S, (np.zeros(0), np.zeros(0)),
         )  # fmt: skip
     rollups = state.rollups()

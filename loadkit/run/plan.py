@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadkit.errors import ConfigError, ScenarioError
 from loadkit.run.proxy import needs_proxy
-from loadkit.scenario.load import load_scenario
+from loadkit.scenario.load import load_scenario, refuse_stage_checks
 from loadkit.scenario.model import Scenario, default_scenario_path
 from loadkit.units import parse_duration
 
@@ -77,6 +77,7 @@ def make_plan(args: argparse.Namespace) -> RunPlan:
         spawn_rate = args.spawn_rate or first_rate or float(users)
         duration = duration or planned
         planned = duration
+        refuse_stage_checks(scenario, "--users/--spawn-rate/--duration")
     target = scenario.target
     if args.target is not None:
         target = _check_target(args.target)

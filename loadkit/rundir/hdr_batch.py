@@ -24,6 +24,7 @@ from loadkit.rundir.hdr_codec import (
     COOKIE_MASK,
     ENCODING_COOKIE_BASE,
     HEADER_SIZE,
+    MAX_SIGNIFICANT_FIGURES,
     IntArray,
     Layout,
     layout_for,
@@ -95,7 +96,7 @@ def check_headers(
         & (head["cookie"] & COOKIE_MASK == ENCODING_COOKIE_BASE)
         & (head["offset"] == 0)
         & (sig >= 1)
-        & (sig <= 5)
+        & (sig <= MAX_SIGNIFICANT_FIGURES)
         & (lowest >= 1)
         & (lowest < np.uint64(1 << 62))
         & (highest < np.uint64(1 << 63))

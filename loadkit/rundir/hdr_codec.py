@@ -57,6 +57,10 @@ WORD_SIZE = 8
 # An inflated payload is at most 40 + 9 bytes per bucket: 1 MB holds any 3-digit histogram
 # (loadkit's); more is garbage or a zip bomb, never allocated.
 MAX_PAYLOAD_BYTES = 1 << 20
+# loadkit writes 3 significant digits; the report sizes its arrays by a histogram's
+# precision (5 digits over the widest range is ~6 M buckets per array), so a line
+# claiming more is refused as damage rather than allocated.
+MAX_SIGNIFICANT_FIGURES = 3
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,7 @@ class Layout:
         return (buckets + 1) * (sub_bucket_count // 2)
 
     @cached_property
-    def highest_equivalent(self) -> IntArray:
-        """Per bucket index, the value HdrHistogram reports for it (µs)."""
+    def _sub_bucket_and_shift(self) -> tuple[IntArray, IntArray]:
         index = np.arange(self.counts_len, dtype=np.int64)
         half = 1 << self.half_count_magnitude
         bucket = (index >> self.half_count_magnitude) - 1
@@ -99,9 +102,19 @@ class Layout:
         first = bucket < 0
         sub_bucket[first] -= half
         bucket[first] = 0
-        shift = bucket + self.unit_magnitude
-        lowest_equivalent = sub_bucket << shift
-        return lowest_equivalent + (np.int64(1) << shift) - 1
+        return sub_bucket, bucket + self.unit_magnitude
+
+    @cached_property
+    def lowest_equivalent(self) -> IntArray:
+        """Per bucket index, the lowest value it holds (µs): HdrHistogram's min."""
+        sub_bucket, shift = self._sub_bucket_and_shift
+        return sub_bucket << shift
+
+    @cached_property
+    def highest_equivalent(self) -> IntArray:
+        """Per bucket index, the value HdrHistogram reports for it (µs)."""
+        _, shift = self._sub_bucket_and_shift
+        return self.lowest_equivalent + (np.int64(1) << shift) - 1
 
     def index_of(self, values: npt.ArrayLike) -> IntArray:
         """The bucket index of each value (vectorised ``_counts_index_for``)."""
@@ -143,27 +156,9 @@ def decode_sparse(encoded: str | bytes) -> tuple[Layout, IntArray, IntArray]:
 
     Raises ``ValueError`` on anything that is not a valid V2 histogram.
     """
-    raw = base64.b64decode(encoded, validate=False)
-    if len(raw) < EXTERNAL_HEADER.size:
-        raise ValueError("histogram too short")
-    cookie, length = EXTERNAL_HEADER.unpack_from(raw)
-    if cookie & COOKIE_MASK != COMPRESSION_COOKIE_BASE:
-        raise ValueError(f"not a compressed V2 histogram (cookie {cookie:#x})")
-    if length != len(raw) - EXTERNAL_HEADER.size:
-        raise ValueError("histogram length does not match its header")
-    payload = zlib.decompress(raw[EXTERNAL_HEADER.size :])
-    if len(payload) < PAYLOAD_HEADER.size:
-        raise ValueError("histogram payload too short")
-    cookie, _len, _offset, sig, lowest, highest, _ratio = PAYLOAD_HEADER.unpack_from(payload)
-    if cookie & COOKIE_MASK != ENCODING_COOKIE_BASE:
-        raise ValueError(f"bad payload cookie {cookie:#x}")
-    if not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
-        raise ValueError("histogram settings out of range")
-    layout = layout_for(int(lowest), int(highest), int(sig))
+    layout, stream = unwrap(encoded)
     buffer = _scratch.get(layout.counts_len)
-    found = pyhdrh.decode(
-        payload, PAYLOAD_HEADER.size, buffer.ctypes.data, layout.counts_len, WORD_SIZE
-    )
+    found = pyhdrh.decode(stream, 0, buffer.ctypes.data, layout.counts_len, WORD_SIZE)
     if not found["total"]:
         return layout, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low, high = int(found["min_nonzero_index"]), int(found["max_nonzero_index"]) + 1
@@ -208,7 +203,7 @@ def inflate(encoded: str) -> tuple[bytes, int, bytes]:
     return raw[:size], len(raw) - size, payload
 
 
-def unwrap(encoded: str) -> tuple[Layout, bytes]:
+def unwrap(encoded: str | bytes) -> tuple[Layout, bytes]:
     """The layout and the raw varint stream of one ``HISTF…`` string (ValueError if bad)."""
     try:
         raw = binascii.a2b_base64(encoded)
@@ -223,7 +218,9 @@ def unwrap(encoded: str) -> tuple[Layout, bytes]:
         raise ValueError(f"not a histogram: {exc}") from None
     if cookie & COOKIE_MASK != ENCODING_COOKIE_BASE:
         raise ValueError(f"bad payload cookie {cookie:#x}")
-    if offset != 0 or not (1 <= sig <= 5 and lowest >= 1 and highest >= 2 * lowest):
+    if offset != 0 or not (
+        1 <= sig <= MAX_SIGNIFICANT_FIGURES and lowest >= 1 and highest >= 2 * lowest
+    ):
         raise ValueError("histogram settings out of range")
     stream = payload[HEADER_SIZE : HEADER_SIZE + size]
     if len(stream) != size or (size and stream[-1] >= 0x80):

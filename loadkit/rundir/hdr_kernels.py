@@ -4,7 +4,10 @@ The numpy forms (:func:`loadkit.rundir.hdr_batch.decode_varints`, then
 :func:`loadkit.report.rollup.scatter_add` into each sum) make a dozen passes
 over every byte and every bucket; on a 24-hour log (3.3 M histograms, 400 M
 non-empty buckets) that was most of the report's time. Here the same loops are
-written once and compiled by numba (cached on disk after the first run):
+written once and compiled by numba (cached on disk after the first run). The
+three loops repeat their varint reading on purpose: a shared reader (inlined)
+made the two the report uses about 5% slower, a shared walker over a list of
+buckets 10-20% (``bench/hdr_kernels.py``, bench/README.md).
 :func:`survey_streams` checks and counts a block in a worker process,
 :func:`decode_scatter` decodes it again straight into every sum it belongs to,
 without a list of buckets in between. Importing this module imports numba

@@ -54,17 +54,20 @@ def _finite(value: Any) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of ``path`` (none when it is missing); bad lines are skipped."""
+def read_jsonl(path: Path, skipped: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """The objects of ``path`` (none when it is missing); bad lines are skipped (their
+    1-based numbers appended to ``skipped`` when given)."""
     try:
         file = path.open(encoding="utf-8", errors="replace")
     except OSError:
         return
     with file:
-        for line in file:
+        for number, line in enumerate(file, 1):
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue
+            except (ValueError, RecursionError):
+                record = None
             if isinstance(record, dict) and _finite(record.get("t", 0.0)):
                 yield record
+            elif skipped is not None and line.strip():
+                skipped.append(number)

@@ -244,6 +244,14 @@ def _hlog_damage(
             f"({failed} failed) Locust counted"
         )
         warnings.append(damage[-1])
+    elif not distributed and counted > 0 and (requests > counted or failures > failed):
+        # repeated or added lines (they can lower every percentile); a local run's log
+        # holds exactly what Locust counted (stats reset: no totals are written)
+        damage.append(
+            f"latency.hlog holds {requests} request(s) ({failures} failed), more than the "
+            f"{counted} ({failed} failed) Locust counted: lines repeated or added"
+        )
+        warnings.append(damage[-1])
 
 
 def _series_interval(
@@ -352,6 +360,11 @@ def _check_latency(
         )
     _hlog_damage(meta, latency, warnings, damage)
     if not len(latency.rows):
+        with hlog.open("rb") as file:
+            head = file.read(4096)
+        if b'"StartTimestamp"' not in head:  # the writer writes the whole header at once
+            damage.append("latency.hlog is cut inside its header: no request can be read")
+            warnings.append(damage[-1])
         warnings.append("latency.hlog holds no requests")
 
 

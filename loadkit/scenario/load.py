@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from loadkit.errors import ConfigError
+from loadkit.errors import ConfigError, ScenarioError
 from loadkit.load.stages import SHAPE_KINDS, Stage, expand, parse_stages
 from loadkit.scenario.model import Scenario, project_root
 from loadkit.scenario.service import service_options
@@ -205,10 +205,23 @@ def _faults(doc: YamlDoc, raw: Any) -> tuple[FaultSpec, ...]:
         raise doc.relocate(exc, "faults") from None
 
 
+def _check_text(doc: YamlDoc, index: int, item: Any) -> str:
+    """One check as text: YAML reads ``- optional: p95(X) < 1s`` as ``{optional: ...}``."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict) and list(item) == ["optional"] and isinstance(item["optional"], str):
+        return f"optional: {item['optional']}"
+    raise doc.error(
+        ("checks", index),
+        f"{item!r:.40} is not a check expression",
+        "write e.g. '- p95(POST /execute) < 250ms' or '- optional: p95(WS notify) < 1s'",
+    )
+
+
 def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+    if not isinstance(raw, list):
         raise doc.error(
             ("checks",),
             "must be a list of check expressions",
@@ -216,12 +229,13 @@ def _checks(doc: YamlDoc, raw: Any) -> tuple[str, ...]:
         )
     from loadkit.report.checks import parse_check  # the reporter owns the check grammar
 
-    for index, expression in enumerate(raw):
+    checks = tuple(_check_text(doc, index, item) for index, item in enumerate(raw))
+    for index, expression in enumerate(checks):
         try:
             parse_check(expression)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
-    return tuple(raw)
+    return checks
 
 
 def _target(doc: YamlDoc, raw: Any) -> str:
@@ -307,3 +321,20 @@ def _check_names(doc: YamlDoc, scenario: Scenario) -> None:
             validate_names(parse_check(expression), stages=stages, faults=faults)
         except ConfigError as exc:
             raise doc.error(("checks", index), exc.problem, exc.fix) from None
+
+
+def refuse_stage_checks(scenario: Scenario, flags: str) -> None:
+    """With the load replaced by one stage (``flags``: ``--users/--duration``, ``-u``), a
+    check ``during STAGE`` could never be measured: exit 2 now, not a failed check later."""
+    from loadkit.report.checks import parse_check
+
+    for index, expression in enumerate(scenario.checks):
+        phase = parse_check(expression).phase
+        if phase.startswith("stage:"):
+            raise ScenarioError(
+                f"'{expression}' names the stage '{phase.removeprefix('stage:')}', but {flags} "
+                "replace the scenario's stages with one",
+                source=str(scenario.source),
+                field=f"checks[{index}]",
+                fix=f"drop {flags}, or the check's 'during' part",
+            )

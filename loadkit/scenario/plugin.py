@@ -19,7 +19,7 @@ from loadkit.load.stages import Stage
 from loadkit.plugin.badinput import exit_bad_input
 from loadkit.plugin.context import PluginContext
 from loadkit.rundir.layout import EventType
-from loadkit.scenario.load import load_scenario
+from loadkit.scenario.load import load_scenario, refuse_stage_checks
 from loadkit.scenario.model import Scenario
 from loadkit.scenario.yamldoc import did_you_mean
 
@@ -55,6 +55,7 @@ def _override(options: Any, scenario: Scenario, total_s: float | None) -> Stage 
             source=str(scenario.source),
             fix="also give --duration (loadkit run) or -t (locust)",
         )
+    refuse_stage_checks(scenario, "-u/-r/-t")
     return Stage(0, "override", int(users), float(rate), float(duration))
 
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadkit.errors import ConfigError, did_you_mean
-from loadkit.target.config import AgentConfig, TargetConfig
+from loadkit.target.config import AT_LEAST_ONE, AgentConfig, TargetConfig
 from loadkit.units import parse_duration
 
 __all__ = ["TARGET_OPTIONS", "parse_target_options"]
@@ -66,6 +66,8 @@ def _value(name: str, kind: type, raw: Any) -> int | float | bool:
         raise ConfigError(f"{raw!r} is not a number", field=field, fix="write e.g. 5")
     if value < 0:
         raise ConfigError(f"{raw!r} is negative", field=field, fix="write a value >= 0")
+    if value < 1 and name in AT_LEAST_ONE:  # a limit of 0 would refuse everything
+        raise ConfigError(f"{raw!r} is below 1", field=field, fix="write a value >= 1")
     if kind is int:
         if value != int(value):
             raise ConfigError(f"{raw!r} is not a whole number", field=field, fix="write e.g. 3")

@@ -258,6 +258,7 @@ class Agent:
             "circuit_breakers": {BREAKER_NAME: state},
             "breaker_opened": self.breaker.opened_count,
             "breaker_failures": self.breaker.failures,
+            "breaker_opened_after": self.breaker.opened_after,
             "dropped_results": self.dropped,
         }
 

@@ -3,7 +3,9 @@
 The breaker is ``closed`` while calls succeed; after ``failure_threshold``
 consecutive failures it is ``open`` (no calls) for ``open_s``; then
 ``half_open``: exactly one trial call is let through, whose success closes it
-and whose failure opens it again. ``never_opens`` (the agent's
+and whose failure opens it again. ``opened_after`` is the number of consecutive
+failures that opened it from ``closed`` (None while it is closed), so a probe can
+tell that it opened at its threshold. ``never_opens`` (the agent's
 ``break_breaker_never_opens``) breaks it on purpose: it counts failures but
 stays closed.
 """
@@ -34,6 +36,7 @@ class CircuitBreaker:
         self.clock = clock
         self.failures = 0
         self.opened_count = 0
+        self.opened_after: int | None = None
         self._open = False
         self._opened_at = 0.0
         self._trial_in_flight = False
@@ -56,6 +59,7 @@ class CircuitBreaker:
 
     def success(self) -> None:
         self.failures = 0
+        self.opened_after = None
         self._open = False
         self._trial_in_flight = False
 
@@ -66,6 +70,8 @@ class CircuitBreaker:
         if self._trial_in_flight or self.failures >= self.failure_threshold:
             if not self._open or self._trial_in_flight:
                 self.opened_count += 1
+            if not self._open:
+                self.opened_after = self.failures
             self._open = True
             self._opened_at = self.clock()
         self._trial_in_flight = False

@@ -42,6 +42,8 @@ GATEWAY_OPTIONS = (
     "idle_after_s",
     "expire_after_s",
     "session_queue_limit",
+    "session_activation_rate",
+    "session_activation_burst",
     "sync_max_body_bytes",
     "sync_max_changes",
 )

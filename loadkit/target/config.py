@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from loadkit.errors import ConfigError
 
 __all__ = [
+    "AT_LEAST_ONE",
     "BREAK_GROUP",
     "BREAK_PREFIX",
     "AgentConfig",
@@ -37,7 +38,12 @@ MiB = 1024 * 1024
 BREAK_PREFIX = "break_"
 BREAK_GROUP = "deliberately broken behaviour (for testing loadkit)"
 # Fields that must be at least 1 (a limit of 0 would refuse everything).
-_AT_LEAST_ONE = {"sync_max_body_bytes", "sync_max_changes", "session_queue_limit"}
+AT_LEAST_ONE = {
+    "sync_max_body_bytes",
+    "sync_max_changes",
+    "session_queue_limit",
+    "session_activation_burst",
+}
 
 
 def _help(text: str) -> dict[str, str]:
@@ -90,6 +96,13 @@ class TargetConfig:
     )
     session_queue_limit: int = field(
         default=100, metadata=_help("messages waiting in one session's queue before 429")
+    )
+    session_activation_rate: float = field(
+        default=0.0,
+        metadata=_help("session activations per second per client_id, then 429 (0 = no limit)"),
+    )
+    session_activation_burst: int = field(
+        default=10, metadata=_help("session activations one client_id may start at once")
     )
     sync_max_body_bytes: int = field(
         default=1 * MiB, metadata=_help("largest body of a tasks-sync request (413 above)")
@@ -183,7 +196,7 @@ def _check_numbers(config: Any) -> None:
         value = getattr(config, f.name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        low = 1 if f.name in _AT_LEAST_ONE else 0
+        low = 1 if f.name in AT_LEAST_ONE else 0
         if not value >= low:  # also refuses NaN
             raise ConfigError(
                 f"{f.name} = {value} is out of range", field=_flag(f.name), fix=f"use >= {low}"

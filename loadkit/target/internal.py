@@ -166,6 +166,8 @@ def routes(
     """Agent routes plus ``/health``."""
     resource_faults = resources or store.db.faults
     probe = AgentProbe()
+    # results delivered since this gateway started, and those on a retry (attempts > 1)
+    callbacks = {"delivered": 0, "retried": 0}
 
     @json_endpoint
     async def claim(request: Request) -> Response:
@@ -223,6 +225,8 @@ def routes(
         applied = store.apply_result(request_id, state, output, error, attempts)
         if applied is None:
             raise ApiError(404, f"no job {request_id!r:.80}", "request_id")
+        callbacks["delivered"] += 1
+        callbacks["retried"] += attempts > 1
         return JSONResponse({"request_id": request_id, "applied": applied})
 
     async def health(request: Request) -> Response:
@@ -244,6 +248,7 @@ def routes(
             "processing": counts["processing"],
             "circuit_breakers": breakers,
             "agent": agent,
+            "callbacks": dict(callbacks),
             **resources,
         }
         return JSONResponse(body)

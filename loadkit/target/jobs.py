@@ -16,7 +16,14 @@ from starlette.routing import BaseRoute, Route
 
 from loadkit.target import commands
 from loadkit.target.config import TargetConfig
-from loadkit.target.httpjson import ApiError, json_endpoint, optional_int, read_json_object
+from loadkit.target.httpjson import (
+    ApiError,
+    json_endpoint,
+    optional_int,
+    optional_str,
+    read_json_object,
+    require_name,
+)
 from loadkit.target.store import TERMINAL_STATES, JobStore
 from loadkit.target.workspaces import is_valid_workspace
 
@@ -133,7 +140,11 @@ def routes(config: TargetConfig, store: JobStore) -> list[BaseRoute]:
         ):
             data = await read_json_object(request, config.max_body_bytes)
         ttl_s = _optional_ttl(data, config.response_ttl_s)
-        return JSONResponse({"deleted": store.cleanup(ttl_s), "ttl_s": ttl_s})
+        workspace = optional_str(data, "workspace", max_len=64)
+        if workspace is not None:
+            require_name(workspace, "workspace")
+        deleted, horizon = store.cleanup(ttl_s, workspace)
+        return JSONResponse({"deleted": deleted, "ttl_s": ttl_s, "completed_before": horizon})
 
     return [
         Route("/execute", execute, methods=["POST"]),

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import psutil
 
-from loadkit._proc import Child
+from loadkit._proc import Child, stop_pids
 from loadkit.errors import ConfigError, TargetError
 from loadkit.target.config import AgentConfig, TargetConfig, to_argv
 from loadkit.target.control import ControlServer
@@ -173,21 +173,6 @@ class ManagedProcess:
         return {"pid": self.pid, "url": self.url, "cmd": list(self.cmd)}
 
 
-def _terminate(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGCONT + SIGTERM a process we did not start, SIGKILL it after ``timeout_s``."""
-    try:
-        proc = psutil.Process(pid)
-        proc.resume()
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
-    except psutil.Error:
-        pass
-
-
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -313,7 +298,7 @@ class RunningTarget:
             process.stop()
             pid = self._restarted_elsewhere(name, process)
             if pid:
-                _terminate(pid)
+                stop_pids([pid], STOP_TIMEOUT_S)  # not ours: SIGTERM, then SIGKILL
 
     def _restarted_elsewhere(self, name: str, process: ManagedProcess) -> int:
         """The pid in target.json when it is another live copy of ``process``, else 0."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.statedb import Database
@@ -91,15 +92,20 @@ class Outputs:
             return None
         return str(data.get("output", "")) if isinstance(data, dict) else None
 
-    def delete_completed_before(self, horizon: float) -> int:
-        """Delete the responses of jobs completed before ``horizon``; returns how many."""
+    def delete_completed_before(self, horizon: float, workspace: str | None = None) -> int:
+        """Delete the responses of jobs (of ``workspace``, or all) completed before
+        ``horizon``; returns how many."""
         old = "SELECT request_id FROM jobs WHERE completed_at < ?"
-        cursor = self.db.execute(f"DELETE FROM job_outputs WHERE request_id IN ({old})", (horizon,))
+        params: tuple[Any, ...] = (horizon,)
+        if workspace is not None:
+            old += " AND workspace = ?"
+            params = (horizon, workspace)
+        cursor = self.db.execute(f"DELETE FROM job_outputs WHERE request_id IN ({old})", params)
         deleted = cursor.rowcount
         rows = self.db.execute(
-            f"SELECT request_id FROM fallback_outputs WHERE request_id IN ({old})", (horizon,)
+            f"SELECT request_id FROM fallback_outputs WHERE request_id IN ({old})", params
         ).fetchall()
         for row in rows:
             self._path(row["request_id"]).unlink(missing_ok=True)
-        self.db.execute(f"DELETE FROM fallback_outputs WHERE request_id IN ({old})", (horizon,))
+        self.db.execute(f"DELETE FROM fallback_outputs WHERE request_id IN ({old})", params)
         return deleted + len(rows)

@@ -13,8 +13,11 @@ same user and project share a container, and a different user or project never
 does. Messages sent to a session run in its container (:mod:`.sessionqueues`).
 
 Rows live in the gateway's SQLite file (table ``sessions``), so sessions
-survive a gateway restart. Extension: ``GET /sessions/{id}?wait_ready_s=N``
-waits (up to N seconds) until the session is ready before answering.
+survive a gateway restart. Extensions: ``GET /sessions/{id}?wait_ready_s=N``
+waits (up to N seconds) until the session is ready before answering;
+``GET /sessions?client_id=C`` lists a client's sessions (what a client left
+open is visible from outside); ``--session-activation-rate`` limits activations
+per client (429, :mod:`.ratelimit`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from starlette.routing import BaseRoute, Route
 
 from loadkit.target.config import TargetConfig
 from loadkit.target.httpjson import ApiError, json_endpoint, read_json_object, require_str
+from loadkit.target.ratelimit import ActivationLimit
 from loadkit.target.resfaults import ResourceFaults
 from loadkit.target.statedb import Database
 
@@ -55,12 +59,15 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_by_container ON sessions (user_id, project);
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (last_active_at);
+CREATE INDEX IF NOT EXISTS sessions_by_client ON sessions (client_id);
 """
 
 # Expired sessions are kept this long (for GET) before they are purged.
 PURGE_AFTER_S = 3600.0
 # Longest long-poll of GET /sessions/{id}?wait_ready_s=N.
 MAX_WAIT_READY_S = 60.0
+# Most sessions one GET /sessions answers with (and its default).
+MAX_LIST = 1000
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,14 @@ class SessionStore:
         )
         return Session(**{**session.__dict__, "last_active_at": now})
 
+    def listing(self, client_id: str | None, limit: int) -> list[Session]:
+        """Stored sessions (of ``client_id``, or all), oldest first, at most ``limit``."""
+        where, params = ("WHERE client_id = ?", [client_id]) if client_id is not None else ("", [])
+        rows = self.conn.execute(
+            f"SELECT * FROM sessions {where} ORDER BY created_at LIMIT ?", (*params, limit)
+        )
+        return [_from_row(row) for row in rows]
+
     def delete(self, session_id: str) -> bool:
         cursor = self.conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return cursor.rowcount > 0
@@ -264,6 +279,13 @@ def _wait_ready_s(request: Request) -> float:
     return value
 
 
+def _list_limit(request: Request) -> int:
+    raw = request.query_params.get("limit", str(MAX_LIST))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
+        raise ApiError(400, f"'limit' must be a whole number 1..{MAX_LIST}", "limit")
+    return int(raw)
+
+
 def routes(
     config: TargetConfig,
     store: SessionStore | None = None,
@@ -274,6 +296,7 @@ def routes(
     ``on_delete(session_id)`` runs after a session is deleted (its message queue goes too).
     """
     sessions = store or SessionStore(config)
+    limit = ActivationLimit(config.session_activation_rate, config.session_activation_burst)
 
     @json_endpoint
     async def create_session(request: Request) -> Response:
@@ -281,6 +304,15 @@ def routes(
         client_id = require_str(data, "client_id")
         user_id = require_str(data, "user_id")
         project = require_str(data, "project")
+        wait_s = limit.take(client_id)
+        if wait_s > 0:
+            raise ApiError(
+                429,
+                f"client {client_id!r:.80} is over its activation limit ({limit.burst} at"
+                f" once, then {config.session_activation_rate:g}/s); retry later",
+                "client_id",
+                headers={"Retry-After": limit.retry_after(wait_s)},
+            )
         session = sessions.create(client_id, user_id, project)
         body = {
             "session_id": session.session_id,
@@ -289,6 +321,14 @@ def routes(
             "container_id": session.container_id,
         }
         return JSONResponse(body, status_code=201)
+
+    @json_endpoint
+    async def list_sessions(request: Request) -> Response:
+        client_id = request.query_params.get("client_id")
+        if client_id is not None and not client_id:
+            raise ApiError(400, "'client_id' must not be empty", "client_id")
+        found = sessions.listing(client_id, _list_limit(request))
+        return JSONResponse({"sessions": [sessions.to_json(session) for session in found]})
 
     @json_endpoint
     async def get_session(request: Request) -> Response:
@@ -321,6 +361,7 @@ def routes(
 
     return [
         Route("/sessions", create_session, methods=["POST"]),
+        Route("/sessions", list_sessions, methods=["GET"]),
         Route("/sessions/{session_id}", get_session, methods=["GET"]),
         Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
         Route("/sessions/{session_id}/activity", session_activity, methods=["POST"]),

@@ -182,10 +182,14 @@ class JobStore:
             self.outputs.write(request_id, "")
             return "interrupted"
 
-    def cleanup(self, ttl_s: float) -> int:
-        """Delete the outputs of terminal jobs completed more than ``ttl_s`` ago."""
+    def cleanup(self, ttl_s: float, workspace: str | None = None) -> tuple[int, float]:
+        """Delete the outputs of terminal jobs (of ``workspace``, or all) completed more
+        than ``ttl_s`` ago. Returns how many, and the horizon: outputs of jobs completed
+        before it went.
+        """
+        horizon = time.time() - ttl_s
         with self._transaction():
-            return self.outputs.delete_completed_before(time.time() - ttl_s)
+            return self.outputs.delete_completed_before(horizon, workspace), horizon
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute(

@@ -57,7 +57,7 @@ def fire(
     hook: RequestEventHook,
     request_type: str,
     name: str,
-    started: float,
+    started: float | None,
     *,
     exception: BaseException | str | None = None,
     length: int = 0,
@@ -65,9 +65,11 @@ def fire(
 ) -> None:
     """Fire one request event; ``started`` is a ``time.perf_counter()`` value.
 
-    ``response_time_ms`` overrides the time measured from ``started``.
+    ``response_time_ms`` overrides the time measured from ``started``; with
+    neither, the event has no response time (a request that never ran, such
+    as a dropped iteration: Locust counts it apart from the timed ones).
     """
-    if response_time_ms is None:
+    if response_time_ms is None and started is not None:
         response_time_ms = (time.perf_counter() - started) * 1000.0
     hook.fire(
         request_type=request_type,

@@ -24,6 +24,10 @@ class _Recorder:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def current_run_dir(self) -> Path:
+        return self.run_dir
+
     def event(self, type: str, **fields) -> None:
         with open(self.run_dir / "events.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"t": time.time(), "type": type, **fields}) + "\n")

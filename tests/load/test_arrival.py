@@ -52,6 +52,7 @@ def test_arrival_rate_counts_iterations_that_could_not_start_on_time() -> None:
     drops = [e for e in hook.events if e["name"] == "iteration dropped"]
     assert len(drops) == dropped
     assert all(isinstance(e["exception"], IterationDropped) for e in drops)
+    assert all(e["response_time"] is None for e in drops)  # never ran: no response time
 
 
 def test_arrival_rate_iteration_errors_are_failures_not_crashes() -> None:

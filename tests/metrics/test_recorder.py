@@ -57,8 +57,11 @@ def test_events_before_the_first_run_are_kept_and_threads_write_whole_lines(tmp_
 
 def test_each_start_gets_a_new_run_dir_and_the_old_one_is_completed(tmp_path) -> None:
     recorder = RunRecorder()
+    assert recorder.current_run_dir is None  # what the other parts ask before a run
     first = recorder.start(tmp_path, _info("same"), 1.0, [])
+    assert recorder.current_run_dir == first.dir
     second = recorder.start(tmp_path, _info("same"), 1.0, [])
+    assert recorder.current_run_dir == second.dir
     assert first.dir != second.dir and second.dir.name.startswith(first.dir.name[:15])
     assert json.loads((first.dir / "run.json").read_text())["stopped_at"] is not None
     assert [e["type"] for e in read_events(first.dir / "events.jsonl")][-1] == "run_stop"

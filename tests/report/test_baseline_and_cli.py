@@ -158,7 +158,10 @@ def test_report_of_an_empty_run_and_of_a_killed_run(make_run, tmp_path, cli) -> 
     assert "the run never reached it" in proc.stdout and "PASS  p99 < 10s" in proc.stdout
 
 
-def test_compare_prints_and_renders_the_differences(make_run, tmp_path, cli) -> None:
+def test_compare_exits_1_on_a_regression_and_renders_the_differences(
+    make_run, tmp_path, cli
+) -> None:
+    """Regression (issue 15): ``compare`` always exited 0."""
     clean, slow = _clean_and_slow(make_run)
     out = tmp_path / "cmp.html"
     proc = cli("compare", str(clean), str(slow), "--out", str(out))
@@ -219,3 +222,20 @@ def test_out_pointing_at_a_file_is_one_line(make_run, tmp_path, cli) -> None:
         proc = cli(*args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert "--out" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+        assert proc.stdout == "", proc.stdout  # found before the work, nothing half-printed
+
+
+def test_baseline_with_schema_99_is_refused(make_run, tmp_path, cli) -> None:
+    """Regression (issue 15): a baseline with ``schema: 99`` was accepted."""
+    run_dir = make_run("schema", duration_s=5, rate=50)
+    assert cli("baseline", "save", str(run_dir), "b", "--dir", str(tmp_path)).returncode == 0
+    saved = json.loads((tmp_path / "b.json").read_text())
+    (tmp_path / "b.json").write_text(json.dumps({**saved, "schema": 99}))
+    for args in (
+        ("report", str(run_dir), "--baseline", "b", "--baseline-dir", str(tmp_path)),
+        ("baseline", "show", "b", "--dir", str(tmp_path)),
+    ):
+        proc = cli(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        err = proc.stderr.strip()
+        assert err.count("\n") == 0 and "b.json: schema: schema 99 is not supported" in err, err

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,13 +17,14 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from loadkit.errors import CheckError
+from loadkit.errors import CheckError, ScenarioError
 from loadkit.report.analysis import OVERALL, analyse
 from loadkit.report.checks import parse_check, validate_names
 from loadkit.report.recovery import find_recoveries
 from loadkit.report.verdicts import evaluate_checks
 from loadkit.rundir.reader import load_run_dir
 from loadkit.rundir.synthetic import SyntheticFault
+from loadkit.scenario.load import load_scenario
 
 
 def _verdicts(run_dir: Path, *expressions: str, source: str = "command line") -> list:
@@ -214,3 +217,102 @@ def test_run_rejects_unknown_phases_and_faults_before_anything_starts(
     assert f"{scenario}:14: checks[4]: " in err, err
     assert not (tmp_path / "reports").exists()  # nothing started
     assert time.monotonic() - started < 60
+
+
+def test_plain_locust_rejects_unknown_phases_before_anything_starts(tmp_path) -> None:
+    """Regression (issue 15): the same validation in ``locust -f ... --loadkit-scenario X``."""
+    scenario = tmp_path / "typos.yaml"
+    scenario.write_text(SCENARIO.replace("CHECK", "  - p95 < 1s during nowhere"))
+    locustfile = Path(__file__).parents[2] / "locustfiles" / "workspace.py"
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-t", "30s",
+         "--host", "http://127.0.0.1:9", "--loadkit-scenario", str(scenario),
+         "--loadkit-out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("loadkit")]
+    assert ours == [
+        f"loadkit: error: {scenario}:14: checks[4]: unknown phase 'nowhere'; use one of: warmup, 1"
+    ], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())  # no test started: no run dir
+
+
+def test_optional_check_written_as_yaml_mapping_is_one_check(tmp_path) -> None:
+    """``- optional: p95(X) < 1s`` unquoted is a YAML mapping: it is the optional check."""
+    scenario = tmp_path / "optional.yaml"
+    scenario.write_text(SCENARIO.replace("CHECK", "  - optional: p99(SESSION ready) < 5s"))
+    loaded = load_scenario(scenario)
+    assert loaded.checks[-1] == "optional: p99(SESSION ready) < 5s"
+    assert parse_check(loaded.checks[-1]).optional
+    scenario.write_text(SCENARIO.replace("CHECK", "  - {p95: 1s}"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario)
+    assert f"{scenario}:14: checks[4]: {{'p95': '1s'}} is not a check expression" in str(
+        caught.value
+    )
+
+
+REAL = """\
+name: never-produced
+target: builtin
+users: {WorkspaceUser: 1}
+stages:
+  - {name: steady, duration: 4s, users: 1, spawn_rate: 1}
+checks:
+  - p95(GET /nonexistent) < 1s
+  - failures(WS notify order) == 0
+  - optional: p99(SESSION ready) < 5s
+  - count > 0
+"""
+
+
+def test_real_run_with_checks_on_things_never_produced_reports_everything(
+    tmp_path, real_cli
+) -> None:
+    """Regression (issue 15): a typo'd endpoint or a failure-only event ran the whole load,
+    then exited 3 with no summary, no report and no JUnit."""
+    scenario = tmp_path / "never.yaml"
+    scenario.write_text(REAL)
+    proc = real_cli("run", str(scenario), "--out", str(tmp_path / "reports"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the no-samples check fails
+    assert "FAIL  p95(GET /nonexistent) < 1s: no samples" in proc.stdout
+    assert "PASS  failures(WS notify order) == 0: 0" in proc.stdout
+    assert "SKIP  optional: p99(SESSION ready) < 5s" in proc.stdout
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [c["status"] for c in summary["checks"]] == ["fail", "pass", "skip", "pass"]
+    assert (run_dir / "report.html").stat().st_size > 0
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'failures="1"' in junit and 'skipped="1"' in junit
+
+
+def test_load_override_refuses_checks_on_stages_it_removes(tmp_path, real_cli) -> None:
+    """``--users/--duration`` (``-u`` in plain Locust) replace the stages with one: a check
+    ``during warmup`` would run the whole load, then fail 'never reached'. Exit 2 at once."""
+    scenario = tmp_path / "override.yaml"
+    scenario.write_text(SCENARIO.replace("CHECK", ""))
+    out = tmp_path / "reports"
+    proc = real_cli("run", str(scenario), "--users", "1", "--duration", "2s", "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert (
+        f"{scenario}: checks[0]: 'p95 < 1s during warmup' names the stage 'warmup', but "
+        "--users/--spawn-rate/--duration replace the scenario's stages with one" in err
+    ), err
+    assert not out.exists()
+    locustfile = Path(__file__).parents[2] / "locustfiles" / "workspace.py"
+    plain = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1",
+         "-t", "30s", "--host", "http://127.0.0.1:9", "--loadkit-scenario", str(scenario),
+         "--loadkit-out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert plain.returncode == 2, plain.stdout + plain.stderr
+    assert "checks[0]: 'p95 < 1s during warmup' names the stage 'warmup', but -u/-r/-t" in (
+        plain.stderr
+    )
+    assert not out.exists() or not any(out.iterdir())

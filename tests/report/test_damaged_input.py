@@ -7,6 +7,8 @@ a hang, never PASS for a run whose intact version fails.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from loadkit.report.analysis import analyse
 from loadkit.rundir.reader import load_run_dir
+from loadkit.rundir.synthetic import LatencyStep
 
 FAILING = ["p99 < 1ms", "count > 0"]  # the intact run fails the first, passes the second
 
@@ -202,6 +205,7 @@ def test_damaged_resources_are_skipped_with_a_warning(failing_run, cli) -> None:
 def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> None:
     """The writer ends the last interval at the stop: a worker's counts arriving then get a
     0-length line (found by a real 1-worker run, where they were first taken for damage)."""
+    _edit_meta(failing_run, runner={"mode": "master", "workers": 1})  # as that run was
     hlog = failing_run / "latency.hlog"
     before = load_run_dir(failing_run).latency
     last = hlog.read_text().splitlines()[-1].split(",")
@@ -211,3 +215,146 @@ def test_zero_length_interval_of_a_worker_at_the_stop_is_kept(failing_run) -> No
     after = load_run_dir(failing_run)
     assert after.latency.out_of_range == 0 and not after.damage
     assert len(after.latency.rows) == len(before.rows) + 1
+
+
+PROBE_CHECK = "max(probe(queue.depth)) < 5"
+
+
+def _with_probes(run_dir: Path, depths: list[int]) -> list[str]:
+    start = json.loads((run_dir / "run.json").read_text())["started_at"]
+    lines = [
+        json.dumps({"t": start + 1 + k, "probe": "queue", "ok": True, "values": {"depth": d}})
+        for k, d in enumerate(depths)
+    ]
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_damaged_probe_sample_cannot_turn_fail_into_pass(make_run, cli, finished: bool) -> None:
+    """The one probe sample that fails a check is garbled: the run still fails, and says why."""
+    run_dir = with_totals(make_run("probed", duration_s=10, rate=50, checks=[PROBE_CHECK]))
+    if not finished:  # a killed run: a torn last line is expected, two bad lines are damage
+        _edit_meta(run_dir, exit_status=None, stopped_at=None, exit_code=None)
+    lines = _with_probes(run_dir, [1, 2, 9, 1])
+    intact = cli("report", str(run_dir))
+    assert intact.returncode == 1 and f"FAIL  {PROBE_CHECK}: 9" in intact.stdout, intact.stdout
+    lines[2] = lines[2][:25] + "\x00garbled"
+    if not finished:
+        lines[0] = lines[0][:10]
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n")
+    damaged = cli("report", str(run_dir))
+    assert damaged.returncode == 1 and "verdict: FAIL" in damaged.stdout, damaged.stdout
+    skipped = f"probes.jsonl: skipped {1 if finished else 2} torn or malformed line(s)"
+    assert "FAIL  run directory intact" in damaged.stdout and skipped in damaged.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert any(skipped in w for w in summary["warnings"]) and summary["verdict"] == "fail"
+    assert skipped in (run_dir / "report.html").read_text()
+
+
+def test_torn_last_probe_line_of_a_killed_run_is_a_warning(make_run, cli) -> None:
+    run_dir = make_run("killed", duration_s=10, rate=50, checks=["max(probe(queue.depth)) < 50"])
+    _edit_meta(run_dir, exit_status=None, stopped_at=None, exit_code=None)
+    lines = _with_probes(run_dir, [1, 2, 3])
+    (run_dir / "probes.jsonl").write_text("\n".join(lines) + "\n" + lines[0][:20])
+    result = cli("report", str(run_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "note: probes.jsonl: skipped 1 torn or malformed line(s)" in result.stdout
+
+
+def test_damaged_probes_without_probe_checks_is_a_warning(failing_run, cli) -> None:
+    lines = _with_probes(failing_run, [1, 2])
+    (failing_run / "probes.jsonl").write_text(lines[0] + "\n{oops\n" + lines[1] + "\n")
+    result = cli("report", str(failing_run), "--check", "count > 0")
+    assert "note: probes.jsonl: skipped 1 torn or malformed line(s)" in result.stdout
+    assert "run directory intact" not in result.stdout  # no check reads the probes
+
+
+@pytest.mark.parametrize("name", ["audit.json", "failures.json", "probes.jsonl", "events.jsonl"])
+def test_json_nested_too_deep_is_a_warning_not_a_traceback(failing_run, cli, name: str) -> None:
+    """A file of 100,000 '[' made json.loads raise RecursionError (a traceback)."""
+    (failing_run / name).write_text("[" * 100_000 + "\n")
+    result = cli("report", str(failing_run), "--check", "lost(jobs) == 0")
+    assert result.returncode == 1 and "verdict: FAIL" in result.stdout, result.stderr
+    assert not result.stderr and f"note: {name}" in result.stdout.replace(
+        f"note: {failing_run}/", "note: "
+    ), result.stdout
+
+
+def test_repeated_hlog_lines_cannot_lower_the_percentiles(make_run, cli) -> None:
+    """Fast lines repeated (appended again) pulled p95 under its limit: a false PASS."""
+    check = "p95 < 100ms"
+    run_dir = with_totals(
+        make_run("slow-half", duration_s=20, rate=100, steps=[LatencyStep(10, 20.0)],
+                 checks=[check])
+    )  # fmt: skip
+    intact = cli("report", str(run_dir))
+    assert intact.returncode == 1 and f"FAIL  {check}" in intact.stdout, intact.stdout
+    lines = (run_dir / "latency.hlog").read_text().splitlines(keepends=True)
+    fast = [line for line in lines if line.startswith("Tag=") and float(line.split(",")[1]) < 9]
+    (run_dir / "latency.hlog").write_text("".join(lines + fast * 30))
+    damaged = cli("report", str(run_dir))
+    assert f"PASS  {check}" in damaged.stdout  # what the repeated lines did to the percentile
+    assert damaged.returncode == 1 and "verdict: FAIL" in damaged.stdout, damaged.stdout
+    assert "more than the" in damaged.stdout and "lines repeated or added" in damaged.stdout
+
+
+def test_reset_stats_run_is_not_called_damaged(target, tmp_path, cli) -> None:
+    """After Locust's stats reset (--reset-stats, the web UI's button) its totals miss the
+    requests before it: no totals are written, so the log is not called damaged."""
+    locustfile = Path(__file__).with_name("report_locustfile.py")
+    out = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4",
+         "-r", "2", "-t", "4s", "--reset-stats", "--host", target.url,
+         "--loadkit-out", str(out), "--stop-timeout", "5"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = out.iterdir()
+    result = cli("report", str(run_dir), "--check", "count > 0")
+    assert result.returncode == 0, result.stdout
+    assert "run directory intact" not in result.stdout and "more than the" not in result.stdout
+
+
+def test_killed_run_with_its_latency_log_cut_inside_the_header_fails(failing_run, cli) -> None:
+    """A killed run has no totals to compare with: the cut header itself is the damage
+    (the writer writes the whole header at once); a complete header alone is a run killed
+    before its first interval, and only a note."""
+    _edit_meta(failing_run, checks=["failures == 0"], exit_status=None, stopped_at=None)
+    meta = json.loads((failing_run / "run.json").read_text())
+    del meta["totals"]
+    (failing_run / "run.json").write_text(json.dumps(meta))
+    header = (failing_run / "latency.hlog").read_text().split("Tag=", 1)[0]
+    assert header.rstrip().endswith('"Interval_Compressed_Histogram"'), header
+    (failing_run / "latency.hlog").write_text(header[:50])
+    cut = cli("report", str(failing_run))
+    assert cut.returncode == 1, cut.stdout + cut.stderr
+    assert "FAIL  run directory intact" in cut.stdout
+    assert "latency.hlog is cut inside its header" in cut.stdout
+    (failing_run / "latency.hlog").write_text(header)
+    empty = cli("report", str(failing_run))
+    assert empty.returncode == 0, empty.stdout + empty.stderr
+    assert "note: latency.hlog holds no requests" in empty.stdout
+
+
+def test_histogram_claiming_five_digits_is_damage_not_a_huge_allocation(failing_run, cli) -> None:
+    """Regression: a first line with 5 significant digits over 1 µs … 2^62 sized every
+    report array by its ~6 M buckets (613 MB peak). loadkit writes 3 digits: more is refused."""
+    import numpy as np
+
+    from loadkit.rundir.hdr_codec import Layout, encode_counts, unwrap
+
+    wide = Layout(1, 1 << 62, 5)
+    encoded = encode_counts(wide, np.array([10]), np.array([1]))
+    with pytest.raises(ValueError, match="out of range"):
+        unwrap(encoded)
+    hlog = failing_run / "latency.hlog"
+    lines = hlog.read_text().splitlines()
+    first = next(k for k, line in enumerate(lines) if line.startswith("Tag="))
+    fields = lines[first].split(",")
+    lines.insert(first, ",".join([*fields[:4], encoded]))
+    hlog.write_text("\n".join(lines) + "\n")
+    result = cli("report", str(failing_run))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "skipped 1 torn or malformed line(s)" in result.stdout

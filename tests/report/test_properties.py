@@ -75,10 +75,11 @@ def intact(tmp_path_factory) -> Path:
             error_rate=0.02,
             faults=[SyntheticFault("slow", 8, 3, recover_s=1)],
             stages=[(0, 5, "warmup"), (4, 10, "steady")],
-            checks=["failures == 0"],
+            checks=["failures == 0", PROBE_CHECK, AUDIT_CHECK],
         ),
         tmp_path_factory.mktemp("intact") / "run",
     )
+    _service_files(run_dir)
     rows = load_run_dir(run_dir).latency.rows
     meta = json.loads((run_dir / "run.json").read_text())
     failed = int(rows.loc[rows["outcome"] == "fail", "count"].sum())
@@ -94,7 +95,30 @@ def intact(tmp_path_factory) -> Path:
     (run_dir / "events.jsonl").write_text(json.dumps(start) + "\n" + events)
     code, out, err = _report(run_dir)
     assert code == 1 and "FAIL  failures == 0" in out, out + err
+    assert f"PASS  {PROBE_CHECK}" in out and f"PASS  {AUDIT_CHECK}" in out, out
     return run_dir
+
+
+PROBE_CHECK = "max(probe(queue.depth)) < 50"
+AUDIT_CHECK = "lost(jobs) == 0"
+
+
+def _service_files(run_dir: Path) -> None:
+    """probes.jsonl, audit.json and failures.json as a run with probes and an audit has them."""
+    start = json.loads((run_dir / "run.json").read_text())["started_at"]
+    samples = [
+        {"t": start + 1 + k, "probe": "queue", "ok": True, "values": {"depth": k % 7}}
+        for k in range(15)
+    ]
+    (run_dir / "probes.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    counts = {"accepted": 40, "reached": 40, "lost": 0, "late": 0, "unknown": 0,
+              "applied_twice": 0}  # fmt: skip
+    audit = {"status": "done", "reason": None, "kinds": {"jobs": counts}}
+    (run_dir / "audit.json").write_text(json.dumps(audit, indent=2))
+    failure = {"type": "POST", "name": "/execute", "message": "HTTP 503", "count": 24}
+    failures = {"schema": 1, "total": 24, "distinct": 1, "omitted": 0, "omitted_count": 0,
+                "failures": [failure]}  # fmt: skip
+    (run_dir / "failures.json").write_text(json.dumps(failures, indent=2))
 
 
 # -- damage -------------------------------------------------------------------------------
@@ -105,7 +129,9 @@ def damaged_text(draw: st.DrawFn, text: str) -> bytes:
     """``text`` with one damage: cut, garbled bytes, a line removed, added or changed."""
     data = text.encode()
     lines = text.splitlines(keepends=True)
-    kind = draw(st.sampled_from(["cut", "garble", "drop_line", "add_line", "edit_line"]))
+    kind = draw(st.sampled_from(["cut", "garble", "drop_line", "add_line", "edit_line", "deep"]))
+    if kind == "deep":  # nested past Python's recursion limit
+        return draw(st.sampled_from([b"[", b'{"a":'])) * 100_000
     if kind == "cut":
         return data[: draw(st.integers(0, max(len(data) - 1, 0)))]
     if kind == "garble":
@@ -225,6 +251,21 @@ def test_damaged_run_json_never_passes(intact, tmp_path_factory, data) -> None:
 def test_damaged_resources_never_pass(intact, tmp_path_factory, data) -> None:
     text = (intact / "resources.csv").read_text()
     _check_damaged(intact, tmp_path_factory, "resources.csv", data.draw(damaged_text(text)))
+
+
+@DAMAGE
+@SETTINGS
+@pytest.mark.parametrize("name", ["probes.jsonl", "audit.json", "failures.json"])
+@given(data=st.data())
+def test_damaged_probes_audit_and_failures_never_pass(
+    intact, tmp_path_factory, name: str, data
+) -> None:
+    text = (intact / name).read_text()
+    if name.endswith(".json") and data.draw(st.booleans()):
+        content = data.draw(damaged_json(json.loads(text)))
+    else:
+        content = data.draw(damaged_text(text))
+    _check_damaged(intact, tmp_path_factory, name, content)
 
 
 # -- check expressions, baselines, scenarios -------------------------------------------------

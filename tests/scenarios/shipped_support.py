@@ -1,7 +1,7 @@
 """Shortened variants and twins of the shipped scenarios, derived from their files.
 
 :func:`derive` reads ``scenarios/NAME.yaml`` and changes only *when* things
-happen (stages, fault start and length) and, for a twin, adds one
+happen (stages, fault start and length, the audit's deadline) and, for a twin, adds one
 ``break_*`` target option; faults, probes and checks stay as the file has
 them. :func:`run_scenario` runs it with ``loadkit run`` and returns the
 exit code, the output and each check's verdict from ``summary.json``.
@@ -32,6 +32,7 @@ class Short:
     stages: list[dict[str, Any]]
     faults: Mapping[str, tuple[float, float | None]]
     options: Mapping[str, Any] | None = None  # Locust options to change (e.g. a rate)
+    audit: Mapping[str, Any] | None = None  # audit: keys to change (e.g. a shorter deadline)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def derive(
                 fault["json"]["for_s"] = length
     if short.options:
         data.setdefault("options", {}).update(short.options)
+    if short.audit:
+        data.setdefault("audit", {}).update(short.audit)
     if broken is not None:
         assert broken.startswith("break_")
         data.setdefault("target_options", {})[broken] = True

@@ -202,6 +202,9 @@ def test_cleanup_deletes_only_responses_older_than_ttl(target):
     ttl = time.time() - (old_status["completed_at"] + new_status["completed_at"]) / 2
     answer = httpx.post(f"{target.url}/cleanup/run", json={"ttl_s": ttl})
     assert answer.status_code == 200 and answer.json()["deleted"] == 1
+    # the horizon it used, on the gateway's clock: between the two completions
+    horizon = answer.json()["completed_before"]
+    assert old_status["completed_at"] < horizon <= new_status["completed_at"]
     old = httpx.get(f"{target.url}/responses/{old_status['request_id']}")
     assert old.status_code == 404 and "cleanup" in old.json()["error"]
     new = httpx.get(f"{target.url}/responses/{new_status['request_id']}")
@@ -210,6 +213,19 @@ def test_cleanup_deletes_only_responses_older_than_ttl(target):
     assert httpx.get(f"{target.url}/status/{old_status['request_id']}").status_code == 200
     # Without a body the configured TTL (an hour) applies: nothing that recent goes.
     assert httpx.post(f"{target.url}/cleanup/run").json()["deleted"] == 0
+
+
+def test_cleanup_of_one_workspace_leaves_the_others(target):
+    mine, _ = run_job(target.url, "clean-mine", "echo mine")
+    theirs, _ = run_job(target.url, "clean-theirs", "echo theirs")
+    answer = httpx.post(f"{target.url}/cleanup/run", json={"ttl_s": 0, "workspace": "clean-mine"})
+    assert answer.status_code == 200 and answer.json()["deleted"] == 1
+    assert httpx.get(f"{target.url}/responses/{mine['request_id']}").status_code == 404
+    kept = httpx.get(f"{target.url}/responses/{theirs['request_id']}")
+    assert kept.status_code == 200 and kept.json()["output"] == "theirs"
+    for bad in ("", ".hidden", "a/b", 7):
+        refused = httpx.post(f"{target.url}/cleanup/run", json={"workspace": bad})
+        assert refused.status_code == 400 and refused.json()["field"] == "workspace", bad
 
 
 def test_a_result_is_applied_once_even_if_delivered_twice(target):

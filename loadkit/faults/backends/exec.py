@@ -23,12 +23,10 @@ recover`` run it after a hard kill; a fault without ``revert`` is instant.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 from typing import Any
 
+from loadkit._proc import PIPE, Child
 from loadkit.errors import FaultError
 from loadkit.faults.backends.base import BackendContext
 from loadkit.faults.model import FaultSpec
@@ -44,9 +42,8 @@ def _argv(command: list[str] | str, shell: bool) -> list[str]:
     return list(command)
 
 
-def _tail(output: bytes) -> str:
-    text = output.decode("utf-8", errors="replace").strip()
-    last = text.splitlines()[-1] if text else ""
+def _tail(lines: list[str]) -> str:
+    last = next((line.rstrip() for line in reversed(lines) if line.strip()), "")
     return last[-OUTPUT_TAIL:]
 
 
@@ -61,30 +58,18 @@ def run_command(
 ) -> None:
     """Run ``command`` to its end; FaultError when it fails, cannot start or times out."""
     argv = _argv(command, shell)
+    child = Child(argv, name=what, stdout=PIPE, cwd=cwd, env={**os.environ, **(env or {})})
     try:
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        child.start()
     except OSError as exc:
         raise FaultError(f"{what} {argv[0]!r} could not start: {exc.strerror or exc}") from None
-    try:
-        output, _ = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise FaultError(f"{what} {argv[0]!r} did not finish within {timeout_s:g}s") from None
-    if process.returncode != 0:
-        tail = _tail(output)
-        raise FaultError(
-            f"{what} {argv[0]!r} exited {process.returncode}" + (f": {tail}" if tail else "")
-        )
+    code = child.finish(timeout_s)
+    if code is None:
+        child.kill()  # the whole process group
+        raise FaultError(f"{what} {argv[0]!r} did not finish within {timeout_s:g}s")
+    if code != 0:
+        tail = _tail(child.lines)
+        raise FaultError(f"{what} {argv[0]!r} exited {code}" + (f": {tail}" if tail else ""))
 
 
 class ExecBackend:

@@ -28,7 +28,6 @@ the process answered again, so the window is the real outage.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -40,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from loadkit._proc import Child, alive, reap_quietly
+from loadkit._proc import Child, alive, reap_quietly, stop_pids
 from loadkit.errors import FaultError
 from loadkit.faults.backends.base import BackendContext, Effect, FaultBackend
 from loadkit.faults.model import FaultSpec
@@ -203,16 +202,8 @@ def _wait_gone(target: ProcessTarget, timeout: float = STOP_WAIT_S) -> bool:
 
 
 def _stop(target: ProcessTarget) -> None:
-    _signal(target, signal.SIGTERM)
-    _signal_quietly(target.pid, signal.SIGCONT)  # a paused process must wake to exit
-    if not _wait_gone(target):
-        _signal_quietly(target.pid, signal.SIGKILL)
-        _wait_gone(target)
-
-
-def _signal_quietly(pid: int, signum: int) -> None:
-    with contextlib.suppress(OSError):
-        os.kill(pid, signum)
+    _signal(target, signal.SIGCONT)  # FaultError when it is not running or not ours to signal
+    stop_pids([target.pid], STOP_WAIT_S)
 
 
 def _wait_answering(target: ProcessTarget, child: Child) -> float:

@@ -7,9 +7,9 @@ request) and set it as ``job_api`` / ``session_api`` on your user class.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from loadkit.units import epoch_seconds
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed
 from loadkit.users.http import HttpClient
 from loadkit.users.profile.api import JOB_TERMINAL, JobState, SessionStart
@@ -138,21 +138,8 @@ class YamlSessions(YamlAdapter):
         self.send(client, self.calls["close"][0], {"id": session_id})
 
 
-def _seconds(value: Any) -> float | None:
-    """A timestamp as epoch seconds: a number of seconds, or ISO 8601 text."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return None
-
-
 def _elapsed_ms(created: Any, completed: Any) -> float | None:
-    start, end = _seconds(created), _seconds(completed)
+    start, end = epoch_seconds(created), epoch_seconds(completed)
     return None if start is None or end is None else max(0.0, (end - start) * 1000.0)
 
 

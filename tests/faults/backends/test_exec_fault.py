@@ -96,7 +96,7 @@ def test_faults_recover_runs_the_revert_after_a_kill_9(tmp_path, fault_index, ta
     target = target_factory()
     log = tmp_path / "exec.log"
     plan = scenario(tmp_path, log, 120)
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = dict(os.environ, PYTHONPATH=str(root), LOADKIT_FAULTS_INDEX=str(fault_index))
     out = tmp_path / "reports"
     proc = subprocess.Popen(
