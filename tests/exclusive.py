@@ -1,4 +1,4 @@
-"""Run the suite on two pytest-xdist workers, timing-sensitive tests alone.
+"""Run the suite on three pytest-xdist workers, timing-sensitive tests alone.
 
 Most tests wait on real runs of a few seconds and can share the machine.
 A test marked ``exclusive`` (it asserts a window or a duration within a
