@@ -190,9 +190,7 @@ checks:
 
 
 @pytest.mark.parametrize("workers", [0, 1], ids=["local", "master+worker"])
-def test_ctrl_c_of_loadkit_run_waits_for_the_graceful_stop(
-    tmp_path, stall_server, workers
-) -> None:
+def test_ctrl_c_of_loadkit_run_waits_for_the_graceful_stop(tmp_path, stall_server, workers) -> None:
     """A Ctrl-C of ``loadkit run`` lost the iterations in flight: Locust quit its runner
     twice (the second stop does not wait for users already stopping), a master exited
     0.5 s after telling its workers to quit, and ``loadkit run`` killed Locust 30 s after
