@@ -8,13 +8,19 @@ holds it exclusively. A second file is a turnstile, so that a waiting
 exclusive test is not starved by a stream of shared ones.
 
 Without xdist (``pytest -p no:xdist`` or ``-n 0``) nothing is locked.
+
+With ``LOADKIT_LOCK_LOG=FILE`` each test appends one JSON line to ``FILE``: its
+node id, worker, whether it is exclusive, and when it asked for the lock, got it
+and let it go (``time.time()``); ``python .ci/lock_times.py FILE`` sums them up.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,11 +37,12 @@ def _lock_paths() -> tuple[Path, Path] | None:
 
 
 @contextmanager
-def _held(exclusive: bool) -> Iterator[None]:
+def _held(exclusive: bool, nodeid: str) -> Iterator[None]:
     paths = _lock_paths()
     if paths is None:
         yield
         return
+    asked = time.time()
     lock_path, turnstile_path = paths
     with open(lock_path, "a") as lock, open(turnstile_path, "a") as turnstile:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
@@ -45,15 +52,28 @@ def _held(exclusive: bool) -> Iterator[None]:
         else:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
             fcntl.flock(lock, fcntl.LOCK_SH)
+        got = time.time()
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            _log(nodeid, exclusive, asked, got, time.time())
+
+
+def _log(nodeid: str, exclusive: bool, asked: float, got: float, released: float) -> None:
+    path = os.environ.get("LOADKIT_LOCK_LOG")
+    if not path:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    line = {"test": nodeid, "worker": worker, "exclusive": exclusive}
+    line |= {"asked": asked, "got": got, "released": released}
+    with open(path, "a") as log:  # one short line per write: appends do not interleave
+        log.write(json.dumps(line) + "\n")
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
     # the whole protocol (set-up, call, tear-down), so a test's own target or
     # proxy starts and stops inside its turn
-    with _held(item.get_closest_marker("exclusive") is not None):
+    with _held(item.get_closest_marker("exclusive") is not None, item.nodeid):
         return (yield)
