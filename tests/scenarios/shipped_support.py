@@ -4,7 +4,8 @@
 happen (stages, fault start and length, the audit's deadline) and, for a twin, adds one
 ``break_*`` target option; faults, probes and checks stay as the file has
 them. :func:`run_scenario` runs it with ``loadkit run`` and returns the
-exit code, the output and each check's verdict from ``summary.json``.
+exit code, the output and each check's verdict from ``summary.json``;
+:func:`run_scenarios` runs several side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,24 +91,39 @@ def derive(
 
 def run_scenario(path: Path, out: Path, *extra: str, timeout: float = 600) -> Outcome:
     """Run ``loadkit run`` on ``path`` to its end (run directories under ``out/reports``)."""
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
-    argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
+    return run_scenarios([(path, out)], *extra, timeout=timeout)[0]
+
+
+def run_scenarios(
+    runs: Sequence[tuple[Path, Path]], *extra: str, timeout: float = 600
+) -> list[Outcome]:
+    """Run ``loadkit run`` on each ``(path, out)`` side by side; their outcomes, in order."""
+    started = []
+    for path, out in runs:
+        out.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
+        argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
+        with open(out / "output.txt", "w") as output:
+            proc = subprocess.Popen(
+                [*argv, *extra], stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+            )
+        started.append((proc, out))
+    deadline = time.monotonic() + timeout
     try:
-        proc = subprocess.run(
-            [*argv, *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        output = exc.output.decode() if isinstance(exc.output, bytes) else exc.output or ""
-        problem = f"loadkit run took more than {timeout:g}s:\n{output[-3000:]}"
+        codes = [proc.wait(max(deadline - time.monotonic(), 0)) for proc, _ in started]
+    except subprocess.TimeoutExpired:
+        output = "\n".join((out / "output.txt").read_text()[-3000:] for _, out in started)
+        problem = f"loadkit run took more than {timeout:g}s:\n{output}"
         raise AssertionError(problem) from None
-    return _outcome(proc.returncode, proc.stdout, out)
+    finally:
+        for proc, _ in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return [
+        _outcome(code, (out / "output.txt").read_text(), out)
+        for code, (_, out) in zip(codes, started, strict=True)
+    ]
 
 
 def junit_failures(run_dir: Path) -> set[str]:
