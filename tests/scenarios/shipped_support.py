@@ -103,9 +103,9 @@ def run_scenarios(
         out.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "LOADKIT_FAULTS_INDEX": str(out / "faults-index")}
         argv = [sys.executable, "-m", "loadkit", "run", str(path), "--out", str(out / "reports")]
-        with open(out / "output.txt", "w") as output:
+        with open(out / "output.txt", "w") as log:
             proc = subprocess.Popen(
-                [*argv, *extra], stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+                [*argv, *extra], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env
             )
         started.append((proc, out))
     deadline = time.monotonic() + timeout
