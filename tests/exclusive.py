@@ -9,6 +9,13 @@ exclusive test is not starved by a stream of shared ones.
 
 Without xdist (``pytest -p no:xdist`` or ``-n 0``) nothing is locked.
 
+Files run in this order (xdist hands out whole files, ``--no-loadscope-reorder``):
+files with exclusive tests first, so that they follow one another while nothing
+else waits (each switch from shared tests to an exclusive one idles the other
+workers until their current tests end), then the others, those with the most
+``slow`` tests, then the most tests, first (long files last would leave a tail
+on one worker). The order of the tests inside a file is kept.
+
 With ``LOADKIT_LOCK_LOG=FILE`` each test appends one JSON line to ``FILE``: its
 node id, worker, whether it is exclusive, and when it asked for the lock, got it
 and let it go (``time.time()``); ``python .ci/lock_times.py FILE`` sums them up.
@@ -69,6 +76,20 @@ def _log(nodeid: str, exclusive: bool, asked: float, got: float, released: float
     line |= {"asked": asked, "got": got, "released": released}
     with open(path, "a") as log:  # one short line per write: appends do not interleave
         log.write(json.dumps(line) + "\n")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def key(group: list[pytest.Item]) -> tuple[bool, int, int]:
+        def has(name: str) -> int:
+            return sum(item.get_closest_marker(name) is not None for item in group)
+
+        return (not has("exclusive"), -has("slow"), -len(group))
+
+    items[:] = [item for group in sorted(files.values(), key=key) for item in group]
 
 
 @pytest.hookimpl(wrapper=True)
