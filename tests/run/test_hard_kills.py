@@ -19,6 +19,7 @@ import importlib.util
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,8 @@ def world(tmp_path_factory):
         yield the_world
 
 
-TRIES = [
+Key = tuple[str, str, int]  # kind, victim, attempt
+TRIES: list[Key] = [
     (kind, hard_kills.VICTIMS[(i + k) % 3], i)
     for k, kind in enumerate(hard_kills.KINDS)
     for i in range(5)
@@ -52,11 +54,11 @@ TRIES = [
 
 
 @pytest.fixture(scope="module")
-def trials(world, tmp_path_factory):
+def trials(world: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[Key, tuple[Any, Path]]:
     """Every trial of TRIES by its parameters: (result, its folder)."""
     tmp = tmp_path_factory.mktemp("hard-kill-trials")
 
-    def of_kind(kind: str) -> dict:
+    def of_kind(kind: str) -> dict[Key, tuple[Any, Path]]:
         done = {}
         for key in [key for key in TRIES if key[0] == kind]:
             folder = tmp / "-".join(map(str, key))
@@ -68,7 +70,9 @@ def trials(world, tmp_path_factory):
 
 
 @pytest.mark.parametrize(("kind", "victim", "attempt"), TRIES)
-def test_nothing_is_left_5s_after_a_hard_kill(trials, kind, victim, attempt):
+def test_nothing_is_left_5s_after_a_hard_kill(
+    trials: dict[Key, tuple[Any, Path]], kind: str, victim: str, attempt: int
+) -> None:
     result, folder = trials[(kind, victim, attempt)]
     explain = f"{result}\n" + (folder / "run.log").read_text(errors="replace")[-3000:]
     assert result.faults_left == 0, explain
