@@ -31,7 +31,13 @@ from loadkit.errors import ConfigError
 from loadkit.metrics import live_plugin as _live
 from loadkit.metrics import settings as _settings
 from loadkit.metrics.failures import write_failures
-from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
+from loadkit.metrics.intervals import (
+    CuttingHandOver,
+    IntervalCounter,
+    from_wire,
+    interval_index,
+    to_wire,
+)
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
 from loadkit.metrics.settings import MetricsSettings, read_target_info
@@ -167,6 +173,7 @@ class _RunPipeline:
         self.context = context
         environment = self.environment = context.environment
         self.counter = counter
+        self.hand_over = CuttingHandOver(counter)
         self.settings = settings
         self.recorder = RunRecorder()
         self.is_master = isinstance(environment.runner, MasterRunner)
@@ -208,6 +215,9 @@ class _RunPipeline:
             return
         self.counter.swap()
         self.counter.enabled = not self.is_master
+        if not self.is_master:  # workers count on their own clock: their intervals stay whole
+            self.hand_over = CuttingHandOver(self.counter)
+            self.recorder.set_on_cut(lambda t: self.hand_over.cut(run.merger, t))
         self.watcher = TimelineWatcher(environment, self.recorder.event)
         self.watcher.poll()
         self._ticker = _IntervalTicker(run.interval_s, self._tick)
@@ -279,7 +289,7 @@ class _RunPipeline:
         if run is None:
             return
         if not self.is_master:
-            run.merger.add(index, self.counter.swap())
+            self.hand_over.tick(run.merger, index)
         run.merger.write_due(time.time())
         self.watcher.poll()
 
@@ -307,7 +317,8 @@ class _RunPipeline:
             self._ticker.stop()
             self._ticker = None
         if not self.is_master:
-            run.merger.add(interval_index(time.time(), run.interval_s), self.counter.swap())
+            self.hand_over.tick(run.merger, interval_index(time.time(), run.interval_s))
+            self.recorder.set_on_cut(None)
             self.counter.enabled = False
         self.watcher.poll()
         self.recorder.stop()

@@ -1,0 +1,80 @@
+"""A fault window holds exactly what was recorded inside it (a real local Locust run).
+
+Intervals are 1 s long and fixed to the epoch; a fault starts and ends anywhere in
+one. The local runner cuts the interval at each fault event, so no line of
+``latency.hlog`` straddles a window's edge. Before, a window took whole intervals by
+their middle: up to half an interval of what came before the injection or after the
+revert (an unaffected service's fast requests) counted as "during" the fault, and as
+much of the window was missed. Task-sync's 3 s latency window read p50 1.9 ms so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from metrics_support import LOCUST, LOCUSTFILES, run_dirs
+
+from loadkit.report.analysis import analyse
+from loadkit.rundir.hlog import decode_tag, read_log
+from loadkit.rundir.reader import load_run_dir
+
+pytestmark = pytest.mark.slow
+
+CLOCK = "CLOCK now"
+# A 2.5 s window: whatever its start's place in a 1 s interval, taking whole intervals
+# by their middle moves one of its edges by 10 ms or more (both, unless within 10 ms of
+# a half second). The clock ticks every 10 ms; its values are exact to 0.1 % (HDR).
+FAULT_FOR_S = 2.5
+EDGE_MS = 40.0
+
+
+def _run(tmp_path: Path, url: str) -> tuple[Path, float]:
+    flag = tmp_path / "flag"
+    plan = tmp_path / "faults.yaml"
+    plan.write_text(yaml.safe_dump({"faults": [{
+        "name": "flag", "at": "1.3s", "for": f"{FAULT_FOR_S}s", "kind": "exec",
+        "command": ["touch", str(flag)], "revert": ["rm", "-f", str(flag)],
+    }]}))  # fmt: skip
+    origin = time.time()
+    out = tmp_path / "reports"
+    command = [
+        LOCUST, "-f", str(LOCUSTFILES / "clock.py"), "--headless", "-u", "1", "-r", "1",
+        "-t", "5s", "--host", url, "--loadkit-out", str(out),
+        "--loadkit-faults", str(plan), "--loadkit-faults-index", str(tmp_path / "index"),
+    ]  # fmt: skip
+    env = {**os.environ, "LK_CLOCK_ORIGIN": repr(origin), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    [run_dir] = run_dirs(out)
+    return run_dir, origin
+
+
+def test_a_fault_window_holds_exactly_the_events_recorded_inside_it(tmp_path, server) -> None:
+    run_dir, origin = _run(tmp_path, server[0])
+    run = load_run_dir(run_dir)
+    analysis = analyse(run)
+    [window] = [phase for phase in analysis.phases if phase.name == "fault:flag"]
+    assert window.duration_s == pytest.approx(FAULT_FOR_S, abs=0.2)
+
+    # no line of the log straddles an edge of the window (the log has times in ms)
+    lines = [h for h in read_log(run_dir / "latency.hlog") if decode_tag(h.tag)[1] == CLOCK]
+    assert len(lines) >= 5
+    for line in lines:
+        for edge in (window.start_s, window.end_s):
+            assert not line.start_s + 2e-3 < edge < line.end_s - 2e-3, (line, window)
+
+    # the window's first and last events are at its edges: nothing from outside, nothing lost
+    start_ms = (run.start_time + window.start_s - origin) * 1000
+    end_ms = (run.start_time + window.end_s - origin) * 1000
+    first = analysis.stat("fault:flag", CLOCK, "min")
+    last = analysis.stat("fault:flag", CLOCK, "max")
+    assert start_ms * 0.998 <= first <= start_ms + EDGE_MS, (first, start_ms)
+    assert end_ms - EDGE_MS <= last <= end_ms * 1.002, (last, end_ms)
