@@ -33,6 +33,7 @@ __all__ = [
     "IntervalCounter",
     "IntervalListener",
     "IntervalMerger",
+    "PartSink",
     "from_wire",
     "interval_index",
     "to_wire",
@@ -42,6 +43,8 @@ __all__ = [
 Counts = dict[tuple[str, str, bool], dict[int, int]]
 # (interval index, start, end as Unix times, counts): an interval just written to the hlog
 IntervalListener = Callable[[int, float, float, Counts], None]
+# (interval index, counts, start of the part or None): where a hand-over puts counts
+PartSink = Callable[[int, Counts, "float | None"], None]
 
 
 _SUB_BUCKET_COUNT = 2048
@@ -98,36 +101,38 @@ class IntervalCounter:
 
 
 class CuttingHandOver:
-    """The local runner's counter → merger hand-over, cutting intervals at fault events.
+    """A counter's hand-over to the merger (or to the master), cut at fault events.
 
     :meth:`tick` hands the counts over at each interval's end, :meth:`cut` at a fault
     event: what was recorded before it ends there, what comes after starts a new part of
-    the interval. A tick that comes late (the cut is already in the next interval) hands
-    its counts to the part after the cut, where they were recorded.
+    the interval (see :meth:`IntervalMerger.add`). A tick that comes late (the cut is
+    already in the next interval) hands its counts to the part after the cut, where they
+    were recorded.
     """
 
-    def __init__(self, counter: IntervalCounter) -> None:
+    def __init__(self, counter: IntervalCounter, interval_s: float) -> None:
         self.counter = counter
+        self.interval_s = interval_s
         self._part: tuple[int, float] | None = None  # (interval, time of the last cut)
 
-    def tick(self, merger: IntervalMerger, ending: int) -> None:
+    def tick(self, sink: PartSink, ending: int) -> None:
         """Interval ``ending`` ended: hand its counts (or its last part's) over."""
         part = self._part
         if part is not None and part[0] >= ending:
-            merger.add(part[0], self.counter.swap(), part[1])
+            sink(part[0], self.counter.swap(), part[1])
             if part[0] == ending:
                 self._part = None
         else:
-            merger.add(ending, self.counter.swap())
+            sink(ending, self.counter.swap(), None)
             self._part = None
 
-    def cut(self, merger: IntervalMerger, t: float) -> None:
-        """A fault event stamped ``t`` (now): end the current part at ``t``."""
-        index = interval_index(t, merger.interval_s)
+    def cut(self, sink: PartSink, t: float) -> None:
+        """A fault event stamped ``t``: end the current part at ``t``."""
+        index = interval_index(t, self.interval_s)
         part = self._part
         since = part[1] if part is not None and part[0] == index else None
-        merger.add(index, self.counter.swap(), since)
-        merger.add(index, {}, t)  # the next part starts here, even if nothing comes in it
+        sink(index, self.counter.swap(), since)
+        sink(index, {}, t)  # the next part starts here, even if nothing comes in it
         self._part = (index, t)
 
 
@@ -172,8 +177,9 @@ class IntervalMerger:
     def add(self, index: int, counts: Counts, since: float | None = None) -> None:
         """Counts of interval ``index``; ``since`` (a Unix time inside it): counts recorded
         from that cut on, up to the next cut or the interval's end (even when empty)."""
-        if since is not None and since <= index * self.interval_s:
-            since = None  # a cut at the interval's start: the whole interval
+        start = index * self.interval_s
+        if since is not None and not start < since < start + self.interval_s:
+            since = None  # a cut at the interval's start (or not in it): the whole interval
         if not counts and since is None:
             return
         parts = self._pending.get(index)

@@ -1,4 +1,4 @@
-"""A fault window holds exactly what was recorded inside it (a real local Locust run).
+"""A fault window holds exactly what was recorded inside it (real Locust runs).
 
 Intervals are 1 s long and fixed to the epoch; a fault starts and ends anywhere in
 one. The local runner cuts the interval at each fault event, so no line of
@@ -6,6 +6,9 @@ one. The local runner cuts the interval at each fault event, so no line of
 their middle: up to half an interval of what came before the injection or after the
 revert (an unaffected service's fast requests) counted as "during" the fault, and as
 much of the window was missed. Task-sync's 3 s latency window read p50 1.9 ms so.
+
+With workers, the master tells them to cut: what a worker counts between the event and
+the message's arrival (ms on loopback) falls before the cut.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from metrics_support import LOCUST, LOCUSTFILES, run_dirs
+from metrics_support import LOCUST, LOCUSTFILES, free_port, run_dirs
 
 from loadkit.report.analysis import analyse
 from loadkit.rundir.hlog import decode_tag, read_log
@@ -33,7 +36,7 @@ FAULT_FOR_S = 2.5
 EDGE_MS = 40.0
 
 
-def _run(tmp_path: Path, url: str) -> tuple[Path, float]:
+def _run(tmp_path: Path, url: str, workers: int) -> tuple[Path, float]:
     flag = tmp_path / "flag"
     plan = tmp_path / "faults.yaml"
     plan.write_text(yaml.safe_dump({"faults": [{
@@ -43,10 +46,20 @@ def _run(tmp_path: Path, url: str) -> tuple[Path, float]:
     origin = time.time()
     out = tmp_path / "reports"
     command = [
-        LOCUST, "-f", str(LOCUSTFILES / "clock.py"), "--headless", "-u", "1", "-r", "1",
-        "-t", "5s", "--host", url, "--loadkit-out", str(out),
-        "--loadkit-faults", str(plan), "--loadkit-faults-index", str(tmp_path / "index"),
+        LOCUST, "-f", str(LOCUSTFILES / "clock.py"), "-t", "5s", "--host", url,
+        "--loadkit-out", str(out), "--loadkit-faults", str(plan),
+        "--loadkit-faults-index", str(tmp_path / "index"),
     ]  # fmt: skip
+    if workers:  # forked workers, one ClockUser each
+        port = str(free_port())
+        command += [
+            "--processes", str(workers), "-u", str(workers), "-r", str(workers),
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port,
+            "--autostart", "--autoquit", "5", "--web-host", "127.0.0.1",
+            "--web-port", str(free_port()),
+        ]  # fmt: skip
+    else:
+        command += ["--headless", "-u", "1", "-r", "1"]
     env = {**os.environ, "LK_CLOCK_ORIGIN": repr(origin), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -57,8 +70,11 @@ def _run(tmp_path: Path, url: str) -> tuple[Path, float]:
     return run_dir, origin
 
 
-def test_a_fault_window_holds_exactly_the_events_recorded_inside_it(tmp_path, server) -> None:
-    run_dir, origin = _run(tmp_path, server[0])
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "two-workers"])
+def test_a_fault_window_holds_exactly_the_events_recorded_inside_it(
+    tmp_path, server, workers
+) -> None:
+    run_dir, origin = _run(tmp_path, server[0], workers)
     run = load_run_dir(run_dir)
     analysis = analyse(run)
     [window] = [phase for phase in analysis.phases if phase.name == "fault:flag"]
@@ -76,5 +92,6 @@ def test_a_fault_window_holds_exactly_the_events_recorded_inside_it(tmp_path, se
     end_ms = (run.start_time + window.end_s - origin) * 1000
     first = analysis.stat("fault:flag", CLOCK, "min")
     last = analysis.stat("fault:flag", CLOCK, "max")
+    late = EDGE_MS if workers else 0.0  # a worker cuts when the master's message comes
     assert start_ms * 0.998 <= first <= start_ms + EDGE_MS, (first, start_ms)
-    assert end_ms - EDGE_MS <= last <= end_ms * 1.002, (last, end_ms)
+    assert end_ms - EDGE_MS <= last <= end_ms * 1.002 + late, (last, end_ms)
