@@ -13,11 +13,12 @@ everywhere:
 - A master's quit tells its workers to quit and exits 0.5 s later, whatever they
   were doing (the end of a headless plan, a Ctrl-C).
 
-:func:`install` makes a master's stop tell its workers to stop and wait until each
-has (a worker reports ``client_stopped`` after its users' graceful stop and its last
-statistics), and every quit stop the users first, with that stop. The wait is
-bounded by :data:`WORKERS_WAIT_S`, less than ``loadkit run``'s wait before it kills
-Locust.
+:func:`install` replaces a master's stop with Locust's own, whose wait for the
+workers is replaced: it tells its workers to stop and waits until each has (a worker
+reports ``client_stopped`` after its users' graceful stop and its last statistics). One
+stop path: ``test_stopping`` and ``test_stop`` fire once per stop. Every quit stops the
+users first, with that stop. The wait is bounded by :data:`WORKERS_WAIT_S`, less than
+``loadkit run``'s wait before it kills Locust.
 """
 
 from __future__ import annotations
@@ -50,37 +51,46 @@ def _stop_workers(runner: Any) -> None:
         gevent.sleep(0.2)
 
 
-def install(runner: Any) -> None:
-    """Wrap ``runner``'s stop (a master's) and quit so that they wait for the users."""
-    from gevent import getcurrent
-    from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING, MasterRunner
+def _master_stop(runner: Any, send_stop_to_client: bool = True) -> None:
+    """Locust 2.47's ``MasterRunner.stop``, with a wait for the workers that works.
 
-    stop_now, quit_now = runner.stop, runner.quit
-    master = isinstance(runner, MasterRunner)
+    One path, in Locust's order: ``test_stopping`` (once: the faults revert before the
+    wait), the state ``stopping`` (a worker that has stopped is not given users again),
+    no more shape ticks, the stop sent to the workers and the wait until each has stopped
+    (:func:`_stop_workers`), then ``test_stop`` (where the run directory is closed).
+    """
+    from gevent import getcurrent
+    from locust.runners import STATE_INIT, STATE_STOPPED, STATE_STOPPING
+
+    if runner.state in (STATE_INIT, STATE_STOPPED, STATE_STOPPING):
+        return
+    environment = runner.environment
+    environment.events.test_stopping.fire(environment=environment)
+    runner.final_user_classes_count = {**runner.reported_user_classes_count}
+    runner.update_state(STATE_STOPPING)
+    shape = runner.shape_greenlet
+    if shape is not None and shape is not getcurrent():
+        shape.kill(block=True)
+        runner.shape_greenlet = runner.shape_last_tick = None
+    runner._users_dispatcher = None
+    if send_stop_to_client:
+        _stop_workers(runner)
+    environment.events.test_stop.fire(environment=environment)
+
+
+def install(runner: Any) -> None:
+    """Replace ``runner``'s stop (a master's) and wrap its quit so that they wait for the
+    users' graceful stop."""
+    from locust.runners import MasterRunner
+
+    quit_now, master = runner.quit, isinstance(runner, MasterRunner)
 
     def stop(send_stop_to_client: bool = True) -> None:
-        state = runner.state
-        if send_stop_to_client and state in (STATE_RUNNING, STATE_SPAWNING):
-            environment = runner.environment
-            environment.events.test_stopping.fire(environment=environment)  # faults revert now
-            shape = runner.shape_greenlet
-            if shape is not None and shape is not getcurrent():
-                shape.kill(block=True)  # no new users while the workers stop theirs
-                runner.shape_greenlet = runner.shape_last_tick = None
-            # stopping: a worker that has stopped is not given users again meanwhile
-            runner.update_state(STATE_STOPPING)
-            _stop_workers(runner)
-            # Locust's own stop, without telling the workers again; from the state it had
-            # (with no worker running users Locust marks itself stopped, and its stop would
-            # skip the rest: test_stop, where the run directory is closed)
-            runner.update_state(state)
-            stop_now(False)
-            return
-        stop_now(send_stop_to_client)
+        _master_stop(runner, send_stop_to_client)
 
     def quit() -> None:
-        runner.stop()  # a master: the wrapped stop, waiting for its workers
-        quit_now()
+        runner.stop()  # a master: the stop above, waiting for its workers
+        quit_now()  # Locust's quit: its own stop finds the test stopped already
 
     if master:
         runner.stop = stop
