@@ -26,9 +26,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["WORKERS_WAIT_S", "install"]
+from loadkit.plugin.context import context_of
+from loadkit.rundir.layout import EventType
+
+__all__ = ["STOPPING_POLL_S", "WORKERS_WAIT_S", "grace_s", "install"]
 
 WORKERS_WAIT_S = 50.0  # < run/locust.py STOP_GRACE_S (60 s): the wait ends before a kill
+STOPPING_POLL_S = 0.5  # how often a stop's users still running are counted
 
 
 def _stop_workers(runner: Any) -> None:
@@ -78,10 +82,102 @@ def _master_stop(runner: Any, send_stop_to_client: bool = True) -> None:
     environment.events.test_stop.fire(environment=environment)
 
 
+def grace_s(environment: Any) -> float | None:
+    """The longest graceful stop the run's users have, None when none is known.
+
+    Locust's ``--stop-timeout`` for every user; an open-model user's own
+    (``arrival.graceful_stop_s``, unless its ``arrival_plan()`` chooses the plan).
+    """
+    from loadkit.load.arrival import OpenModelUser
+
+    graces = [float(environment.stop_timeout or 0.0)]
+    for user_class in environment.user_classes or ():
+        if (
+            issubclass(user_class, OpenModelUser)
+            and user_class.arrival_plan is OpenModelUser.arrival_plan
+        ):
+            graces.append(user_class.arrival.graceful_stop_s)
+    return max(graces) or None
+
+
+class _StoppingEvents:
+    """``stopping`` events while a stop waits for the users' graceful stop.
+
+    One when the stop begins, then one whenever the count of users still running
+    changes, and the count at ``test_stop``. A master counts what each worker running
+    users last reported (Locust's own count leaves out users in their graceful stop).
+    """
+
+    def __init__(self, runner: Any, master: bool) -> None:
+        self.runner, self.master = runner, master
+        self.reported: dict[str, int] = {}  # a master: each worker's last ``user_count``
+        self._follower: Any = None
+        self._last: int | None = None
+
+    def install(self) -> None:
+        events = self.runner.environment.events
+        events.test_stopping.add_listener(self.on_test_stopping)
+        events.test_stop.add_listener(self.on_test_stop)
+        if self.master:
+            events.test_start.add_listener(lambda **_kwargs: self.reported.clear())
+            events.worker_report.add_listener(self.on_worker_report)
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+        count = data.get("user_count")
+        if isinstance(count, int):
+            self.reported[client_id] = count
+
+    def users(self) -> int:
+        """The users still running: also those in their graceful stop."""
+        if not self.master:
+            return len(self.runner.user_greenlets)
+        from locust.runners import STATE_INIT, STATE_MISSING
+
+        return sum(
+            max(self.reported.get(client.id, 0), client.user_count)
+            for client in self.runner.clients.all
+            if client.state not in (STATE_INIT, STATE_MISSING)
+        )
+
+    def _note(self, grace: float | None) -> None:
+        context = context_of(self.runner.environment)
+        recorder = context.recorder if context is not None else None
+        users = self.users()
+        if recorder is not None and users != self._last:
+            self._last = users
+            recorder.event(EventType.STOPPING, users=users, grace_s=grace)
+
+    def on_test_stopping(self, **_kwargs: Any) -> None:
+        import gevent
+
+        self._kill_follower()
+        self._last = None
+        grace = grace_s(self.runner.environment)
+        self._note(grace)
+
+        def follow() -> None:
+            while True:
+                gevent.sleep(STOPPING_POLL_S)
+                self._note(grace)
+
+        self._follower = gevent.spawn(follow)
+
+    def on_test_stop(self, **_kwargs: Any) -> None:
+        if self._kill_follower():
+            self._note(grace_s(self.runner.environment))
+
+    def _kill_follower(self) -> bool:
+        follower, self._follower = self._follower, None
+        if follower is None:
+            return False
+        follower.kill(block=False)
+        return True
+
+
 def install(runner: Any) -> None:
     """Replace ``runner``'s stop (a master's) and wrap its quit so that they wait for the
     users' graceful stop."""
-    from locust.runners import MasterRunner
+    from locust.runners import MasterRunner, WorkerRunner
 
     quit_now, master = runner.quit, isinstance(runner, MasterRunner)
 
@@ -95,3 +191,5 @@ def install(runner: Any) -> None:
     if master:
         runner.stop = stop
     runner.quit = quit
+    if not isinstance(runner, WorkerRunner):  # the master or local runner writes the run dir
+        _StoppingEvents(runner, master).install()
