@@ -97,6 +97,8 @@ def _run(tmp_path: Path, url: str, arrivals: Path, how: str) -> tuple[int, str]:
             if how == "web":
                 base = f"http://127.0.0.1:{port}"
                 _wait_for(lambda: _up(base), "the web UI", log)
+                # a swarm before the worker is there starts no user (the shape never retries)
+                _wait_for(lambda: "1 workers connected" in log.read_text(), "the worker", log)
                 assert httpx.post(base + "/swarm", data={}, timeout=30).json()["success"]
                 _wait_for(lambda: _arrivals(arrivals) >= 25, "25 requests", log)  # 5 held
                 assert httpx.post(base + "/stop", timeout=60).json()["success"]
