@@ -19,6 +19,10 @@ reports ``client_stopped`` after its users' graceful stop and its last statistic
 stop path: ``test_stopping`` and ``test_stop`` fire once per stop. Every quit stops the
 users first, with that stop. The wait is bounded by :data:`WORKERS_WAIT_S`, less than
 ``loadkit run``'s wait before it kills Locust.
+
+While a stop waits, the master or local runner writes ``stopping`` events (the users
+still running, the longest graceful stop known): ``loadkit run``'s status line shows
+them instead of the last interval's figures.
 """
 
 from __future__ import annotations
