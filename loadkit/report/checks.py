@@ -32,12 +32,12 @@ What a check means when the run has nothing to measure:
 from __future__ import annotations
 
 import math
-import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from loadkit.errors import CheckError
+from loadkit.report.servicechecks import COMPARATORS, parse_service_check
 
 __all__ = ["Check", "parse_check", "validate_names"]
 
@@ -53,14 +53,6 @@ LATENCY_METRICS = {
     "stddev": "stddev",
 }
 METRICS = [*LATENCY_METRICS, "error_rate", "rate", "count", "failures", "recovery"]
-COMPARATORS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 _TIME_UNITS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _RATE_UNITS = {"/s": 1.0, "/m": 1 / 60.0, "": 1.0}
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
@@ -212,8 +204,6 @@ def parse_check(expression: str) -> Check:
     there and comes back as a stand-in of metric ``service`` (evaluated by
     :func:`loadkit.report.probes.evaluate_service_check`, never here).
     """
-    from loadkit.report.servicechecks import parse_service_check
-
     service = parse_service_check(expression)
     if service is not None:
         return Check(service.expression, "service", None, service.comparator, math.nan,

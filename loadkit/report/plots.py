@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from loadkit.report.analysis import DISTRIBUTION_PERCENTILES, OVERALL, Analysis, is_count_only
 from loadkit.report.phases import FaultWindow
@@ -285,6 +285,7 @@ def _distribution_plot(analysis: Analysis, composite: bool = False) -> Figure:
     ax.set_xscale("log")
     ax.set_xticks(x[[0, 2, 4, 6, 8, 9]])
     ax.set_xticklabels(["p50", "p90", "p99", "p99.9", "p99.99", "max"])
+    ax.xaxis.set_minor_locator(NullLocator())  # named percentiles: decade minor ticks mean nothing
     ax.set_ylabel("latency (ms)")
     ax.set_xlabel("percentile (merged HDR histogram of the whole run)")
     ax.set_yscale("log")

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from loadkit.units import epoch_seconds
 from loadkit.users.http import HttpClient
 
 __all__ = [
@@ -56,6 +57,35 @@ class JobState:
     @property
     def terminal(self) -> bool:
         return self.state in JOB_TERMINAL
+
+    @classmethod
+    def from_stamps(
+        cls,
+        state: str,
+        raw: str,
+        error: object,
+        fields: Mapping[str, Any],
+        *,
+        created: Any,
+        started: Any,
+        completed: Any,
+    ) -> JobState:
+        """A state whose times come from the service's own stamps (epoch seconds or
+        ISO 8601; one that is missing or unreadable leaves its times out)."""
+        created, started, completed = (epoch_seconds(s) for s in (created, started, completed))
+        return cls(
+            state,
+            raw,
+            None if error is None else str(error),
+            fields,
+            _elapsed_ms(created, completed),
+            _elapsed_ms(created, started),
+            _elapsed_ms(started, completed),
+        )
+
+
+def _elapsed_ms(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else max(0.0, (end - start) * 1000.0)
 
 
 class JobAPI(Protocol):

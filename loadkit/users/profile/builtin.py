@@ -12,7 +12,6 @@ from typing import Any
 from loadkit.users.events import CheckFailed
 from loadkit.users.http import HttpClient, call_json
 from loadkit.users.profile.api import JobState, SessionStart
-from loadkit.users.profile.yamlapi import _elapsed_ms  # one timestamp rule for every profile
 
 __all__ = ["BuiltinJobs", "BuiltinSessions"]
 
@@ -51,17 +50,14 @@ class BuiltinJobs:
         raw = str(data.get("state"))
         error = data.get("error")
         state = _JOB_STATES.get(raw, raw)
-        created, started, completed = (
-            data.get(name) for name in ("created_at", "processing_at", "completed_at")
-        )
-        return JobState(
+        return JobState.from_stamps(
             state,
             raw,
-            None if error is None else str(error),
+            error,
             data,
-            _elapsed_ms(created, completed),
-            _elapsed_ms(created, started),
-            _elapsed_ms(started, completed),
+            created=data.get("created_at"),
+            started=data.get("processing_at"),
+            completed=data.get("completed_at"),
         )
 
     def output(self, client: HttpClient, job_id: str) -> str:

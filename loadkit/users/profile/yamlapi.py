@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loadkit.units import epoch_seconds
 from loadkit.users.events import PROCESS_TOKEN, CheckFailed
 from loadkit.users.http import HttpClient
 from loadkit.users.profile.api import JOB_TERMINAL, JobState, SessionStart
@@ -70,15 +69,14 @@ class YamlJobs(YamlAdapter):
                 for name in ("created", "started", "completed")
                 if name in call.fields
             }
-        created, started, completed = (stamps.get(n) for n in ("created", "started", "completed"))
-        return JobState(
+        return JobState.from_stamps(
             state,
             raw,
-            None if error is None else str(error),
+            error,
             data,
-            _elapsed_ms(created, completed),
-            _elapsed_ms(created, started),
-            _elapsed_ms(started, completed),
+            created=stamps.get("created"),
+            started=stamps.get("started"),
+            completed=stamps.get("completed"),
         )
 
     def output(self, client: HttpClient, job_id: str) -> str:
@@ -136,11 +134,6 @@ class YamlSessions(YamlAdapter):
 
     def close(self, client: HttpClient, session_id: str) -> None:
         self.send(client, self.calls["close"][0], {"id": session_id})
-
-
-def _elapsed_ms(created: Any, completed: Any) -> float | None:
-    start, end = epoch_seconds(created), epoch_seconds(completed)
-    return None if start is None or end is None else max(0.0, (end - start) * 1000.0)
 
 
 def _with_expect(call: Call, codes: tuple[int, ...]) -> Call:

@@ -56,9 +56,17 @@ def test_request_names_show_the_template_not_the_values() -> None:
 
 
 def test_server_timestamps_as_numbers_or_iso_text() -> None:
-    from loadkit.users.profile.yamlapi import _elapsed_ms
+    from loadkit.users.profile.api import JobState
 
-    assert _elapsed_ms(100.0, 100.25) == 250.0
-    assert _elapsed_ms("2026-11-30T10:00:00Z", "2026-11-30T10:00:01.5Z") == 1500.0
-    assert _elapsed_ms("2026-11-30T10:00:00+01:00", "2026-11-30T09:00:02+00:00") == 2000.0
-    assert _elapsed_ms(None, 1.0) is None and _elapsed_ms("soon", 1.0) is None
+    def times(created: object, started: object, completed: object) -> tuple[object, ...]:
+        job = JobState.from_stamps(
+            "completed", "done", None, {}, created=created, started=started, completed=completed
+        )
+        return job.server_ms, job.queue_ms, job.run_ms
+
+    assert times(100.0, 100.05, 100.25) == pytest.approx((250.0, 50.0, 200.0))
+    assert times("2026-11-30T10:00:00Z", None, "2026-11-30T10:00:01.5Z") == (1500.0, None, None)
+    assert times("2026-11-30T10:00:00+01:00", None, "2026-11-30T09:00:02+00:00")[0] == 2000.0
+    assert times(None, None, 1.0) == (None, None, None)
+    assert times("soon", 1.0, 2.0) == (None, None, 1000.0)
+    assert times(5.0, 4.0, 6.0)[1] == 0.0  # a clock step back is no negative wait
