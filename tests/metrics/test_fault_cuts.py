@@ -18,11 +18,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from metrics_support import LOCUST, LOCUSTFILES, free_port, run_dirs
 
-from loadkit.report.analysis import analyse
+from loadkit.report.analysis import analyse, series_slots
 from loadkit.rundir.hlog import decode_tag, read_log
 from loadkit.rundir.reader import load_run_dir
 
@@ -95,3 +96,16 @@ def test_a_fault_window_holds_exactly_the_events_recorded_inside_it(
     late = EDGE_MS if workers else 0.0  # a worker cuts when the master's message comes
     assert start_ms * 0.998 <= first <= start_ms + EDGE_MS, (first, start_ms)
     assert end_ms - EDGE_MS <= last <= end_ms * 1.002 + late, (last, end_ms)
+
+
+def test_a_cut_row_stays_in_the_chart_slot_of_its_interval() -> None:
+    """Rows of one wall-clock interval share one over-time slot, cut or not."""
+    start_time = 1_796_000_000.06  # the interval boundaries fall at 0.94 s, 1.94 s, ...
+    # the first partial interval, two intervals cut at 1.316 s and 3.814 s, the last one
+    t = np.array([0.0, 0.94, 1.316, 1.94, 2.94, 3.814, 3.94])
+    assert series_slots(t, 1.0, start_time).tolist() == [0, 0, 0, 1, 2, 2, 3]
+    uncut = np.array([0.0, 0.94, 1.94, 2.94, 3.94])  # as before cuts: floor(t)
+    assert series_slots(uncut, 1.0, start_time).tolist() == [0, 0, 1, 2, 3]
+    # 2 s intervals: boundaries at 1.5 s, 3.5 s; a cut at 2.2 s
+    two = series_slots(np.array([0.0, 1.5, 2.2, 3.5]), 2.0, 1_796_000_000.5)
+    assert two.tolist() == [0, 0, 0, 1]
