@@ -30,11 +30,15 @@ from loadkit.rundir.reader import load_run_dir
 pytestmark = pytest.mark.slow
 
 CLOCK = "CLOCK now"
-# A 2.5 s window: whatever its start's place in a 1 s interval, taking whole intervals
-# by their middle moves one of its edges by 10 ms or more (both, unless within 10 ms of
-# a half second). The clock ticks every 10 ms; its values are exact to 0.1 % (HDR).
+# A 2.5 s window: whatever its start's place in a 1 s interval, whole intervals by their
+# middle put a line across an edge (measured before the fix: 3 runs of 3), and take in
+# events from before the injection or after the revert, or leave out up to half a second
+# of the window. The clock ticks every 10 ms; its values are exact to 0.1 % (HDR).
 FAULT_FOR_S = 2.5
-EDGE_MS = 40.0
+# The clock's next tick after an edge (10 ms, more on a busy machine: the suite runs on
+# three workers), and a worker's cut message on its way. Nothing from outside the window
+# is allowed either way: those bounds are the HDR precision only (local).
+EDGE_MS = 250.0
 
 
 def _run(tmp_path: Path, url: str, workers: int) -> tuple[Path, float]:
