@@ -11,7 +11,10 @@ master and its workers agree on interval boundaries without talking about them.
 * :class:`IntervalMerger` (master / local runner) merges counts from every
   source and writes an interval to ``latency.hlog`` once it is ``lag`` intervals
   old; anything arriving later for a written interval is written as an extra line
-  for the same interval, so no request is ever dropped.
+  for the same interval, so no request is ever dropped. An interval may be *cut*
+  (:meth:`IntervalMerger.add` with ``since``): the local runner cuts the one in which
+  a fault is injected or reverted, so that no line of the log straddles a fault
+  window's edge and a window's figures hold only what was recorded inside it.
 
 Memory is bounded by endpoints × HDR buckets × pending intervals, never by run length.
 """
@@ -26,9 +29,11 @@ from loadkit.rundir.hlog import MAX_INDEX, HlogWriter, encode_tag
 
 __all__ = [
     "Counts",
+    "CuttingHandOver",
     "IntervalCounter",
     "IntervalListener",
     "IntervalMerger",
+    "PartSink",
     "from_wire",
     "interval_index",
     "to_wire",
@@ -38,6 +43,8 @@ __all__ = [
 Counts = dict[tuple[str, str, bool], dict[int, int]]
 # (interval index, start, end as Unix times, counts): an interval just written to the hlog
 IntervalListener = Callable[[int, float, float, Counts], None]
+# (interval index, counts, start of the part or None): where a hand-over puts counts
+PartSink = Callable[[int, Counts, "float | None"], None]
 
 
 _SUB_BUCKET_COUNT = 2048
@@ -93,6 +100,42 @@ class IntervalCounter:
         return finished
 
 
+class CuttingHandOver:
+    """A counter's hand-over to the merger (or to the master), cut at fault events.
+
+    :meth:`tick` hands the counts over at each interval's end, :meth:`cut` at a fault
+    event: what was recorded before it ends there, what comes after starts a new part of
+    the interval (see :meth:`IntervalMerger.add`). A tick that comes late (the cut is
+    already in the next interval) hands its counts to the part after the cut, where they
+    were recorded.
+    """
+
+    def __init__(self, counter: IntervalCounter, interval_s: float) -> None:
+        self.counter = counter
+        self.interval_s = interval_s
+        self._part: tuple[int, float] | None = None  # (interval, time of the last cut)
+
+    def tick(self, sink: PartSink, ending: int) -> None:
+        """Interval ``ending`` ended: hand its counts (or its last part's) over."""
+        part = self._part
+        if part is not None and part[0] >= ending:
+            sink(part[0], self.counter.swap(), part[1])
+            if part[0] == ending:
+                self._part = None
+        else:
+            sink(ending, self.counter.swap(), None)
+            self._part = None
+
+    def cut(self, sink: PartSink, t: float) -> None:
+        """A fault event stamped ``t``: end the current part at ``t``."""
+        index = interval_index(t, self.interval_s)
+        part = self._part
+        since = part[1] if part is not None and part[0] == index else None
+        sink(index, self.counter.swap(), since)
+        sink(index, {}, t)  # the next part starts here, even if nothing comes in it
+        self._part = (index, t)
+
+
 def to_wire(counts: Counts) -> list[list[Any]]:
     """Counts → ``[[request_type, name, ok, [indices], [counts]], ...]`` (msgpack-safe)."""
     return [
@@ -126,16 +169,25 @@ class IntervalMerger:
         self.interval_s = interval_s
         self.started_at = started_at
         self.stopped_at: float | None = None
-        self._pending: dict[int, Counts] = {}
+        # interval index -> {start of a part (None: the interval's start) -> counts}
+        self._pending: dict[int, dict[float | None, Counts]] = {}
         self.requests_written = 0
         self.on_written: IntervalListener | None = None  # the live view (metrics/live.py)
 
-    def add(self, index: int, counts: Counts) -> None:
-        if not counts:
+    def add(self, index: int, counts: Counts, since: float | None = None) -> None:
+        """Counts of interval ``index``; ``since`` (a Unix time inside it): counts recorded
+        from that cut on, up to the next cut or the interval's end (even when empty)."""
+        start = index * self.interval_s
+        if since is not None and not start < since < start + self.interval_s:
+            since = None  # a cut at the interval's start (or not in it): the whole interval
+        if not counts and since is None:
             return
-        pending = self._pending.get(index)
+        parts = self._pending.get(index)
+        if parts is None:
+            self._pending[index] = parts = {}
+        pending = parts.get(since)
         if pending is None:
-            self._pending[index] = pending = {}
+            parts[since] = pending = {}
         merge_into(pending, counts)
 
     def pending_intervals(self) -> int:
@@ -153,11 +205,20 @@ class IntervalMerger:
             self._write(index, self._pending.pop(index))
         self.writer.flush()
 
-    def _write(self, index: int, counts: Counts) -> None:
-        start = max(index * self.interval_s, self.started_at)
-        end = (index + 1) * self.interval_s
+    def _write(self, index: int, parts: dict[float | None, Counts]) -> None:
+        interval_start, interval_end = index * self.interval_s, (index + 1) * self.interval_s
+        starts = sorted(interval_start if since is None else since for since in parts)
+        ends = [*starts[1:], interval_end]
+        by_start = {interval_start if since is None else since: c for since, c in parts.items()}
+        for part_start, part_end in zip(starts, ends, strict=True):
+            if by_start[part_start]:
+                self._write_part(index, part_start, part_end, by_start[part_start])
+
+    def _write_part(self, index: int, start: float, end: float, counts: Counts) -> None:
+        start = max(start, self.started_at)
         if self.stopped_at is not None:
-            end = max(min(end, self.stopped_at), start)
+            end = min(end, self.stopped_at)
+        end = max(end, start)
         for (request_type, name, ok), buckets in sorted(counts.items()):
             self.requests_written += sum(buckets.values())
             tag = encode_tag("ok" if ok else "fail", f"{request_type} {name}")

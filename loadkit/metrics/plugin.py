@@ -9,6 +9,10 @@ and :func:`attach` from ``init``. Roles:
   a last partial interval on ``test_stop``; writes nothing.
 * **master**: merges what workers send and writes the run directory.
 
+The local runner cuts its current interval at each fault inject/revert; a master tells
+its workers to (``loadkit_cut``). No line of ``latency.hlog`` then straddles a fault
+window's edge, and the window's figures hold what was recorded inside it.
+
 A run starts on ``test_start`` and stops on ``test_stop`` (one run directory per
 test start, also from the web UI); the ``quit`` event completes ``run.json``
 with Locust's exit code and final totals.
@@ -31,10 +35,16 @@ from loadkit.errors import ConfigError
 from loadkit.metrics import live_plugin as _live
 from loadkit.metrics import settings as _settings
 from loadkit.metrics.failures import write_failures
-from loadkit.metrics.intervals import IntervalCounter, from_wire, interval_index, to_wire
+from loadkit.metrics.intervals import (
+    CuttingHandOver,
+    IntervalCounter,
+    from_wire,
+    interval_index,
+)
 from loadkit.metrics.recorder import RunInfo, RunRecorder
 from loadkit.metrics.resources import Collector, ProcessCollector, docker_collectors
 from loadkit.metrics.settings import MetricsSettings, read_target_info
+from loadkit.metrics.shipper import CUT_MESSAGE, LATENCY_MESSAGE, IntervalTicker, WorkerShipper
 from loadkit.metrics.timeline import TimelineWatcher
 from loadkit.plugin.badinput import exit_bad_input
 from loadkit.plugin.context import PluginContext, context_of
@@ -44,7 +54,6 @@ __all__ = ["LATENCY_MESSAGE", "add_arguments", "attach", "recorder_of"]
 
 log = logging.getLogger(__name__)
 
-LATENCY_MESSAGE = "loadkit_latency"
 # Wait this long after test_stop for the workers' last stats before completing run.json.
 WORKER_GRACE_S = 4.0
 
@@ -79,7 +88,7 @@ def attach(context: PluginContext) -> None:
     counter = IntervalCounter()
     environment.events.request.add_listener(counter.on_request)
     if context.is_worker:
-        _WorkerShipper(environment, counter).install()
+        WorkerShipper(environment, counter).install()
         return
     pipeline = _RunPipeline(context, counter, settings)
     pipeline.install()
@@ -88,74 +97,6 @@ def attach(context: PluginContext) -> None:
         _live.attach(context, pipeline.recorder)
     except ConfigError as exc:
         exit_bad_input(exc, context)
-
-
-class _IntervalTicker:
-    """Calls ``tick(index_of_the_interval_that_just_ended)`` at every interval boundary."""
-
-    def __init__(self, interval_s: float, tick: Any) -> None:
-        self.interval_s = interval_s
-        self._tick = tick
-        self._greenlet = gevent.spawn(self._loop)
-
-    def _loop(self) -> None:
-        while True:
-            now = time.time()
-            ending = interval_index(now, self.interval_s)
-            gevent.sleep((ending + 1) * self.interval_s - now + 0.002)
-            try:
-                self._tick(ending)
-            except Exception:
-                log.exception("loadkit: interval tick failed")
-
-    def stop(self) -> None:
-        self._greenlet.kill(block=True, timeout=5)
-
-
-class _WorkerShipper:
-    """Worker side: count locally, send each finished interval to the master."""
-
-    def __init__(self, environment: Environment, counter: IntervalCounter) -> None:
-        self.environment = environment
-        self.counter = counter
-        self.interval_s = 1.0
-        self._ticker: _IntervalTicker | None = None
-
-    def install(self) -> None:
-        self.environment.events.test_start.add_listener(self._on_test_start)
-        self.environment.events.test_stop.add_listener(self._on_test_stop)
-
-    def _on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
-        try:  # the master's options were copied into parsed_options just before test_start
-            self.interval_s = _settings.parse_interval(
-                getattr(environment.parsed_options, "loadkit_interval", _settings.DEFAULT_INTERVAL)
-            )
-        except ConfigError as exc:
-            log.error("loadkit: %s", exc)
-        self.counter.swap()
-        self.counter.enabled = True
-        if self._ticker is not None:
-            self._ticker.stop()
-        self._ticker = _IntervalTicker(self.interval_s, self._ship)
-
-    def _ship(self, index: int) -> None:
-        counts = self.counter.swap()
-        if not counts:
-            return
-        runner = self.environment.runner
-        try:
-            if runner is not None:
-                message = {"i": index, "s": self.interval_s, "c": to_wire(counts)}
-                runner.send_message(LATENCY_MESSAGE, message)
-        except Exception as exc:  # the master is gone or the connection is being reset
-            log.warning("loadkit: could not send interval %d to the master: %s", index, exc)
-
-    def _on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
-        if self._ticker is not None:
-            self._ticker.stop()
-            self._ticker = None
-        self._ship(interval_index(time.time(), self.interval_s))
-        self.counter.enabled = False
 
 
 class _RunPipeline:
@@ -167,11 +108,12 @@ class _RunPipeline:
         self.context = context
         environment = self.environment = context.environment
         self.counter = counter
+        self.hand_over = CuttingHandOver(counter, 1.0)
         self.settings = settings
         self.recorder = RunRecorder()
         self.is_master = isinstance(environment.runner, MasterRunner)
         self.watcher = TimelineWatcher(environment, self.recorder.event)
-        self._ticker: _IntervalTicker | None = None
+        self._ticker: IntervalTicker | None = None
         self._finisher: gevent.Greenlet[Any, Any] | None = None
         self._interrupted = False
         self._stats_reset = False  # Locust's totals then miss requests the hlog has
@@ -208,9 +150,14 @@ class _RunPipeline:
             return
         self.counter.swap()
         self.counter.enabled = not self.is_master
+        if self.is_master:  # the workers count: they cut where the master says
+            self.recorder.set_on_cut(self._tell_workers_to_cut)
+        else:
+            self.hand_over = CuttingHandOver(self.counter, run.interval_s)
+            self.recorder.set_on_cut(lambda t: self.hand_over.cut(run.merger.add, t))
         self.watcher = TimelineWatcher(environment, self.recorder.event)
         self.watcher.poll()
-        self._ticker = _IntervalTicker(run.interval_s, self._tick)
+        self._ticker = IntervalTicker(run.interval_s, self._tick)
 
     def _on_reset_stats(self, **_kwargs: Any) -> None:
         self._stats_reset = True  # the web UI's Reset Stats
@@ -279,7 +226,7 @@ class _RunPipeline:
         if run is None:
             return
         if not self.is_master:
-            run.merger.add(index, self.counter.swap())
+            self.hand_over.tick(run.merger.add, index)
         run.merger.write_due(time.time())
         self.watcher.poll()
 
@@ -291,7 +238,17 @@ class _RunPipeline:
         index, interval_s = int(data["i"]), float(data.get("s") or run.interval_s)
         if interval_s != run.interval_s:  # a worker that missed an interval change: by midpoint
             index = interval_index((index + 0.5) * interval_s, run.interval_s)
-        run.merger.add(index, from_wire(data["c"]))
+        since = data.get("p")  # a part of the interval, cut at a fault event
+        since = float(since) if isinstance(since, int | float) else None
+        run.merger.add(index, from_wire(data["c"]), since)
+
+    def _tell_workers_to_cut(self, t: float) -> None:
+        runner = self.environment.runner
+        try:
+            if runner is not None:
+                runner.send_message(CUT_MESSAGE, {"t": t})
+        except Exception as exc:  # a worker is gone: its intervals stay whole
+            log.warning("loadkit: could not tell the workers about the fault event: %s", exc)
 
     def _on_worker_connect(self, client_id: str, **_kwargs: Any) -> None:
         if self.recorder.run is not None:
@@ -306,8 +263,9 @@ class _RunPipeline:
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
+        self.recorder.set_on_cut(None)
         if not self.is_master:
-            run.merger.add(interval_index(time.time(), run.interval_s), self.counter.swap())
+            self.hand_over.tick(run.merger.add, interval_index(time.time(), run.interval_s))
             self.counter.enabled = False
         self.watcher.poll()
         self.recorder.stop()

@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gevent.monkey import get_original
 
 from loadkit.errors import LoadkitError
 from loadkit.metrics.intervals import IntervalMerger
@@ -38,6 +41,10 @@ __all__ = ["NoRunYet", "Run", "RunInfo", "RunRecorder", "exit_status_for"]
 log = logging.getLogger(__name__)
 
 MAX_EARLY_EVENTS = 1000
+# events at which the local runner cuts its current interval (see RunRecorder.on_cut)
+CUT_EVENTS = frozenset({EventType.FAULT_INJECT, EventType.FAULT_REVERT})
+# the OS thread's id (gevent patches threading's to tell greenlets apart)
+_thread_id: Callable[[], int] = get_original("threading", "get_ident")
 
 
 class NoRunYet(LoadkitError, AttributeError):
@@ -129,6 +136,8 @@ class RunRecorder:
         self._early_events: deque[tuple[float, str, dict[str, Any]]] = deque(
             maxlen=MAX_EARLY_EVENTS
         )
+        self._on_cut: Callable[[float], None] | None = None  # see set_on_cut
+        self._cut_thread: int | None = None
 
     # -- the public surface ---------------------------------------------------------------
 
@@ -160,7 +169,29 @@ class RunRecorder:
         if run is None:
             self._early_events.append((time.time(), type, fields))
             return
+        on_cut = self._on_cut
+        if (
+            on_cut is not None
+            and type in CUT_EVENTS
+            and "t" not in fields  # stamped by its backend (a kill's signal time): not now
+            and run.stopped_at is None
+            and _thread_id() == self._cut_thread
+        ):
+            t = time.time()
+            on_cut(t)
+            run.events.append(type, fields, t=t)
+            return
         run.events.append(type, fields)
+
+    def set_on_cut(self, on_cut: Callable[[float], None] | None) -> None:
+        """Call ``on_cut(t)`` just before a fault event stamped ``t`` (now) is written.
+
+        The local runner cuts its current interval there, so that a fault window's edges
+        are edges of the latency log's lines too. Only for events sent on the thread that
+        set it (the runner's, where the counter counts); others are written uncut.
+        """
+        self._on_cut = on_cut
+        self._cut_thread = _thread_id() if on_cut is not None else None
 
     # -- lifecycle, driven by the plugin --------------------------------------------------
 

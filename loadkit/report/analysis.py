@@ -40,6 +40,7 @@ __all__ = [
     "interval_series",
     "is_composite",
     "is_count_only",
+    "series_slots",
 ]
 
 OVERALL = "ALL"  # the aggregate of request events only (see COMPOSITE_TYPES)
@@ -187,6 +188,21 @@ def _stats_for_rows(
 
 
 SERIES_SIGNIFICANT_FIGURES = 2
+ROW_TIME_TOLERANCE_S = 2e-3  # latency.hlog's times are in ms
+
+
+def series_slots(t: np.ndarray, interval_s: float, start_time: float) -> np.ndarray:
+    """The over-time slot of each latency row (``t``: seconds from the run start).
+
+    ``floor(t / interval_s)``, except for a row cut at a fault event (it starts between
+    two of the wall-clock interval boundaries): it joins the slot of its interval's
+    first row, so that cutting never moves counts from one point of a chart to another.
+    """
+    boundary = (-start_time) % interval_s  # where the interval boundaries fall
+    tolerance = ROW_TIME_TOLERANCE_S
+    into = np.mod(t - boundary + tolerance, interval_s) - tolerance  # since the last boundary
+    first = np.where(into > tolerance, np.maximum(t - into, 0.0), t)
+    return np.floor(first / interval_s + 1e-6).astype(np.int64)
 
 
 def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
@@ -197,7 +213,7 @@ def interval_series(run: RunData, endpoints: list[str]) -> pd.DataFrame:
     if not len(rows):
         return pd.DataFrame({column: [] for column in columns})
     interval = run.interval_s
-    slot = np.floor(rows["t"].to_numpy() / interval + 1e-6).astype(np.int64)
+    slot = series_slots(rows["t"].to_numpy(), interval, run.start_time)
     slot -= min(int(slot.min()), 0)
     n_slots = int(slot.max()) + 1
     endpoint_ids = pd.Categorical(rows["endpoint"], categories=endpoints).codes.astype(np.int64)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadkit.errors import EXIT_CHECKS_FAILED, EXIT_OK, RunDirError
 from loadkit.rundir.layout import COMPARE_HTML
+
+if TYPE_CHECKING:  # the command's imports stay lazy
+    from loadkit.report.baseline import BaselineDiff
 
 __all__ = ["register"]
 
@@ -101,14 +104,8 @@ def _compare(args: argparse.Namespace) -> int:
     diffs = compare_to_baseline(snapshot(second), snapshot(first), tolerances)
     labels = (args.run_a.name, args.run_b.name)
     print(f"{labels[1]} compared with {labels[0]}:")
-    for diff in diffs:
-        if diff.baseline is None or diff.current is None:
-            print(f"  {diff.status:<11} {diff.endpoint}")
-            continue
-        print(
-            f"  {diff.status:<11} {diff.endpoint} {diff.metric}: "
-            f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
-        )
+    for line in _comparison_lines(diffs, every_row=args.all):
+        print(f"  {line}")
     try:
         out.write_text(render_comparison(first, second, diffs, labels), encoding="utf-8")
     except OSError as exc:
@@ -122,6 +119,28 @@ def _compare(args: argparse.Namespace) -> int:
     regressions = [d for d in diffs if d.status == "regression" and d.gated]
     print(f"{len(regressions)} regression(s)")
     return EXIT_CHECKS_FAILED if regressions else EXIT_OK
+
+
+def _comparison_lines(diffs: list[BaselineDiff], every_row: bool) -> list[str]:
+    """Every diff with ``every_row``; else the ones not ``ok``, worst first, and a count."""
+    if every_row:
+        return [_diff_line(diff) for diff in diffs]
+    notable = sorted((d for d in diffs if d.status != "ok"), key=lambda d: _STATUS_ORDER[d.status])
+    within = len(diffs) - len(notable)
+    count = f"{within} of {len(diffs)} rows within tolerance (--all lists them)"
+    return [*(_diff_line(diff) for diff in notable), count]
+
+
+_STATUS_ORDER = {"regression": 0, "improvement": 1, "missing": 2, "new": 3}
+
+
+def _diff_line(diff: BaselineDiff) -> str:
+    if diff.baseline is None or diff.current is None:
+        return f"{diff.status:<11} {diff.endpoint}"
+    return (
+        f"{diff.status:<11} {diff.endpoint} {diff.metric}: "
+        f"{diff.baseline:.4g} -> {diff.current:.4g} ({diff.change})"
+    )
 
 
 def _tolerance_option(parser: argparse.ArgumentParser) -> None:
@@ -193,5 +212,11 @@ def register(subparsers: Any) -> None:
     compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the reference run")
     compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to judge")
     compare.add_argument("--out", type=Path, help="HTML file (default: RUN_B/compare.html)")
+    compare.add_argument(
+        "--all",
+        action="store_true",
+        help="list every row, also those within tolerance (default: regressions, "
+        "improvements, missing and new endpoints, and a count of the rest)",
+    )
     _tolerance_option(compare)
     compare.set_defaults(func=_compare)

@@ -130,9 +130,46 @@ def _aggregate(name: str, numbers: list[float]) -> float:
         return numbers[0]
     if name == "last":
         return numbers[-1]
-    if name == "delta":
-        return numbers[-1] - numbers[0]
     return float(len(numbers))
+
+
+def _edges(
+    seen: list[tuple[float, Any]], start: float, end: float
+) -> tuple[float | None, float | None]:
+    """The numeric samples just outside a window: the last before it, the first after it."""
+    before = [n for s, v in seen if s < start and (n := _number(v)) is not None]
+    after = [n for s, v in seen if s > end and (n := _number(v)) is not None]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+def _delta(
+    check: ServiceCheck,
+    judge: _Judge,
+    values: list[float],
+    edges: tuple[float | None, float | None],
+    where: str,
+) -> Verdict:
+    """A counter's increase in a window, as far as the samples can tell.
+
+    The samples inside give the least it can have been (last - first: what came between
+    the window's start and its first sample, or its last sample and its end, is not
+    seen); the samples just outside give the most (first after - last before). The check
+    passes only if it holds at both, fails if it holds at neither, and otherwise fails
+    as undetermined: a delta is never judged on the increase it happens to see.
+    """
+    least = values[-1] - values[0]
+    before, after = edges
+    most = (values[-1] if after is None else after) - (values[0] if before is None else before)
+    note = f"{len(values)} sample(s) {where}"
+    holds_least, holds_most = check.holds(least), check.holds(most)
+    if holds_least == holds_most:
+        text = _text(least) if most == least else f"{_text(least)} to {_text(most)}"
+        return judge.verdict(holds_least, least, text, note)
+    return judge.fail(
+        f"{_text(least)} to {_text(most)}",
+        f"between {_text(least)} and {_text(most)} at the probe's sampling ({note}): "
+        "undetermined; sample more often (every:) or check over a longer phase",
+    )
 
 
 def _becomes(
@@ -189,6 +226,8 @@ def evaluate_probe_check(
         bad = next(v for v, n in zip(inside, numbers, strict=True) if n is None)
         return judge.fail("not a number", f"{check.ref} had the value {_text(bad)} {where}")
     values = [n for n in numbers if n is not None]
+    if check.form == "aggregate" and check.aggregate == "delta":
+        return _delta(check, judge, values, _edges(seen, start, end), where)
     if check.form == "aggregate":
         value = _aggregate(str(check.aggregate), values)
     else:  # every sample must satisfy it: judge the extreme one

@@ -17,7 +17,9 @@ Meaning:
   had that value; ``!=``: no sample had it. ``<``, ``<=``, ``>``, ``>=``:
   every sample satisfies it (so ``probe(q.depth) < 100`` is ``max < 100``).
 - ``max(probe(q.depth)) < 100``: an aggregate of the window's values;
-  ``delta`` is the last value minus the first (a counter's increase).
+  ``delta`` is a counter's increase: the last value minus the first, bounded by the
+  samples just outside the window (what came between an edge and the nearest sample
+  is not seen); it passes only if it holds for every increase the samples allow.
 - ``becomes V within 30s after gw-down``: from the revert of ``gw-down`` to
   the first sample that has the value ``V``.
 - ``lost(jobs) == 0``, ``late(jobs) < 1%`` (a share of the accepted items),

@@ -37,6 +37,7 @@ from loadkit.report.analysis import (
     Analysis,
     analyse,
     is_composite,
+    series_slots,
 )
 from loadkit.report.drift import BUCKET_S as DRIFT_BUCKET_S
 from loadkit.report.points import RECOVERY_COLUMNS, SERIES_COLUMNS, Points, table
@@ -153,7 +154,7 @@ class _Pass:
         self.recovery.first_open = min((r[0] for r in self.ranges), default=0)
 
     def _slot(self, t: np.ndarray) -> IntArray:
-        return np.floor(t / self.interval + 1e-6).astype(np.int64)
+        return series_slots(t, self.interval, self.run.start_time)
 
     def add(self, chunk: Chunk, shift: float) -> None:
         t = chunk.t + shift

@@ -4,7 +4,8 @@ One ``loadkit:`` line per event that matters to a person watching (a new stage,
 a fault injected or reverted, a worker lost), read from the run directory's
 ``events.jsonl`` (see docs/run-dir.md) in a background thread, and every
 ``status_every_s`` one status line for the latest run (:mod:`loadkit.run.status`:
-elapsed, stage, users, req/s, errors, p95 of the last interval, active faults).
+elapsed, stage, users, req/s, errors, p95 of the last interval, active faults; while
+a stop waits for the users' graceful stop, the users still running instead).
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 ``[  12s/30s] stage steady | 6 users | 41.2 req/s | errors 0.0% | p95 118 ms | faults: slow``
 
+While a stop waits for the users' graceful stop (from its first ``stopping`` event on),
+what is true then: ``stopping: waiting for 3 users (4s of 30s grace)`` and the requests
+still completing. Figures are shown only while the latency log is fresh: when no
+request completed in the last intervals it says so (``no requests completed since 31s``)
+instead of repeating the last interval's figures as if the load went on.
+
 Everything comes from the run directory (docs/run-dir.md): the stage, users and
 active faults from ``events.jsonl`` (fed in by :class:`~loadkit.run.progress.ProgressPrinter`),
 the rate, error share and p95 of the *last complete interval* from the new lines
@@ -23,7 +29,11 @@ from loadkit.rundir.hdr_codec import IntArray, Layout, decode_sparse
 from loadkit.rundir.hlog import decode_tag
 from loadkit.rundir.layout import LATENCY_HLOG, EventType
 
-__all__ = ["IntervalFigures", "LatencyTail", "RunStatus"]
+__all__ = ["STALE_INTERVALS", "IntervalFigures", "LatencyTail", "RunStatus"]
+
+# The newest interval is written one interval after it ends; older than this many
+# intervals (and a second), none completed since.
+STALE_INTERVALS = 3
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,9 @@ class RunStatus:
         self.users: int | None = None
         self.faults: dict[str, str] = {}  # name -> kind, while injected
         self.alerts: list[str] = []  # probe alerts, once a probe reports some
+        self.stopping_since: float | None = None  # the stop's first ``stopping`` event
+        self.stopping_users = 0  # users still running (in their graceful stop)
+        self.grace_s: float | None = None
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind, name = event.get("type"), str(event.get("name") or "")
@@ -133,26 +146,50 @@ class RunStatus:
             self.faults[name] = str(event.get("kind") or "")
         elif kind == EventType.FAULT_REVERT:
             self.faults.pop(name, None)
+        elif kind == EventType.STOPPING and isinstance(event.get("t"), int | float):
+            if self.stopping_since is None:
+                self.stopping_since = float(event["t"])
+            self.stopping_users = int(event.get("users") or 0)
+            grace = event.get("grace_s")
+            self.grace_s = float(grace) if isinstance(grace, int | float) else None
 
     def line(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
         elapsed = 0.0 if self.start is None else max(now - self.start, 0.0)
         planned = f"/{self.planned_s:.0f}s" if self.planned_s else ""
         parts = []
-        if self.stage:
-            parts.append(f"stage {self.stage}")
-        if self.users is not None:
-            parts.append(f"{self.users} users")
-        last = self.latency.poll()
-        if last is None or last.count == 0:
-            parts.append("no requests yet" if last is None else "no requests")
+        if self.stopping_since is not None:
+            parts.append(self._stopping(now))
         else:
-            rate = last.count / last.length_s if last.length_s > 0 else float(last.count)
-            parts.append(f"{rate:.1f} req/s")
-            parts.append(f"errors {100.0 * last.failures / last.count:.1f}%")
-            if last.p95_ms is not None:
-                parts.append(f"p95 {last.p95_ms:.0f} ms")
+            if self.stage:
+                parts.append(f"stage {self.stage}")
+            if self.users is not None:
+                parts.append(f"{self.users} users")
+        parts.extend(self._figures(now))
         parts.append("faults: " + (", ".join(sorted(self.faults)) or "none"))
         if self.alerts:
             parts.append("alerts: " + ", ".join(self.alerts))
         return f"[{elapsed:5.0f}s{planned}] " + " | ".join(parts)
+
+    def _stopping(self, now: float) -> str:
+        users = self.stopping_users
+        if users <= 0:
+            return "stopping: every user stopped"
+        waited = max(now - (self.stopping_since or now), 0.0)
+        grace = f" of {self.grace_s:g}s grace" if self.grace_s else ""
+        plural = "" if users == 1 else "s"
+        return f"stopping: waiting for {users} user{plural} ({waited:.0f}s{grace})"
+
+    def _figures(self, now: float) -> list[str]:
+        last = self.latency.poll()
+        if last is None or last.count == 0:
+            return ["no requests yet" if last is None else "no requests"]
+        if self.start is not None:
+            ended = last.start_s + last.length_s  # seconds into the run
+            if now - self.start - ended > STALE_INTERVALS * max(last.length_s, 1.0) + 1.0:
+                return [f"no requests completed since {ended:.0f}s"]
+        rate = last.count / last.length_s if last.length_s > 0 else float(last.count)
+        figures = [f"{rate:.1f} req/s", f"errors {100.0 * last.failures / last.count:.1f}%"]
+        if last.p95_ms is not None:
+            figures.append(f"p95 {last.p95_ms:.0f} ms")
+        return figures

@@ -84,6 +84,7 @@ class EventType(StrEnum):
     RUN_STOP = "run_stop"
     STAGE = "stage"
     USERS = "users"
+    STOPPING = "stopping"
     WORKER_JOIN = "worker_join"
     WORKER_MISSING = "worker_missing"
     WORKER_QUIT = "worker_quit"

@@ -319,6 +319,8 @@ def test_web_ui_stop_with_a_worker_waits_for_its_graceful_stop(tmp_path, stall_s
         )  # fmt: skip
         try:
             wait_for(ui_up, "the web UI")
+            # a swarm before the worker is there starts no user, and the shape never retries
+            wait_for(lambda: "1 workers connected" in log.read_text(), "the worker")
             for test in (1, 2):
                 before = arrivals()
                 assert httpx.post(base + "/swarm", data={}, timeout=30).json()["success"]

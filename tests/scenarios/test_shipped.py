@@ -112,7 +112,7 @@ TWINS: dict[str, list[tuple[str, frozenset[str]]]] = {
     "gateway-callbacks": [
         ("break_callbacks_not_retried",
          frozenset({"max(probe(agent.outbox)) >= 1 during fault:gw-down",
-                    "delta(probe(health.retried)) >= 1 after fault:gw-down"})),
+                    "last(probe(health.retried)) >= 1 after fault:gw-down"})),
         # the killed agent's jobs are never handed out again
         ("break_expired_leases_not_requeued", frozenset({"lost(jobs) == 0"})),
     ],
