@@ -62,6 +62,7 @@ def held_from_2s(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.exclusive  # judges the status line's seconds against the wall clock
 @pytest.mark.parametrize("workers", [0, 1], ids=["local", "master+worker"])
 def test_the_status_line_during_a_graceful_stop(tmp_path, held_from_2s, workers) -> None:
     scenario = tmp_path / "stopstatus.yaml"
