@@ -19,9 +19,9 @@ REPORT_MODULES = ("loadkit.report.report", "loadkit.report.html", "loadkit.repor
 class ReporterImports:
     """Import the reporter (pandas, matplotlib: ~1 s) in a thread while the load runs.
 
-    Then, unless the report has begun, draw one small figure, so that
-    matplotlib's first-use costs (font cache and loading, text layout) are paid
-    here too. :meth:`report_begins` stops a warm-up that has not begun and waits
+    Then, unless the report has begun, compile the report's template and draw one
+    small figure, so that matplotlib's first-use costs (font cache and loading, text
+    layout) are paid here too. :meth:`report_begins` stops a warm-up that has not begun and waits
     for one that has (matplotlib figures are drawn by one thread at a time).
     """
 
@@ -41,9 +41,10 @@ class ReporterImports:
                 return
         with self._lock, contextlib.suppress(Exception):
             if not self._report_began:
-                from loadkit.report.plots import warm_up
+                from loadkit.report import html, plots
 
-                warm_up()
+                html.warm_up()  # the template compiled
+                plots.warm_up()
 
     def report_begins(self) -> None:
         with self._lock:
