@@ -30,6 +30,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # isort: skip
 
 import locust  # noqa: F401  # isort: skip
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,31 @@ def shared_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningT
         yield target
     finally:
         target.stop()
+
+
+STALL_SERVER = Path(__file__).parent / "report" / "stall_server.py"
+
+
+@pytest.fixture
+def stall_server(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """``start(stall_from_s, hold_s, slope, base_ms)`` -> (URL, arrivals log) of a loopback
+    server that answers in ``base_ms`` and holds requests from ``stall_from_s`` on
+    (tests/report/stall_server.py); every server started is stopped after the test."""
+    servers: list[subprocess.Popen[str]] = []
+
+    def start(stall_from_s: float, hold_s: float, slope: float, base_ms: float) -> tuple[str, Path]:
+        log = tmp_path / f"arrivals-{len(servers)}.txt"
+        proc = subprocess.Popen(
+            [sys.executable, str(STALL_SERVER), str(log),
+             *(str(x) for x in (stall_from_s, hold_s, slope, base_ms))],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        servers.append(proc)
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("port: "), line
+        return f"http://127.0.0.1:{int(line.split()[1])}", log
+
+    yield start
+    for proc in servers:
+        proc.terminate()
+        proc.wait(timeout=10)

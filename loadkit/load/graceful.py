@@ -39,13 +39,20 @@ WORKERS_WAIT_S = 50.0  # < run/locust.py STOP_GRACE_S (60 s): the wait ends befo
 STOPPING_POLL_S = 0.5  # how often a stop's users still running are counted
 
 
+def _working_clients(runner: Any) -> list[Any]:
+    """A master's workers that were given users (not idle, not missing)."""
+    from locust.runners import STATE_INIT, STATE_MISSING
+
+    return [c for c in runner.clients.all if c.state not in (STATE_INIT, STATE_MISSING)]
+
+
 def _stop_workers(runner: Any) -> None:
     """Tell the workers running users to stop; wait until each has stopped."""
     import gevent
     from locust.rpc import Message
-    from locust.runners import STATE_INIT, STATE_MISSING
+    from locust.runners import STATE_INIT
 
-    ids = [c.id for c in runner.clients.all if c.state not in (STATE_INIT, STATE_MISSING)]
+    ids = [c.id for c in _working_clients(runner)]
     for client_id in ids:
         message = Message("stop", None, client_id)  # type: ignore[no-untyped-call]
         runner.server.send_to_client(message)
@@ -135,12 +142,9 @@ class _StoppingEvents:
         """The users still running: also those in their graceful stop."""
         if not self.master:
             return len(self.runner.user_greenlets)
-        from locust.runners import STATE_INIT, STATE_MISSING
-
         return sum(
             max(self.reported.get(client.id, 0), client.user_count)
-            for client in self.runner.clients.all
-            if client.state not in (STATE_INIT, STATE_MISSING)
+            for client in _working_clients(self.runner)
         )
 
     def _note(self, grace: float | None) -> None:

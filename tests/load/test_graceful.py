@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,6 @@ from loadkit.report.analysis import Analysis, analyse
 from loadkit.rundir.reader import load_run_dir
 
 HERE = Path(__file__).parent
-STALL_SERVER = HERE.parent / "report" / "stall_server.py"
 LOCUSTFILE = HERE / "graceful_locustfile.py"
 
 SCENARIO = """\
@@ -43,20 +42,9 @@ checks:
 
 
 @pytest.fixture
-def held_from_2s(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def held_from_2s(stall_server) -> tuple[str, Path]:
     """A server answering in 10 ms, holding every request that arrives after 2 s."""
-    log = tmp_path / "arrivals.txt"
-    proc = subprocess.Popen(
-        [sys.executable, str(STALL_SERVER), str(log), "2", "600", "0", "10"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("port: "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}", log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return stall_server(2, 600, 0, 10)
 
 
 def _arrivals(log: Path) -> int:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
@@ -78,28 +77,6 @@ def test_dropped_iterations_are_a_count_not_0ms_requests() -> None:
     assert len(drops) == dropped >= 10 and started + dropped == 20
     assert all(e["response_time"] is None for e in drops)  # Locust: no latency sample
     assert all(isinstance(e["exception"], IterationDropped) for e in drops)
-
-
-@pytest.fixture
-def stall_server(tmp_path) -> Iterator:
-    servers = []
-
-    def start(stall_from_s: float, hold_s: float, slope: float, base_ms: float) -> tuple[str, Path]:
-        log = tmp_path / f"arrivals-{len(servers)}.txt"
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "stall_server.py"), str(log),
-             *(str(x) for x in (stall_from_s, hold_s, slope, base_ms))],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        servers.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("port: "), line
-        return f"http://127.0.0.1:{int(line.split()[1])}", log
-
-    yield start
-    for proc in servers:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _locust(tmp_path: Path, url: str, seconds: int, **settings: str) -> Path:

@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from loadkit.rundir.layout import EVENTS_JSONL, EventType
 from loadkit.rundir.synthetic import SyntheticRun, write_run_dir
 
 TESTS = Path(__file__).parent.parent
-STALL_SERVER = TESTS / "report" / "stall_server.py"
 LOCUSTFILE = TESTS / "load" / "graceful_locustfile.py"
 STATUS = re.compile(r"^loadkit: \[ *(\d+)s/4s\] (.*)$", re.MULTILINE)
 STOPPING = re.compile(
@@ -47,19 +45,10 @@ checks:
 
 
 @pytest.fixture
-def held_from_2s(tmp_path: Path) -> Iterator[str]:
+def held_from_2s(stall_server) -> str:
     """A server answering in 10 ms, holding every request that arrives after 2 s."""
-    proc = subprocess.Popen(
-        [sys.executable, str(STALL_SERVER), str(tmp_path / "arrivals.txt"), "2", "600", "0", "10"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("port: "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    url, _arrivals = stall_server(2, 600, 0, 10)
+    return url
 
 
 @pytest.mark.exclusive  # judges the status line's seconds against the wall clock
